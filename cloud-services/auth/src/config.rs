@@ -1,0 +1,82 @@
+//! The auth service's configuration: section `[auth]` plus the shared `[database]`, `[tokens]`,
+//! `[vault]` and `[log]` sections (see `episante_kit::config`).
+
+use std::path::PathBuf;
+
+use episante_kit::config::ConfigError;
+use episante_kit::db::ServiceDatabase;
+use episante_kit::telemetry::LogConfig;
+use episante_kit::{ConfigSource, DatabaseConfig, Secret, TokenConfig, VaultConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::password_hasher::Argon2Settings;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// HTTP listen address (`EPISANTE_AUTH__BIND`).
+    pub bind: String,
+    pub database: ServiceDatabase,
+    /// Where the signing-key file lives when Vault is not configured.
+    pub data_dir: PathBuf,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    /// Consecutive failed logins that lock an account…
+    pub lockout_threshold: u32,
+    /// …for this long.
+    pub lockout_secs: u64,
+    pub login_attempts_per_ip_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted gateway).
+    pub trust_forwarded_for: bool,
+    /// The first admin, created when no admin exists.
+    pub bootstrap_admin_email: String,
+    /// Its password; unset, one is generated and shown once by the caller.
+    pub bootstrap_admin_password: Option<Secret>,
+    /// Vault KV v2 mount and path of the signing key set (used when `[vault] addr` is set).
+    pub vault_kv_mount: String,
+    pub vault_signing_keys_path: String,
+    pub argon2: Argon2Settings,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            bind: "0.0.0.0:8081".into(),
+            database: ServiceDatabase::named("episante_auth"),
+            data_dir: PathBuf::from(".episante/auth"),
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            lockout_threshold: 5,
+            lockout_secs: 900,
+            login_attempts_per_ip_per_minute: 60,
+            trust_forwarded_for: false,
+            bootstrap_admin_email: "admin@episante.local".into(),
+            bootstrap_admin_password: None,
+            vault_kv_mount: "secret".into(),
+            vault_signing_keys_path: "episante/auth/signing-keys".into(),
+            argon2: Argon2Settings::default(),
+        }
+    }
+}
+
+/// Everything the auth service reads.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub auth: AuthConfig,
+    pub database: DatabaseConfig,
+    pub tokens: TokenConfig,
+    pub vault: VaultConfig,
+    pub log: LogConfig,
+}
+
+impl Settings {
+    pub fn from_source(source: &ConfigSource) -> Result<Self, ConfigError> {
+        Ok(Settings {
+            auth: source.section("auth")?,
+            database: source.section("database")?,
+            tokens: source.section("tokens")?,
+            vault: source.section("vault")?,
+            log: source.section("log")?,
+        })
+    }
+}

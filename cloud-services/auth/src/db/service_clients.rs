@@ -1,0 +1,52 @@
+//! The `service_clients` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgExecutor};
+
+#[derive(Debug, FromRow)]
+pub struct ServiceClientRow {
+    pub client_id: String,
+    pub secret_hash: Vec<u8>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    client_id: &str,
+    secret_hash: &[u8],
+) -> Result<ServiceClientRow, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO service_clients (client_id, secret_hash) VALUES ($1, $2)
+         RETURNING client_id, secret_hash, active, created_at",
+    )
+    .bind(client_id)
+    .bind(secret_hash)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn by_id(db: impl PgExecutor<'_>, client_id: &str) -> Result<Option<ServiceClientRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT client_id, secret_hash, active, created_at FROM service_clients WHERE client_id = $1",
+    )
+    .bind(client_id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<ServiceClientRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT client_id, secret_hash, active, created_at FROM service_clients ORDER BY client_id",
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub async fn deactivate(db: impl PgExecutor<'_>, client_id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE service_clients SET active = FALSE WHERE client_id = $1")
+        .bind(client_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,187 @@
+//! User administration. Admin only: every handler starts with `require(&[Role::Admin])`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::AppState;
+use crate::db::{self, CONSTRAINTS};
+use crate::domain::credentials::{DisplayName, Email, NewPassword};
+use crate::domain::user::User;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreateUser {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    /// Initial password, at least 12 characters.
+    pub password: String,
+}
+
+/// Creates a user.
+#[utoipa::path(post, path = "/v1/auth/users", tag = "users", security(("bearer" = [])),
+    request_body = CreateUser,
+    responses(
+        (status = 201, body = User),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, description = "Email taken", body = Problem),
+        (status = 422, description = "Invalid field", body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Json(body): Json<CreateUser>,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    caller.require(&[Role::Admin])?;
+    let email = Email::parse(&body.email)?;
+    let name = DisplayName::parse(&body.display_name)?;
+    let password = NewPassword::parse(&body.password)?;
+    let hash = state.hasher.hash(password.expose()).await?;
+    let row = db::users::insert(&state.pool, email.as_str(), name.as_str(), body.role, &hash)
+        .await
+        .map_err(|e| ApiError::from_db(e, CONSTRAINTS))?;
+    tracing::info!(admin = %caller.subject(), user = %row.id, role = %body.role, "user created");
+    Ok((StatusCode::CREATED, Json(row.to_user())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListParams {
+    pub role: Option<Role>,
+    /// 1 to 500, default 100.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Lists users, oldest first, optionally of one role.
+#[utoipa::path(get, path = "/v1/auth/users", tag = "users", security(("bearer" = [])),
+    params(ListParams),
+    responses((status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<UserPage>> {
+    caller.require(&[Role::Admin])?;
+    let limit = params.limit.unwrap_or(100);
+    let offset = params.offset.unwrap_or(0);
+    if !(1..=500).contains(&limit) || offset < 0 {
+        return Err(ApiError::Invalid(
+            "limit must be 1 to 500 and offset not negative".into(),
+        ));
+    }
+    let rows = db::users::list(&state.pool, params.role, limit, offset).await?;
+    Ok(Json(UserPage {
+        users: rows.iter().map(|r| r.to_user()).collect(),
+        limit,
+        offset,
+    }))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/v1/auth/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = User), (status = 404, body = Problem), (status = 403, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<User>> {
+    caller.require(&[Role::Admin])?;
+    db::users::by_id(&state.pool, id)
+        .await?
+        .map(|row| Json(row.to_user()))
+        .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema, Default)]
+pub struct UpdateUser {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+}
+
+/// Changes a user's name, role or active flag. Deactivating revokes the user's sessions; the
+/// last active admin cannot be demoted or deactivated.
+#[utoipa::path(patch, path = "/v1/auth/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")), request_body = UpdateUser,
+    responses(
+        (status = 200, body = User), (status = 404, body = Problem),
+        (status = 409, description = "Would leave no active admin", body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<UpdateUser>,
+) -> ApiResult<Json<User>> {
+    caller.require(&[Role::Admin])?;
+    let name = body
+        .display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()?;
+    let mut tx = state.pool.begin().await?;
+    let current = db::users::by_id(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+    let loses_admin = current.role() == Role::Admin
+        && current.active
+        && (body.role.is_some_and(|r| r != Role::Admin) || body.active == Some(false));
+    if loses_admin {
+        // Serialise admin removals so two concurrent ones cannot both pass the check.
+        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        if db::users::other_active_admins(&mut *tx, id).await? == 0 {
+            return Err(ApiError::Conflict(
+                "this is the last active admin; promote another user first".into(),
+            ));
+        }
+    }
+    let row = db::users::update(
+        &mut *tx,
+        id,
+        name.as_ref().map(DisplayName::as_str),
+        body.role,
+        body.active,
+    )
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+    if body.active == Some(false) {
+        db::refresh_tokens::revoke_all_for_user(&mut *tx, id).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(admin = %caller.subject(), user = %id, "user updated");
+    Ok(Json(row.to_user()))
+}
+
+/// Deactivates a user: no more logins or refreshes; issued access tokens expire on their own.
+#[utoipa::path(post, path = "/v1/auth/users/{id}/deactivate", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = User), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn deactivate(
+    state: State<AppState>,
+    caller: AuthUser,
+    id: Path<Uuid>,
+) -> ApiResult<Json<User>> {
+    update(
+        state,
+        caller,
+        id,
+        Json(UpdateUser {
+            active: Some(false),
+            ..Default::default()
+        }),
+    )
+    .await
+}

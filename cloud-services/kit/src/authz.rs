@@ -1,0 +1,356 @@
+//! Access-token verification and role-based access control.
+//!
+//! Tokens are EdDSA-signed JWTs issued by the auth service. Every service verifies them locally with
+//! the auth service's public keys (JWKS), cached by `kid`; an unknown `kid` (after a key rotation)
+//! triggers one refetch, rate-limited so forged kids cannot make us hammer the auth service. Only
+//! `EdDSA` is accepted, which rules out `alg: none` and HS/RS key-confusion by construction.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::config::TokenConfig;
+use crate::problem::ApiError;
+
+/// Who a principal is on the platform. One role per principal keeps the authorisation matrix small
+/// enough to test completely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Clinician,
+    Patient,
+    Device,
+    Service,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Clinician,
+        Role::Patient,
+        Role::Device,
+        Role::Service,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Clinician => "clinician",
+            Role::Patient => "patient",
+            Role::Device => "device",
+            Role::Service => "service",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?} (admin, clinician, patient, device, service)"))
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The claims of an EpiSante access token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// User id (UUID) or service client id.
+    pub sub: String,
+    pub role: Role,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// One public key as published in the JWKS (RFC 8037 OKP / Ed25519).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Jwk {
+    pub kty: String,
+    pub crv: String,
+    /// Base64url public key.
+    pub x: String,
+    pub kid: String,
+    pub alg: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+}
+
+impl Jwk {
+    pub fn ed25519(kid: &str, x: &str) -> Self {
+        Jwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: x.into(),
+            kid: kid.into(),
+            alg: "EdDSA".into(),
+            use_: "sig".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+pub type JwksFuture<'a> = Pin<Box<dyn Future<Output = Result<JwkSet, String>> + Send + 'a>>;
+
+/// Where a verifier gets public keys from: the auth service over HTTP, or (inside the auth service
+/// itself) its own key ring.
+pub trait JwksSource: Send + Sync + 'static {
+    fn fetch(&self) -> JwksFuture<'_>;
+}
+
+/// Fetches `GET {jwks_url}`.
+pub struct RemoteJwks {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl RemoteJwks {
+    pub fn new(url: impl Into<String>) -> Self {
+        RemoteJwks {
+            url: url.into(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("reqwest client"),
+        }
+    }
+}
+
+impl JwksSource for RemoteJwks {
+    fn fetch(&self) -> JwksFuture<'_> {
+        Box::pin(async move {
+            let response = self
+                .http
+                .get(&self.url)
+                .send()
+                .await
+                .map_err(|e| format!("fetching JWKS from {}: {e}", self.url))?;
+            if !response.status().is_success() {
+                return Err(format!("JWKS endpoint answered {}", response.status()));
+            }
+            response
+                .json::<JwkSet>()
+                .await
+                .map_err(|e| format!("JWKS is not valid: {e}"))
+        })
+    }
+}
+
+/// Why a token was refused. The text is safe to return to the client.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token is malformed")]
+    Malformed,
+    #[error("token algorithm {0} is not accepted")]
+    Algorithm(String),
+    #[error("token has no key id")]
+    MissingKid,
+    #[error("token is signed by an unknown key")]
+    UnknownKid,
+    #[error("token has expired")]
+    Expired,
+    #[error("token is not valid yet")]
+    NotYetValid,
+    #[error("token signature is invalid")]
+    BadSignature,
+    #[error("token audience is not accepted")]
+    Audience,
+    #[error("token issuer is not accepted")]
+    Issuer,
+    #[error("token is invalid: {0}")]
+    Invalid(String),
+}
+
+/// Verifies access tokens against a cached JWKS.
+pub struct TokenVerifier {
+    source: Box<dyn JwksSource>,
+    validation: Validation,
+    keys: RwLock<HashMap<String, DecodingKey>>,
+    last_fetch: Mutex<Option<Instant>>,
+    min_refetch: Duration,
+}
+
+impl TokenVerifier {
+    pub fn new(config: &TokenConfig, source: impl JwksSource) -> Arc<Self> {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[&config.audience]);
+        validation.set_issuer(&[&config.issuer]);
+        validation.validate_nbf = true;
+        validation.leeway = config.leeway_secs;
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        Arc::new(TokenVerifier {
+            source: Box::new(source),
+            validation,
+            keys: RwLock::new(HashMap::new()),
+            last_fetch: Mutex::new(None),
+            min_refetch: Duration::from_millis(config.min_refetch_ms),
+        })
+    }
+
+    /// A verifier reading `config.jwks_url`.
+    pub fn remote(config: &TokenConfig) -> Arc<Self> {
+        Self::new(config, RemoteJwks::new(config.jwks_url.clone()))
+    }
+
+    fn key(&self, kid: &str) -> Option<DecodingKey> {
+        self.keys.read().expect("jwks cache poisoned").get(kid).cloned()
+    }
+
+    /// Refetches the key set unless that happened less than `min_refetch` ago.
+    async fn refresh(&self) {
+        {
+            let mut last = self.last_fetch.lock().expect("jwks clock poisoned");
+            if let Some(at) = *last {
+                if at.elapsed() < self.min_refetch {
+                    return;
+                }
+            }
+            *last = Some(Instant::now());
+        }
+        match self.source.fetch().await {
+            Ok(set) => {
+                let mut keys = HashMap::new();
+                for jwk in set.keys {
+                    if jwk.kty != "OKP" || jwk.crv != "Ed25519" {
+                        continue;
+                    }
+                    match DecodingKey::from_ed_components(&jwk.x) {
+                        Ok(key) => {
+                            keys.insert(jwk.kid, key);
+                        }
+                        Err(e) => tracing::warn!(kid = %jwk.kid, error = %e, "skipping bad JWK"),
+                    }
+                }
+                *self.keys.write().expect("jwks cache poisoned") = keys;
+            }
+            Err(e) => tracing::warn!(error = %e, "JWKS refresh failed"),
+        }
+    }
+
+    /// Checks signature, algorithm, key id, expiry, not-before, issuer and audience.
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Algorithm(format!("{:?}", header.alg)));
+        }
+        let kid = header.kid.ok_or(TokenError::MissingKid)?;
+        let key = match self.key(&kid) {
+            Some(key) => key,
+            None => {
+                self.refresh().await;
+                self.key(&kid).ok_or(TokenError::UnknownKid)?
+            }
+        };
+        use jsonwebtoken::errors::ErrorKind;
+        decode::<Claims>(token, &key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::InvalidAudience => TokenError::Audience,
+                ErrorKind::InvalidIssuer => TokenError::Issuer,
+                ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) => {
+                    TokenError::Malformed
+                }
+                other => TokenError::Invalid(format!("{other:?}")),
+            })
+    }
+}
+
+/// An authenticated caller, extracted from `Authorization: Bearer …`.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub claims: Claims,
+}
+
+impl AuthUser {
+    pub fn role(&self) -> Role {
+        self.claims.role
+    }
+
+    pub fn subject(&self) -> &str {
+        &self.claims.sub
+    }
+
+    /// 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.claims.role) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "role {} may not do this",
+                self.claims.role
+            )))
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    Arc<TokenVerifier>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.split_once(' ')
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            })
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| ApiError::Unauthorized("expected 'Authorization: Bearer <token>'".into()))?;
+        let verifier = Arc::<TokenVerifier>::from_ref(state);
+        let claims = verifier
+            .verify(token)
+            .await
+            .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+        Ok(AuthUser { claims })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_and_print() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+}

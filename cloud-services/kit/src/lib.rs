@@ -1,0 +1,23 @@
+//! Plumbing shared by every EpiSante cloud service.
+//!
+//! Each service owns its domain, its HTTP routes and its database; everything that is *not* domain
+//! logic lives here once, so that all services behave the same at their edges: same config layering,
+//! same JSON logs, same problem bodies, same `/health`, `/ready`, `/metrics` and `/openapi.json`,
+//! same token checks. A fix here is a fix everywhere.
+
+pub mod authz;
+pub mod config;
+pub mod db;
+pub mod metrics;
+pub mod problem;
+pub mod secret;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use authz::{AuthUser, Claims, Role, TokenVerifier};
+pub use config::{ConfigSource, DatabaseConfig, TokenConfig, VaultConfig};
+pub use metrics::Metrics;
+pub use problem::{ApiError, ApiResult, Problem};
+pub use secret::Secret;
+pub use shutdown::Shutdown;

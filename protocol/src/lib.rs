@@ -1,0 +1,11 @@
+//! The EpiSante wire protocol.
+//!
+//! Every component that puts bytes on MQTT or Kafka (edge agent, broker, services, simulator)
+//! depends on this crate and nothing else for the *shape* of those bytes, so a change of format is
+//! a change in one place, versioned. It does no I/O on purpose: it must build for a small hub as
+//! well as for the cloud, and be trivially testable.
+
+pub mod reading;
+pub mod topics;
+
+pub use reading::{Reading, ReadingBatch, ReadingError, VitalKind, READING_BATCH_VERSION};

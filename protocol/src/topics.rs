@@ -1,0 +1,91 @@
+//! MQTT topic names and Kafka topic names, in one place.
+//!
+//! The broker authorises devices by topic, so the names are part of the security model: a device
+//! may publish only under `devices/{its id}/` and the helpers here are the only way topic strings
+//! are built or parsed.
+
+/// Kafka topic carrying validated reading batches, keyed by device id (per-device order).
+pub const KAFKA_READINGS: &str = "telemetry.readings.v1";
+/// Kafka topic carrying rejected MQTT payloads with the reason they were rejected.
+pub const KAFKA_DEAD_LETTER: &str = "telemetry.dead-letter.v1";
+/// Kafka topic carrying device ↔ patient assignment changes from the records service.
+pub const KAFKA_DEVICE_ASSIGNMENTS: &str = "records.device-assignments.v1";
+/// Kafka topic carrying alert lifecycle events from the alerts service.
+pub const KAFKA_ALERT_EVENTS: &str = "alerts.events.v1";
+/// Kafka topic carrying booking events from the bookings service.
+pub const KAFKA_BOOKING_EVENTS: &str = "bookings.events.v1";
+
+/// Topic a device publishes its reading batches to.
+pub fn device_readings(device_id: &str) -> String {
+    format!("devices/{device_id}/readings")
+}
+
+/// Topic the broker publishes end-to-end acknowledgements to (`acked_through: seq`).
+pub fn device_ack(device_id: &str) -> String {
+    format!("devices/{device_id}/ack")
+}
+
+/// Topic a device publishes its heartbeat and last-will status to.
+pub fn device_status(device_id: &str) -> String {
+    format!("devices/{device_id}/status")
+}
+
+/// What a device topic is for, once parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceTopicKind {
+    Readings,
+    Ack,
+    Status,
+}
+
+/// Splits `devices/{id}/{kind}` into its device id and kind; `None` for anything else,
+/// including wildcards and extra levels, so callers can reject rather than guess.
+pub fn parse_device_topic(topic: &str) -> Option<(&str, DeviceTopicKind)> {
+    let rest = topic.strip_prefix("devices/")?;
+    let (id, kind) = rest.split_once('/')?;
+    if id.is_empty() || id.contains(['+', '#', '/']) {
+        return None;
+    }
+    let kind = match kind {
+        "readings" => DeviceTopicKind::Readings,
+        "ack" => DeviceTopicKind::Ack,
+        "status" => DeviceTopicKind::Status,
+        _ => return None,
+    };
+    Some((id, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_round_trip() {
+        assert_eq!(
+            parse_device_topic(&device_readings("hub-1")),
+            Some(("hub-1", DeviceTopicKind::Readings))
+        );
+        assert_eq!(
+            parse_device_topic(&device_ack("hub-1")),
+            Some(("hub-1", DeviceTopicKind::Ack))
+        );
+        assert_eq!(
+            parse_device_topic(&device_status("x")),
+            Some(("x", DeviceTopicKind::Status))
+        );
+    }
+
+    #[test]
+    fn rejects_foreign_shapes() {
+        for t in [
+            "devices/+/readings",
+            "devices/#",
+            "devices//readings",
+            "devices/a/b/readings",
+            "devices/a/other",
+            "other/a/readings",
+        ] {
+            assert_eq!(parse_device_topic(t), None, "{t}");
+        }
+    }
+}
