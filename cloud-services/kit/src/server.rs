@@ -60,7 +60,6 @@ pub fn service_router(api: Router, parts: ServiceParts) -> Router {
     ))
     .merge(ops)
     .fallback(|| async { problem_response(StatusCode::NOT_FOUND, "no such route") })
-    .layer(middleware::map_response(problem_for_framework_errors))
     .layer(RequestBodyLimitLayer::new(DEFAULT_BODY_LIMIT))
     .layer(CatchPanicLayer::custom(|_| {
         tracing::error!("request handler panicked");
@@ -69,6 +68,8 @@ pub fn service_router(api: Router, parts: ServiceParts) -> Router {
             "an internal error occurred",
         )
     }))
+    // Outside the body limit and panic catcher, so their responses are rewritten too.
+    .layer(middleware::map_response(problem_for_framework_errors))
     .layer(TraceLayer::new_for_http())
 }
 

