@@ -43,7 +43,7 @@ impl Default for AuthConfig {
         AuthConfig {
             bind: "0.0.0.0:8081".into(),
             database: ServiceDatabase::named("episante_auth"),
-            data_dir: PathBuf::from(".episante/auth"),
+            data_dir: episante_kit::config::default_data_dir().join("auth"),
             access_ttl_secs: 900,
             refresh_ttl_secs: 30 * 24 * 3600,
             lockout_threshold: 5,

@@ -70,6 +70,12 @@ impl ConfigSource {
         self
     }
 
+    /// Whether `key` (dotted path) was set by the file or the environment, as opposed to
+    /// defaulted: lets `episante up` tell an explicitly chosen port from a default one.
+    pub fn is_set(&self, key: &str) -> bool {
+        self.figment.find_value(key).is_ok()
+    }
+
     /// Extracts section `key`, starting from `T::default()` so every field is optional.
     pub fn section<T>(&self, key: &str) -> Result<T, ConfigError>
     where
@@ -80,6 +86,20 @@ impl ConfigSource {
             .extract()
             .map_err(|e| ConfigError::Invalid(Box::new(e)))
     }
+}
+
+/// Where EpiSante keeps local state by default: `$EPISANTE_DATA_DIR`, else
+/// `$XDG_DATA_HOME/episante`, else `~/.local/share/episante`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("EPISANTE_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(dir).join("episante");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".local/share/episante"))
+        .unwrap_or_else(|| PathBuf::from(".episante"))
 }
 
 /// `[database]`: how services reach PostgreSQL to provision their own database and role.
