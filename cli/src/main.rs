@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use episante_kit::telemetry::LogFormat;
 
 #[derive(Parser)]
-#[command(name = "episante", version, about = "EpiSante remote-monitoring platform")]
+#[command(
+    name = "episante",
+    version,
+    about = "EpiSante remote-monitoring platform"
+)]
 struct Cli {
     /// TOML config file shared by all services (also `EPISANTE_CONFIG`).
     #[arg(long, global = true, env = "EPISANTE_CONFIG")]
@@ -28,8 +32,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole platform on this machine until Ctrl-C.
-    #[command(after_help = "Examples:\n  episante up\n  episante up --auth-port 9081\n  \
-        DATABASE_URL=postgres://postgres@db:5432/postgres episante up --log-format json")]
+    #[command(
+        after_help = "Examples:\n  episante up\n  episante up --auth-port 9081\n  \
+        DATABASE_URL=postgres://postgres@db:5432/postgres episante up --log-format json"
+    )]
     Up(up::UpArgs),
 }
 

@@ -41,7 +41,11 @@ fn display_url(listener: &TcpListener) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-pub async fn run(config: Option<&Path>, log_format: Option<LogFormat>, args: UpArgs) -> anyhow::Result<()> {
+pub async fn run(
+    config: Option<&Path>,
+    log_format: Option<LogFormat>,
+    args: UpArgs,
+) -> anyhow::Result<()> {
     let mut source = ConfigSource::load(config)?;
     if let Some(port) = args.auth_port {
         source = source.with("auth.bind", format!("0.0.0.0:{port}"));
@@ -78,13 +82,20 @@ pub async fn run(config: Option<&Path>, log_format: Option<LogFormat>, args: UpA
                     file.display()
                 );
             }
-            None => println!("  first admin: {} (password from your configuration)", admin.email),
+            None => println!(
+                "  first admin: {} (password from your configuration)",
+                admin.email
+            ),
         }
     }
 
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
-    let auth_task = tokio::spawn(episante_auth::serve(service, auth_listener, shutdown.clone()));
+    let auth_task = tokio::spawn(episante_auth::serve(
+        service,
+        auth_listener,
+        shutdown.clone(),
+    ));
     let result = auth_task.await.context("auth service task")?;
     shutdown.trigger();
     result?;

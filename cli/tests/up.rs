@@ -31,9 +31,15 @@ async fn up_prints_endpoints_and_admin_then_stops_cleanly_on_sigterm() {
     });
     let mut lines = vec![];
     while !lines.iter().any(|l: &String| l.contains("first admin")) {
-        lines.push(rx.recv_timeout(Duration::from_secs(60)).expect("startup output"));
+        lines.push(
+            rx.recv_timeout(Duration::from_secs(60))
+                .expect("startup output"),
+        );
     }
-    let auth_line = lines.iter().find(|l| l.trim_start().starts_with("auth")).unwrap();
+    let auth_line = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("auth"))
+        .unwrap();
     let base = auth_line.split_whitespace().nth(1).unwrap().to_string();
     let admin_line = lines.iter().find(|l| l.contains("first admin")).unwrap();
     let creds = admin_line.split(": ").nth(1).unwrap();
@@ -61,7 +67,10 @@ async fn up_prints_endpoints_and_admin_then_stops_cleanly_on_sigterm() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "clean exit on SIGTERM: {exit}");
     let rest: Vec<String> = rx.try_iter().collect();
-    assert!(rest.iter().any(|l| l.contains("EpiSante stopped")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("EpiSante stopped")),
+        "{rest:?}"
+    );
 }
 
 #[test]
@@ -75,7 +84,10 @@ fn an_unreachable_database_is_explained() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("PostgreSQL must be reachable at DATABASE_URL"), "{stderr}");
+    assert!(
+        stderr.contains("PostgreSQL must be reachable at DATABASE_URL"),
+        "{stderr}"
+    );
 }
 
 #[test]

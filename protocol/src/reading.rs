@@ -130,13 +130,13 @@ impl ReadingBatch {
         struct Version {
             v: u32,
         }
-        let version: Version = serde_json::from_slice(payload)
-            .map_err(|e| ReadingError::Malformed(e.to_string()))?;
+        let version: Version =
+            serde_json::from_slice(payload).map_err(|e| ReadingError::Malformed(e.to_string()))?;
         if version.v != READING_BATCH_VERSION {
             return Err(ReadingError::UnsupportedVersion(version.v));
         }
-        let batch: ReadingBatch = serde_json::from_slice(payload)
-            .map_err(|e| ReadingError::Malformed(e.to_string()))?;
+        let batch: ReadingBatch =
+            serde_json::from_slice(payload).map_err(|e| ReadingError::Malformed(e.to_string()))?;
         batch.validate()?;
         Ok(batch)
     }

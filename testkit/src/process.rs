@@ -20,7 +20,9 @@ impl ServerProcess {
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()
-            .map_err(|e| anyhow::anyhow!("cannot start {name}: {e} (run infra/dev/install-tools.sh)"))?;
+            .map_err(|e| {
+                anyhow::anyhow!("cannot start {name}: {e} (run infra/dev/install-tools.sh)")
+            })?;
         Ok(ServerProcess {
             child,
             name: name.to_string(),

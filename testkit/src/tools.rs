@@ -7,7 +7,9 @@ pub fn tools_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("EPISANTE_TOOLS_DIR") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/tmp".into());
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/tmp".into());
     home.join(".local/share/episante-tools")
 }
 
@@ -37,7 +39,9 @@ pub fn tansu() -> PathBuf {
         return PathBuf::from(p);
     }
     on_path("tansu").unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default();
         home.join(".cargo/bin/tansu")
     })
 }

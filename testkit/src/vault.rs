@@ -38,7 +38,8 @@ impl TestVault {
                 .env_remove("VAULT_TOKEN")
                 .env_remove("BAO_ADDR")
                 .env_remove("BAO_TOKEN");
-            let mut process = ServerProcess::spawn("OpenBao", command, &dir.path().join("bao.log"))?;
+            let mut process =
+                ServerProcess::spawn("OpenBao", command, &dir.path().join("bao.log"))?;
             let addr = format!("http://127.0.0.1:{port}");
             match wait_for_http(&format!("{addr}/v1/sys/health"), Duration::from_secs(20)).await {
                 Ok(()) => {
@@ -60,7 +61,11 @@ impl TestVault {
     }
 
     /// `POST {addr}/v1/{path}` with `body` as the root token; returns the JSON answer (or null).
-    pub async fn write(&self, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    pub async fn write(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
         let response = self
             .http
             .post(format!("{}/v1/{path}", self.addr))

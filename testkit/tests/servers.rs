@@ -10,7 +10,10 @@ use rdkafka::{ClientConfig, Message};
 #[tokio::test]
 async fn tansu_carries_a_message_through_a_created_topic() {
     let kafka = TestKafka::start().await.expect("tansu starts");
-    kafka.create_topics(&["harness.check"], 2).await.expect("topic created");
+    kafka
+        .create_topics(&["harness.check"], 2)
+        .await
+        .expect("topic created");
 
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &kafka.bootstrap)
@@ -19,7 +22,9 @@ async fn tansu_carries_a_message_through_a_created_topic() {
         .unwrap();
     producer
         .send(
-            FutureRecord::to("harness.check").key("hub-1").payload("hello"),
+            FutureRecord::to("harness.check")
+                .key("hub-1")
+                .payload("hello"),
             Duration::from_secs(10),
         )
         .await
@@ -44,7 +49,10 @@ async fn tansu_carries_a_message_through_a_created_topic() {
 async fn openbao_dev_server_serves_kv_and_transit() {
     let vault = TestVault::start().await.expect("OpenBao starts");
     vault
-        .write("secret/data/harness", serde_json::json!({"data": {"k": "v"}}))
+        .write(
+            "secret/data/harness",
+            serde_json::json!({"data": {"k": "v"}}),
+        )
         .await
         .expect("kv write");
     vault.enable_transit().await.expect("transit mounted");
@@ -86,10 +94,11 @@ async fn test_databases_are_provisioned_and_dropped() {
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
         .await
         .unwrap();
-    let left: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let left: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     assert!(!left, "dropped with the TestDb");
 }

@@ -44,8 +44,9 @@ pub struct AuthService {
 
 /// Provisions the database, opens the key ring, bootstraps the first admin and builds the routes.
 pub async fn build(settings: Settings) -> anyhow::Result<AuthService> {
-    let pool = episante_kit::db::provision(&settings.database, &settings.auth.database, &db::MIGRATOR)
-        .await?;
+    let pool =
+        episante_kit::db::provision(&settings.database, &settings.auth.database, &db::MIGRATOR)
+            .await?;
     let store = key_store(&settings)?;
     let verify_window = settings.auth.access_ttl_secs as i64 + settings.tokens.leeway_secs as i64;
     let keys = KeyRing::open(store, verify_window).await?;
@@ -58,7 +59,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<AuthService> {
         keys,
         verifier,
         hasher,
-        Arc::new(LoginThrottle::new(settings.auth.login_attempts_per_ip_per_minute)),
+        Arc::new(LoginThrottle::new(
+            settings.auth.login_attempts_per_ip_per_minute,
+        )),
         &settings,
         &metrics,
     );
@@ -136,7 +139,11 @@ async fn bootstrap_admin(
 }
 
 /// Builds and serves the auth service on `listener` until `shutdown`.
-pub async fn serve(service: AuthService, listener: tokio::net::TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
+pub async fn serve(
+    service: AuthService,
+    listener: tokio::net::TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "auth service listening");
     episante_kit::server::serve(listener, service.router, shutdown).await?;
     Ok(())

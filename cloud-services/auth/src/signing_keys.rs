@@ -38,7 +38,8 @@ impl StoredKey {
     /// A fresh Ed25519 key; its `kid` is the RFC 7638 thumbprint of the public key.
     pub fn generate() -> anyhow::Result<Self> {
         let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow!("key generation failed"))?;
+        let pkcs8 =
+            Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow!("key generation failed"))?;
         let x = public_x(pkcs8.as_ref())?;
         Ok(StoredKey {
             kid: thumbprint(&x),
@@ -81,10 +82,11 @@ impl KeyStore {
     async fn load(&self) -> anyhow::Result<Option<StoredKeySet>> {
         match self {
             KeyStore::File(path) => match tokio::fs::read(path).await {
-                Ok(bytes) => Ok(Some(
-                    serde_json::from_slice(&bytes)
-                        .with_context(|| format!("{} is not a key set", path.display()))?,
-                )),
+                Ok(bytes) => {
+                    Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+                        format!("{} is not a key set", path.display())
+                    })?))
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
             },
@@ -95,7 +97,9 @@ impl KeyStore {
             } => match vaultrs::kv2::read::<StoredKeySet>(client.as_ref(), mount, path).await {
                 Ok(set) => Ok(Some(set)),
                 Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => Ok(None),
-                Err(e) => Err(anyhow!("reading signing keys from Vault {mount}/{path}: {e}")),
+                Err(e) => Err(anyhow!(
+                    "reading signing keys from Vault {mount}/{path}: {e}"
+                )),
             },
         }
     }
@@ -281,7 +285,9 @@ mod tests {
     async fn file_store_creates_rotates_and_prunes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys/signing-keys.json");
-        let ring = KeyRing::open(KeyStore::File(path.clone()), 3600).await.unwrap();
+        let ring = KeyRing::open(KeyStore::File(path.clone()), 3600)
+            .await
+            .unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -295,7 +301,9 @@ mod tests {
         assert_eq!(kids, vec![first.clone(), second.clone()]);
 
         // Reopening reads the same keys back.
-        let again = KeyRing::open(KeyStore::File(path.clone()), 3600).await.unwrap();
+        let again = KeyRing::open(KeyStore::File(path.clone()), 3600)
+            .await
+            .unwrap();
         assert_eq!(again.active_kid().unwrap(), second);
 
         // With a zero verify window, a rotation prunes everything but the new key.

@@ -61,7 +61,9 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role {s:?} (admin, clinician, patient, device, service)"))
+            .ok_or_else(|| {
+                format!("unknown role {s:?} (admin, clinician, patient, device, service)")
+            })
     }
 }
 
@@ -219,7 +221,11 @@ impl TokenVerifier {
     }
 
     fn key(&self, kid: &str) -> Option<DecodingKey> {
-        self.keys.read().expect("jwks cache poisoned").get(kid).cloned()
+        self.keys
+            .read()
+            .expect("jwks cache poisoned")
+            .get(kid)
+            .cloned()
     }
 
     /// Refetches the key set unless that happened less than `min_refetch` ago.
@@ -332,7 +338,9 @@ where
                     .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             })
             .map(|(_, token)| token.trim())
-            .ok_or_else(|| ApiError::Unauthorized("expected 'Authorization: Bearer <token>'".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("expected 'Authorization: Bearer <token>'".into())
+            })?;
         let verifier = Arc::<TokenVerifier>::from_ref(state);
         let claims = verifier
             .verify(token)

@@ -178,10 +178,15 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
     fn file_then_env_override_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("episante.toml");
-        std::fs::write(&path, "[sample]\nworkers = 7\n[database]\nmax_connections = 3\n").unwrap();
+        std::fs::write(
+            &path,
+            "[sample]\nworkers = 7\n[database]\nmax_connections = 3\n",
+        )
+        .unwrap();
         figment::Jail::expect_with(|jail| {
             jail.set_env("EPISANTE_SAMPLE__BIND", "0.0.0.0:9");
             jail.set_env("DATABASE_URL", "postgres://x@db/y");

@@ -128,9 +128,12 @@ pub async fn provision(
             }
         }
     }
-    sqlx::query(&format!("REVOKE ALL ON DATABASE \"{}\" FROM PUBLIC", db.name))
-        .execute(&mut admin)
-        .await?;
+    sqlx::query(&format!(
+        "REVOKE ALL ON DATABASE \"{}\" FROM PUBLIC",
+        db.name
+    ))
+    .execute(&mut admin)
+    .await?;
     admin.close().await.ok();
 
     let options = admin_options

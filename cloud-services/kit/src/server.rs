@@ -41,7 +41,10 @@ pub struct ServiceParts {
 pub fn service_router(api: Router, parts: ServiceParts) -> Router {
     let openapi = Arc::new(parts.openapi);
     let ops = Router::new()
-        .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
         .route("/ready", get(ready).with_state(parts.pool))
         .route(
             "/metrics",
@@ -149,7 +152,11 @@ pub async fn bind(addr: &str) -> anyhow::Result<TcpListener> {
 
 /// Serves `router` until `shutdown` triggers, then lets in-flight requests finish.
 /// Handlers can extract the peer address with `ConnectInfo<SocketAddr>`.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: Shutdown) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

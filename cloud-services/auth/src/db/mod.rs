@@ -11,5 +11,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Constraint names and the client-facing message for their violation.
 pub const CONSTRAINTS: &[(&str, &str)] = &[
     ("users_email_key", "a user with this email already exists"),
-    ("service_clients_pkey", "a service client with this id already exists"),
+    (
+        "service_clients_pkey",
+        "a service client with this id already exists",
+    ),
 ];

@@ -68,7 +68,10 @@ pub async fn revoke_family(db: impl PgExecutor<'_>, family_id: Uuid) -> Result<u
     Ok(done.rows_affected())
 }
 
-pub async fn revoke_family_of(db: impl PgExecutor<'_>, token_hash: &[u8]) -> Result<u64, sqlx::Error> {
+pub async fn revoke_family_of(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8],
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = now()
          WHERE revoked_at IS NULL
@@ -80,7 +83,10 @@ pub async fn revoke_family_of(db: impl PgExecutor<'_>, token_hash: &[u8]) -> Res
     Ok(done.rows_affected())
 }
 
-pub async fn revoke_all_for_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<u64, sqlx::Error> {
+pub async fn revoke_all_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
     )

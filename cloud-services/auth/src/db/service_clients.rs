@@ -26,7 +26,10 @@ pub async fn insert(
     .await
 }
 
-pub async fn by_id(db: impl PgExecutor<'_>, client_id: &str) -> Result<Option<ServiceClientRow>, sqlx::Error> {
+pub async fn by_id(
+    db: impl PgExecutor<'_>,
+    client_id: &str,
+) -> Result<Option<ServiceClientRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT client_id, secret_hash, active, created_at FROM service_clients WHERE client_id = $1",
     )

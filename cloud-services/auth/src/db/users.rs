@@ -61,7 +61,10 @@ pub async fn insert(
     .await
 }
 
-pub async fn by_email(db: impl PgExecutor<'_>, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn by_email(
+    db: impl PgExecutor<'_>,
+    email: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
         .bind(email)
         .fetch_optional(db)
@@ -99,13 +102,14 @@ pub async fn any_admin(db: impl PgExecutor<'_>) -> Result<bool, sqlx::Error> {
 }
 
 /// Active admins other than `except`; used to refuse removing the last one.
-pub async fn other_active_admins(db: impl PgExecutor<'_>, except: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM users WHERE role = 'admin' AND active AND id <> $1",
-    )
-    .bind(except)
-    .fetch_one(db)
-    .await
+pub async fn other_active_admins(
+    db: impl PgExecutor<'_>,
+    except: Uuid,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin' AND active AND id <> $1")
+        .bind(except)
+        .fetch_one(db)
+        .await
 }
 
 /// Counts a failed login; at `threshold` consecutive failures locks the account for

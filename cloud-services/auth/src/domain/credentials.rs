@@ -21,7 +21,9 @@ impl Email {
         if valid {
             Ok(Email(email))
         } else {
-            Err(ApiError::Invalid(format!("{raw:?} is not a valid email address")))
+            Err(ApiError::Invalid(format!(
+                "{raw:?} is not a valid email address"
+            )))
         }
     }
 
@@ -112,7 +114,16 @@ mod tests {
             Email::parse("  Alice@Example.ORG ").unwrap().as_str(),
             "alice@example.org"
         );
-        for bad in ["", "alice", "@x.org", "a@b", "a@@b.org", "a b@c.org", "a@.org", "a@org."] {
+        for bad in [
+            "",
+            "alice",
+            "@x.org",
+            "a@b",
+            "a@@b.org",
+            "a b@c.org",
+            "a@.org",
+            "a@org.",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

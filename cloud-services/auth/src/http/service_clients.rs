@@ -47,9 +47,13 @@ pub async fn create(
     caller.require(&[Role::Admin])?;
     let client_id = ClientId::parse(&body.client_id)?;
     let secret = opaque_token::generate();
-    db::service_clients::insert(&state.pool, client_id.as_str(), &opaque_token::digest(&secret))
-        .await
-        .map_err(|e| ApiError::from_db(e, CONSTRAINTS))?;
+    db::service_clients::insert(
+        &state.pool,
+        client_id.as_str(),
+        &opaque_token::digest(&secret),
+    )
+    .await
+    .map_err(|e| ApiError::from_db(e, CONSTRAINTS))?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedServiceClient {

@@ -121,7 +121,10 @@ pub async fn login(
     }
     let password_ok = state
         .hasher
-        .verify(&body.password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .verify(
+            &body.password,
+            user.as_ref().map(|u| u.password_hash.as_str()),
+        )
         .await;
     let Some(user) = user else {
         state.count_login("bad_credentials");

@@ -13,8 +13,10 @@ fn admin_endpoints(user_id: &str) -> Vec<(Method, String, Option<serde_json::Val
         (
             Method::POST,
             "/v1/auth/users".into(),
-            Some(json!({"email": "new@episante.test", "display_name": "N", "role": "patient",
-                        "password": USER_PASSWORD})),
+            Some(
+                json!({"email": "new@episante.test", "display_name": "N", "role": "patient",
+                        "password": USER_PASSWORD}),
+            ),
         ),
         (Method::GET, format!("/v1/auth/users/{user_id}"), None),
         (
@@ -22,7 +24,11 @@ fn admin_endpoints(user_id: &str) -> Vec<(Method, String, Option<serde_json::Val
             format!("/v1/auth/users/{user_id}"),
             Some(json!({"display_name": "Renamed"})),
         ),
-        (Method::POST, format!("/v1/auth/users/{user_id}/deactivate"), None),
+        (
+            Method::POST,
+            format!("/v1/auth/users/{user_id}/deactivate"),
+            None,
+        ),
         (Method::GET, "/v1/auth/service-clients".into(), None),
         (
             Method::POST,
@@ -49,18 +55,27 @@ async fn admin_endpoints_refuse_anonymous_and_non_admins() {
         }
         let r = anonymous.send().await.unwrap();
         assert_eq!(
-            r.headers().get("www-authenticate").map(|v| v.to_str().unwrap()),
+            r.headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap()),
             Some("Bearer"),
             "{method} {path}"
         );
         assert_problem(r, StatusCode::UNAUTHORIZED).await;
         for (role, token) in &tokens {
-            let mut request = app.http.request(method.clone(), app.url(&path)).bearer_auth(token);
+            let mut request = app
+                .http
+                .request(method.clone(), app.url(&path))
+                .bearer_auth(token);
             if let Some(b) = &body {
                 request = request.json(b);
             }
             let r = request.send().await.unwrap();
-            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{role} on {method} {path}");
+            assert_eq!(
+                r.status(),
+                StatusCode::FORBIDDEN,
+                "{role} on {method} {path}"
+            );
             assert_problem(r, StatusCode::FORBIDDEN).await;
         }
     }
@@ -134,7 +149,10 @@ async fn admins_create_list_update_and_change_roles() {
         .await
         .unwrap();
     assert_eq!(all["users"].as_array().unwrap().len(), 1);
-    assert_eq!(all["users"][0]["email"], email, "oldest first: the admin, then this user");
+    assert_eq!(
+        all["users"][0]["email"], email,
+        "oldest first: the admin, then this user"
+    );
 }
 
 #[tokio::test]
@@ -148,19 +166,34 @@ async fn duplicate_emails_and_bad_fields_are_client_errors() {
             .json(&body)
             .send()
     };
-    let dup = create(json!({"email": ADMIN_EMAIL.to_uppercase(), "display_name": "X",
-                            "role": "patient", "password": USER_PASSWORD}))
+    let dup = create(
+        json!({"email": ADMIN_EMAIL.to_uppercase(), "display_name": "X",
+                            "role": "patient", "password": USER_PASSWORD}),
+    )
     .await
     .unwrap();
     let body = assert_problem(dup, StatusCode::CONFLICT).await;
     assert!(body["detail"].as_str().unwrap().contains("already exists"));
     for (bad, word) in [
-        (json!({"email": "not-an-email", "display_name": "X", "role": "patient", "password": USER_PASSWORD}), "email"),
-        (json!({"email": "a@b.test", "display_name": "X", "role": "patient", "password": "short"}), "password"),
-        (json!({"email": "a@b.test", "display_name": "", "role": "patient", "password": USER_PASSWORD}), "display name"),
-        (json!({"email": "a@b.test", "display_name": "X", "role": "superuser", "password": USER_PASSWORD}), "role"),
+        (
+            json!({"email": "not-an-email", "display_name": "X", "role": "patient", "password": USER_PASSWORD}),
+            "email",
+        ),
+        (
+            json!({"email": "a@b.test", "display_name": "X", "role": "patient", "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"email": "a@b.test", "display_name": "", "role": "patient", "password": USER_PASSWORD}),
+            "display name",
+        ),
+        (
+            json!({"email": "a@b.test", "display_name": "X", "role": "superuser", "password": USER_PASSWORD}),
+            "role",
+        ),
     ] {
-        let body = assert_problem(create(bad).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        let body =
+            assert_problem(create(bad).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
         assert!(body["detail"].as_str().unwrap().contains(word), "{body}");
     }
     let users: serde_json::Value = app
@@ -173,7 +206,11 @@ async fn duplicate_emails_and_bad_fields_are_client_errors() {
         .json()
         .await
         .unwrap();
-    assert_eq!(users["users"].as_array().unwrap().len(), 1, "nothing was stored");
+    assert_eq!(
+        users["users"].as_array().unwrap().len(),
+        1,
+        "nothing was stored"
+    );
 }
 
 #[tokio::test]

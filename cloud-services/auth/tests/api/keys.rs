@@ -50,7 +50,12 @@ async fn rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
         .json()
         .await
         .unwrap();
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
     assert_eq!(kids, vec![old_kid.as_str(), new_kid]);
 }
 
@@ -58,7 +63,9 @@ async fn rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
 async fn signing_keys_are_loaded_from_vault_kv() {
     let vault = TestVault::start().await.expect("OpenBao");
     let key = StoredKey::generate().unwrap();
-    let set = StoredKeySet { keys: vec![key.clone()] };
+    let set = StoredKeySet {
+        keys: vec![key.clone()],
+    };
     vault
         .write(
             "secret/data/episante/auth/signing-keys",
@@ -74,14 +81,20 @@ async fn signing_keys_are_loaded_from_vault_kv() {
     settings.vault.token = Some(Secret::new(vault.token.clone()));
     let app = start(db, data_dir, settings).await;
 
-    assert_eq!(app.state.keys.active_kid().as_deref(), Some(key.kid.as_str()));
+    assert_eq!(
+        app.state.keys.active_kid().as_deref(),
+        Some(key.kid.as_str())
+    );
     let token = app.admin_token().await;
     assert_eq!(
         jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
         Some(key.kid.as_str())
     );
     assert!(
-        std::fs::read_dir(app.data_dir.path()).unwrap().next().is_none(),
+        std::fs::read_dir(app.data_dir.path())
+            .unwrap()
+            .next()
+            .is_none(),
         "with Vault, no key file is written locally"
     );
 
@@ -95,7 +108,10 @@ async fn signing_keys_are_loaded_from_vault_kv() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let stored: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/v1/secret/data/episante/auth/signing-keys", vault.addr))
+        .get(format!(
+            "{}/v1/secret/data/episante/auth/signing-keys",
+            vault.addr
+        ))
         .header("X-Vault-Token", &vault.token)
         .send()
         .await
@@ -116,7 +132,10 @@ async fn without_a_key_in_vault_one_is_generated_and_stored_there() {
     settings.vault.token = Some(Secret::new(vault.token.clone()));
     let app = start(db, data_dir, settings).await;
     let stored: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/v1/secret/data/episante/auth/signing-keys", vault.addr))
+        .get(format!(
+            "{}/v1/secret/data/episante/auth/signing-keys",
+            vault.addr
+        ))
         .header("X-Vault-Token", &vault.token)
         .send()
         .await

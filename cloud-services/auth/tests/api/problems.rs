@@ -16,12 +16,36 @@ async fn malformed_bodies_get_problem_json() {
             .body(body)
             .send()
     };
-    let syntax = assert_problem(login("{\"email\": ", "application/json").await.unwrap(), StatusCode::BAD_REQUEST).await;
-    assert!(syntax["detail"].as_str().unwrap().contains("JSON"), "{syntax}");
-    let missing = assert_problem(login("{\"email\": \"a@b.test\"}", "application/json").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(missing["detail"].as_str().unwrap().contains("password"), "{missing}");
-    assert_problem(login("{}", "text/plain").await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
-    assert_problem(login("[1, 2]", "application/json").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    let syntax = assert_problem(
+        login("{\"email\": ", "application/json").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(
+        syntax["detail"].as_str().unwrap().contains("JSON"),
+        "{syntax}"
+    );
+    let missing = assert_problem(
+        login("{\"email\": \"a@b.test\"}", "application/json")
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        missing["detail"].as_str().unwrap().contains("password"),
+        "{missing}"
+    );
+    assert_problem(
+        login("{}", "text/plain").await.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    assert_problem(
+        login("[1, 2]", "application/json").await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 
     let huge = "x".repeat(2 * 1024 * 1024);
     let r = app
@@ -39,9 +63,19 @@ async fn malformed_bodies_get_problem_json() {
 async fn bad_paths_methods_and_queries_get_problem_json() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
-    let r = app.http.get(app.url("/v1/nothing-here")).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/v1/nothing-here"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, StatusCode::NOT_FOUND).await;
-    let r = app.http.delete(app.url("/v1/auth/login")).send().await.unwrap();
+    let r = app
+        .http
+        .delete(app.url("/v1/auth/login"))
+        .send()
+        .await
+        .unwrap();
     assert!(r.headers().contains_key("allow"));
     assert_problem(r, StatusCode::METHOD_NOT_ALLOWED).await;
     let r = app
@@ -52,7 +86,13 @@ async fn bad_paths_methods_and_queries_get_problem_json() {
         .await
         .unwrap();
     assert_problem(r, StatusCode::BAD_REQUEST).await;
-    for query in ["limit=abc", "limit=0", "limit=501", "offset=-1", "role=king"] {
+    for query in [
+        "limit=abc",
+        "limit=0",
+        "limit=501",
+        "offset=-1",
+        "role=king",
+    ] {
         let r = app
             .http
             .get(app.url(&format!("/v1/auth/users?{query}")))
@@ -61,7 +101,10 @@ async fn bad_paths_methods_and_queries_get_problem_json() {
             .await
             .unwrap();
         let status = r.status();
-        assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY, "{query}: {status}");
+        assert!(
+            status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {status}"
+        );
         assert_problem(r, status).await;
     }
 }
@@ -78,18 +121,31 @@ async fn health_ready_metrics_and_openapi_answer() {
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     let login_line = metrics
         .lines()
-        .find(|l| l.starts_with("episante_http_requests_total{") && l.contains(r#"route="/v1/auth/login""#))
+        .find(|l| {
+            l.starts_with("episante_http_requests_total{")
+                && l.contains(r#"route="/v1/auth/login""#)
+        })
         .unwrap_or_else(|| panic!("no login request counter in {metrics}"));
-    assert!(login_line.contains(r#"status="200""#) && login_line.contains(r#"method="POST""#), "{login_line}");
+    assert!(
+        login_line.contains(r#"status="200""#) && login_line.contains(r#"method="POST""#),
+        "{login_line}"
+    );
     assert!(metrics.contains("episante_http_request_duration_seconds_bucket{"));
 
     let openapi: serde_json::Value = get("/openapi.json").await.unwrap().json().await.unwrap();
     assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/v1/auth/login", "/v1/auth/refresh", "/v1/auth/users/{id}", "/.well-known/jwks.json"] {
+    for path in [
+        "/v1/auth/login",
+        "/v1/auth/refresh",
+        "/v1/auth/users/{id}",
+        "/.well-known/jwks.json",
+    ] {
         assert!(openapi["paths"].get(path).is_some(), "{path} documented");
     }
     assert!(openapi["components"]["schemas"].get("Problem").is_some());
-    assert!(openapi["components"]["securitySchemes"].get("bearer").is_some());
+    assert!(openapi["components"]["securitySchemes"]
+        .get("bearer")
+        .is_some());
 }
 
 #[tokio::test]
@@ -107,7 +163,9 @@ async fn migrations_and_bootstrap_are_idempotent() {
     // A second instance on the same database: provisioning, migrations and the admin bootstrap
     // all run again, and change nothing.
     let settings: Settings = app.settings.clone();
-    let second = episante_auth::build(settings.clone()).await.expect("second start");
+    let second = episante_auth::build(settings.clone())
+        .await
+        .expect("second start");
     assert!(second.bootstrap.is_none(), "the admin exists already");
     let third = episante_auth::build(settings).await.expect("third start");
     assert!(third.bootstrap.is_none());
@@ -137,10 +195,9 @@ async fn a_service_role_cannot_reach_another_service_database() {
     .unwrap();
     pool.close().await;
     // Connect as the auth role to the other service's database: refused.
-    let url = format!(
-        "postgres://{}@127.0.0.1:5432/{}",
-        app.db.name, other.name
-    );
-    let err = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap_err();
+    let url = format!("postgres://{}@127.0.0.1:5432/{}", app.db.name, other.name);
+    let err = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
 }

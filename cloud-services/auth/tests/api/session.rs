@@ -40,7 +40,8 @@ async fn login_failures_do_not_reveal_which_part_was_wrong() {
     .await;
     assert_eq!(wrong_password["detail"], unknown_email["detail"]);
     // Email matching is case-insensitive.
-    app.login_ok(&ADMIN_EMAIL.to_uppercase(), ADMIN_PASSWORD).await;
+    app.login_ok(&ADMIN_EMAIL.to_uppercase(), ADMIN_PASSWORD)
+        .await;
 }
 
 #[tokio::test]
@@ -80,18 +81,33 @@ async fn a_successful_login_resets_the_failure_count() {
 async fn one_address_is_throttled_across_accounts() {
     let app = spawn_app_with(|s| s.auth.login_attempts_per_ip_per_minute = 4).await;
     for i in 0..4 {
-        let r = app.login(&format!("user{i}@episante.test"), "whatever whatever").await;
+        let r = app
+            .login(&format!("user{i}@episante.test"), "whatever whatever")
+            .await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
     let throttled = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert!(throttled.headers().contains_key("retry-after"));
     assert_problem(throttled, StatusCode::TOO_MANY_REQUESTS).await;
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let line = metrics
         .lines()
-        .find(|l| l.starts_with("episante_auth_logins_total{") && l.contains(r#"outcome="throttled""#))
+        .find(|l| {
+            l.starts_with("episante_auth_logins_total{") && l.contains(r#"outcome="throttled""#)
+        })
         .unwrap_or_else(|| panic!("no throttled counter in {metrics}"));
-    assert!(line.contains(r#"service="auth""#) && line.ends_with(" 1"), "{line}");
+    assert!(
+        line.contains(r#"service="auth""#) && line.ends_with(" 1"),
+        "{line}"
+    );
 }
 
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
@@ -112,17 +128,28 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let second: serde_json::Value = refresh(&app, first_refresh).await.json().await.unwrap();
     let second_refresh = second["refresh_token"].as_str().unwrap();
     assert_ne!(first_refresh, second_refresh);
-    assert_eq!(app.me(second["access_token"].as_str().unwrap()).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.me(second["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     // Replaying the first token is reuse: refused, and the legitimate successor dies with it.
     let replay = assert_problem(refresh(&app, first_refresh).await, StatusCode::UNAUTHORIZED).await;
     assert!(replay["detail"].as_str().unwrap().contains("revoked"));
-    assert_problem(refresh(&app, second_refresh).await, StatusCode::UNAUTHORIZED).await;
+    assert_problem(
+        refresh(&app, second_refresh).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
 
     // Another login is another family, unaffected.
     let other = app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert_eq!(
-        refresh(&app, other["refresh_token"].as_str().unwrap()).await.status(),
+        refresh(&app, other["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
         StatusCode::OK
     );
 }
@@ -164,13 +191,20 @@ async fn deactivated_users_cannot_log_in_or_refresh() {
     let tokens = app.login_ok(&email, USER_PASSWORD).await;
     let r = app
         .http
-        .post(app.url(&format!("/v1/auth/users/{}/deactivate", user["id"].as_str().unwrap())))
+        .post(app.url(&format!(
+            "/v1/auth/users/{}/deactivate",
+            user["id"].as_str().unwrap()
+        )))
         .bearer_auth(app.admin_token().await)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_problem(app.login(&email, USER_PASSWORD).await, StatusCode::UNAUTHORIZED).await;
+    assert_problem(
+        app.login(&email, USER_PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     assert_problem(
         refresh(&app, tokens["refresh_token"].as_str().unwrap()).await,
         StatusCode::UNAUTHORIZED,
@@ -197,17 +231,39 @@ async fn service_clients_get_service_tokens() {
     let token = |secret: &str, grant: &str| {
         app.http
             .post(app.url("/v1/auth/token"))
-            .form(&[("grant_type", grant), ("client_id", "records"), ("client_secret", secret)])
+            .form(&[
+                ("grant_type", grant),
+                ("client_id", "records"),
+                ("client_secret", secret),
+            ])
             .send()
     };
-    let ok: serde_json::Value = token(secret, "client_credentials").await.unwrap().json().await.unwrap();
+    let ok: serde_json::Value = token(secret, "client_credentials")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(ok.get("refresh_token").is_none());
-    let me: serde_json::Value = app.me(ok["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    let me: serde_json::Value = app
+        .me(ok["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["role"], "service");
     assert_eq!(me["sub"], "records");
 
-    assert_problem(token("wrong", "client_credentials").await.unwrap(), StatusCode::UNAUTHORIZED).await;
-    assert_problem(token(secret, "password").await.unwrap(), StatusCode::BAD_REQUEST).await;
+    assert_problem(
+        token("wrong", "client_credentials").await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    assert_problem(
+        token(secret, "password").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     // The same id twice is a conflict.
     let again = app
         .http
@@ -227,5 +283,9 @@ async fn service_clients_get_service_tokens() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_problem(token(secret, "client_credentials").await.unwrap(), StatusCode::UNAUTHORIZED).await;
+    assert_problem(
+        token(secret, "client_credentials").await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
 }

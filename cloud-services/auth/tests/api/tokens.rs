@@ -53,7 +53,14 @@ async fn another_service_verifies_tokens_through_jwks() {
         .await
         .unwrap();
     let key = &jwks["keys"][0];
-    assert_eq!((key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()), (Some("OKP"), Some("Ed25519"), Some("EdDSA")));
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["crv"].as_str(),
+            key["alg"].as_str()
+        ),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
     assert!(key.get("d").is_none(), "no private material in the JWKS");
 }
 
@@ -69,11 +76,21 @@ async fn expired_and_premature_tokens_are_refused() {
     let app = spawn_app().await;
     let mut expired = claims(&app);
     expired.exp = chrono::Utc::now().timestamp() - 120;
-    refused(&app, &app.state.keys.sign(&expired).unwrap(), TokenError::Expired).await;
+    refused(
+        &app,
+        &app.state.keys.sign(&expired).unwrap(),
+        TokenError::Expired,
+    )
+    .await;
 
     let mut premature = claims(&app);
     premature.nbf = chrono::Utc::now().timestamp() + 120;
-    refused(&app, &app.state.keys.sign(&premature).unwrap(), TokenError::NotYetValid).await;
+    refused(
+        &app,
+        &app.state.keys.sign(&premature).unwrap(),
+        TokenError::NotYetValid,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -81,11 +98,21 @@ async fn wrong_audience_or_issuer_is_refused() {
     let app = spawn_app().await;
     let mut other_audience = claims(&app);
     other_audience.aud = "some-other-api".into();
-    refused(&app, &app.state.keys.sign(&other_audience).unwrap(), TokenError::Audience).await;
+    refused(
+        &app,
+        &app.state.keys.sign(&other_audience).unwrap(),
+        TokenError::Audience,
+    )
+    .await;
 
     let mut other_issuer = claims(&app);
     other_issuer.iss = "evil-auth".into();
-    refused(&app, &app.state.keys.sign(&other_issuer).unwrap(), TokenError::Issuer).await;
+    refused(
+        &app,
+        &app.state.keys.sign(&other_issuer).unwrap(),
+        TokenError::Issuer,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -138,7 +165,12 @@ async fn tokens_from_unknown_keys_are_refused() {
     let rogue = KeyRing::open(KeyStore::File(dir.path().join("k.json")), 900)
         .await
         .unwrap();
-    refused(&app, &rogue.sign(&claims(&app)).unwrap(), TokenError::UnknownKid).await;
+    refused(
+        &app,
+        &rogue.sign(&claims(&app)).unwrap(),
+        TokenError::UnknownKid,
+    )
+    .await;
 }
 
 #[tokio::test]
