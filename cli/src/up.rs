@@ -75,7 +75,11 @@ pub async fn run(
         match &admin.generated_password {
             Some(password) => {
                 let file = data_dir.join("initial-admin-password");
-                write_private(&file, password)?;
+                episante_kit::private_file::write_private_file(
+                    &file,
+                    format!("{password}\n").as_bytes(),
+                )
+                .with_context(|| format!("writing {}", file.display()))?;
                 println!(
                     "  first admin: {} / {password}\n  (shown once; also saved to {}, mode 0600)",
                     admin.email,
@@ -100,24 +104,6 @@ pub async fn run(
     shutdown.trigger();
     result?;
     println!("EpiSante stopped.");
-    Ok(())
-}
-
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    writeln!(file, "{contents}")?;
     Ok(())
 }
 

@@ -85,6 +85,21 @@ impl TestVault {
         })
     }
 
+    /// `GET {addr}/v1/{path}` as the root token; the JSON answer.
+    pub async fn read(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let response = self
+            .http
+            .get(format!("{}/v1/{path}", self.addr))
+            .header("X-Vault-Token", &self.token)
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            anyhow::bail!("Vault {path}: {status}: {}", response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+
     /// Mounts the transit secrets engine at `transit/`.
     pub async fn enable_transit(&self) -> anyhow::Result<()> {
         self.write("sys/mounts/transit", serde_json::json!({"type": "transit"}))

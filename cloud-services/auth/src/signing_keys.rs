@@ -106,8 +106,11 @@ impl KeyStore {
 
     async fn save(&self, set: &StoredKeySet) -> anyhow::Result<()> {
         match self {
-            KeyStore::File(path) => write_private_file(path, &serde_json::to_vec_pretty(set)?)
-                .with_context(|| format!("writing {}", path.display())),
+            KeyStore::File(path) => episante_kit::private_file::write_private_file(
+                path,
+                &serde_json::to_vec_pretty(set)?,
+            )
+            .with_context(|| format!("writing {}", path.display())),
             KeyStore::Vault {
                 client,
                 mount,
@@ -118,29 +121,6 @@ impl KeyStore {
                 .map_err(|e| anyhow!("writing signing keys to Vault {mount}/{path}: {e}")),
         }
     }
-}
-
-/// Writes `bytes` to `path` atomically, readable by the owner only (0600, directory 0700).
-fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(dir) = path.parent() {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        builder.mode(0o700);
-        builder.create(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options.open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 struct LoadedKey {

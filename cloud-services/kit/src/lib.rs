@@ -9,6 +9,7 @@ pub mod authz;
 pub mod config;
 pub mod db;
 pub mod metrics;
+pub mod private_file;
 pub mod problem;
 pub mod secret;
 pub mod server;

@@ -82,15 +82,8 @@ async fn admin_endpoints_refuse_anonymous_and_non_admins() {
     // Nothing changed behind the refusals.
     let admin = app.admin_token().await;
     let unchanged: serde_json::Value = app
-        .http
-        .get(app.url(&format!("/v1/auth/users/{victim_id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/auth/users/{victim_id}"), &admin)
+        .await;
     assert_eq!(unchanged, victim);
 }
 
@@ -104,13 +97,13 @@ async fn admins_create_list_update_and_change_roles() {
     assert!(user.get("password_hash").is_none());
 
     let updated: serde_json::Value = app
-        .http
-        .patch(app.url(&format!("/v1/auth/users/{id}")))
-        .bearer_auth(&admin)
-        .json(&json!({"role": "clinician", "display_name": "Dr Who"}))
-        .send()
+        .call(
+            Method::PATCH,
+            &format!("/v1/auth/users/{id}"),
+            &admin,
+            Some(&json!({"role": "clinician", "display_name": "Dr Who"})),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -124,30 +117,14 @@ async fn admins_create_list_update_and_change_roles() {
     let me: serde_json::Value = app.me(&token).await.json().await.unwrap();
     assert_eq!(me["role"], "clinician");
 
-    let clinicians: serde_json::Value = app
-        .http
-        .get(app.url("/v1/auth/users?role=clinician"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let clinicians: serde_json::Value = app.get_json("/v1/auth/users?role=clinician", &admin).await;
     let users = clinicians["users"].as_array().unwrap();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["email"], email);
 
     let all: serde_json::Value = app
-        .http
-        .get(app.url("/v1/auth/users?limit=1&offset=1"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/v1/auth/users?limit=1&offset=1", &admin)
+        .await;
     assert_eq!(all["users"].as_array().unwrap().len(), 1);
     assert_eq!(
         all["users"][0]["email"], email,
@@ -196,16 +173,7 @@ async fn duplicate_emails_and_bad_fields_are_client_errors() {
             assert_problem(create(bad).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
         assert!(body["detail"].as_str().unwrap().contains(word), "{body}");
     }
-    let users: serde_json::Value = app
-        .http
-        .get(app.url("/v1/auth/users"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let users: serde_json::Value = app.get_json("/v1/auth/users", &admin).await;
     assert_eq!(
         users["users"].as_array().unwrap().len(),
         1,
@@ -221,26 +189,26 @@ async fn the_last_admin_cannot_be_removed() {
     let id = me["sub"].as_str().unwrap();
     for body in [json!({"role": "clinician"}), json!({"active": false})] {
         let r = app
-            .http
-            .patch(app.url(&format!("/v1/auth/users/{id}")))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+            .call(
+                Method::PATCH,
+                &format!("/v1/auth/users/{id}"),
+                &admin,
+                Some(&body),
+            )
+            .await;
         assert_problem(r, StatusCode::CONFLICT).await;
     }
     // With a second admin, the first may step down.
     let (_, second) = app.create_user(Role::Admin).await;
     assert_eq!(second["role"], "admin");
     let r = app
-        .http
-        .patch(app.url(&format!("/v1/auth/users/{id}")))
-        .bearer_auth(&admin)
-        .json(&json!({"role": "clinician"}))
-        .send()
-        .await
-        .unwrap();
+        .call(
+            Method::PATCH,
+            &format!("/v1/auth/users/{id}"),
+            &admin,
+            Some(&json!({"role": "clinician"})),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -249,11 +217,12 @@ async fn missing_users_are_404() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let r = app
-        .http
-        .get(app.url(&format!("/v1/auth/users/{}", uuid::Uuid::new_v4())))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .call(
+            Method::GET,
+            &format!("/v1/auth/users/{}", uuid::Uuid::new_v4()),
+            &admin,
+            None,
+        )
+        .await;
     assert_problem(r, StatusCode::NOT_FOUND).await;
 }

@@ -7,7 +7,7 @@ use episante_auth::http::AppState;
 use episante_kit::telemetry::LogConfig;
 use episante_kit::{Role, Secret, Shutdown, TokenConfig, VaultConfig};
 use episante_testkit::TestDb;
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
 pub const ADMIN_EMAIL: &str = "root@episante.test";
@@ -135,6 +135,34 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_string()
+    }
+
+    /// `GET path` with a bearer token, as JSON (whatever the status).
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// `method path` with a bearer token and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap()
     }
 
     pub async fn me(&self, token: &str) -> Response {

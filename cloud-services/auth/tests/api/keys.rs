@@ -3,7 +3,7 @@
 use episante_auth::signing_keys::{StoredKey, StoredKeySet};
 use episante_kit::{Role, Secret, TokenConfig, TokenVerifier};
 use episante_testkit::{TestDb, TestVault};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 
 use crate::helpers::*;
 
@@ -20,12 +20,13 @@ async fn rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
     let old_kid = app.state.keys.active_kid().unwrap();
 
     let rotated: serde_json::Value = app
-        .http
-        .post(app.url("/v1/auth/signing-keys/rotate"))
-        .bearer_auth(&old_token)
-        .send()
+        .call(
+            Method::POST,
+            "/v1/auth/signing-keys/rotate",
+            &old_token,
+            None,
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -74,12 +75,7 @@ async fn signing_keys_are_loaded_from_vault_kv() {
         .await
         .unwrap();
 
-    let db = TestDb::new();
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(&db, data_dir.path());
-    settings.vault.addr = Some(vault.addr.clone());
-    settings.vault.token = Some(Secret::new(vault.token.clone()));
-    let app = start(db, data_dir, settings).await;
+    let app = spawn_app_with_vault(&vault).await;
 
     assert_eq!(
         app.state.keys.active_kid().as_deref(),
@@ -100,23 +96,11 @@ async fn signing_keys_are_loaded_from_vault_kv() {
 
     // A rotation is written back to Vault.
     let r = app
-        .http
-        .post(app.url("/v1/auth/signing-keys/rotate"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .call(Method::POST, "/v1/auth/signing-keys/rotate", &token, None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let stored: serde_json::Value = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/secret/data/episante/auth/signing-keys",
-            vault.addr
-        ))
-        .header("X-Vault-Token", &vault.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let stored: serde_json::Value = vault
+        .read("secret/data/episante/auth/signing-keys")
         .await
         .unwrap();
     assert_eq!(stored["data"]["data"]["keys"].as_array().unwrap().len(), 2);
@@ -125,22 +109,9 @@ async fn signing_keys_are_loaded_from_vault_kv() {
 #[tokio::test]
 async fn without_a_key_in_vault_one_is_generated_and_stored_there() {
     let vault = TestVault::start().await.expect("OpenBao");
-    let db = TestDb::new();
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut settings = test_settings(&db, data_dir.path());
-    settings.vault.addr = Some(vault.addr.clone());
-    settings.vault.token = Some(Secret::new(vault.token.clone()));
-    let app = start(db, data_dir, settings).await;
-    let stored: serde_json::Value = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/secret/data/episante/auth/signing-keys",
-            vault.addr
-        ))
-        .header("X-Vault-Token", &vault.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let app = spawn_app_with_vault(&vault).await;
+    let stored: serde_json::Value = vault
+        .read("secret/data/episante/auth/signing-keys")
         .await
         .unwrap();
     assert_eq!(
@@ -148,4 +119,13 @@ async fn without_a_key_in_vault_one_is_generated_and_stored_there() {
         app.state.keys.active_kid().as_deref()
     );
     let _ = app.token_for(Role::Clinician).await;
+}
+
+async fn spawn_app_with_vault(vault: &TestVault) -> TestApp {
+    let db = TestDb::new();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(&db, data_dir.path());
+    settings.vault.addr = Some(vault.addr.clone());
+    settings.vault.token = Some(Secret::new(vault.token.clone()));
+    start(db, data_dir, settings).await
 }

@@ -2,7 +2,7 @@
 //! endpoints answer; migrations can run again.
 
 use episante_auth::config::Settings;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 
 use crate::helpers::*;
 
@@ -79,12 +79,8 @@ async fn bad_paths_methods_and_queries_get_problem_json() {
     assert!(r.headers().contains_key("allow"));
     assert_problem(r, StatusCode::METHOD_NOT_ALLOWED).await;
     let r = app
-        .http
-        .get(app.url("/v1/auth/users/not-a-uuid"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .call(Method::GET, "/v1/auth/users/not-a-uuid", &admin, None)
+        .await;
     assert_problem(r, StatusCode::BAD_REQUEST).await;
     for query in [
         "limit=abc",
@@ -94,12 +90,13 @@ async fn bad_paths_methods_and_queries_get_problem_json() {
         "role=king",
     ] {
         let r = app
-            .http
-            .get(app.url(&format!("/v1/auth/users?{query}")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
+            .call(
+                Method::GET,
+                &format!("/v1/auth/users?{query}"),
+                &admin,
+                None,
+            )
+            .await;
         let status = r.status();
         assert!(
             status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY,

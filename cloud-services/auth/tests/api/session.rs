@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use episante_kit::Role;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -217,13 +217,13 @@ async fn service_clients_get_service_tokens() {
     let app = spawn_app().await;
     let admin = app.admin_token().await;
     let created: serde_json::Value = app
-        .http
-        .post(app.url("/v1/auth/service-clients"))
-        .bearer_auth(&admin)
-        .json(&json!({"client_id": "records"}))
-        .send()
+        .call(
+            Method::POST,
+            "/v1/auth/service-clients",
+            &admin,
+            Some(&json!({"client_id": "records"})),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -266,22 +266,23 @@ async fn service_clients_get_service_tokens() {
     .await;
     // The same id twice is a conflict.
     let again = app
-        .http
-        .post(app.url("/v1/auth/service-clients"))
-        .bearer_auth(&admin)
-        .json(&json!({"client_id": "records"}))
-        .send()
-        .await
-        .unwrap();
+        .call(
+            Method::POST,
+            "/v1/auth/service-clients",
+            &admin,
+            Some(&json!({"client_id": "records"})),
+        )
+        .await;
     assert_problem(again, StatusCode::CONFLICT).await;
     // Deactivated clients get no tokens.
     let r = app
-        .http
-        .post(app.url("/v1/auth/service-clients/records/deactivate"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .call(
+            Method::POST,
+            "/v1/auth/service-clients/records/deactivate",
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_problem(
         token(secret, "client_credentials").await.unwrap(),
