@@ -5,7 +5,11 @@
 //! a change in one place, versioned. It does no I/O on purpose: it must build for a small hub as
 //! well as for the cloud, and be trivially testable.
 
+pub mod ack;
 pub mod reading;
 pub mod topics;
 
-pub use reading::{Reading, ReadingBatch, ReadingError, VitalKind, READING_BATCH_VERSION};
+pub use ack::{DeadLetter, ReadingsAck};
+pub use reading::{
+    is_valid_device_id, Reading, ReadingBatch, ReadingError, VitalKind, READING_BATCH_VERSION,
+};

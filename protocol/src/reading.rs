@@ -75,7 +75,7 @@ pub struct Reading {
     pub unit: String,
 }
 
-/// A device's batch of readings: the payload of `devices/{id}/readings` and of a Kafka record.
+/// A device's batch of readings: the payload of `/tenants/{id}/readings` and of a Kafka record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadingBatch {
     /// Format version, [`READING_BATCH_VERSION`].
@@ -113,13 +113,29 @@ pub enum ReadingError {
     BadTimestamp(i64),
 }
 
-/// Whether a string may be used as a device id (and therefore as an MQTT client id and topic level).
+/// Whether a string may be used as a device id: ASCII letters and digits only, because the id is
+/// also the MQTT client id, a topic level, and the Organization of the device's certificate, which
+/// rumqttd accepts as a tenant only when alphanumeric.
 pub fn is_valid_device_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_DEVICE_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    !id.is_empty() && id.len() <= MAX_DEVICE_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl ReadingError {
+    /// Short stable code for metrics labels and dead letters.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReadingError::Malformed(_) => "malformed",
+            ReadingError::UnsupportedVersion(_) => "version",
+            ReadingError::InvalidDeviceId => "device_id",
+            ReadingError::DeviceMismatch { .. } => "device_mismatch",
+            ReadingError::Empty => "empty",
+            ReadingError::TooManyReadings(_) => "too_many",
+            ReadingError::SeqNotIncreasing { .. } => "seq",
+            ReadingError::OutOfRange { .. } => "out_of_range",
+            ReadingError::WrongUnit { .. } => "unit",
+            ReadingError::BadTimestamp(_) => "timestamp",
+        }
+    }
 }
 
 impl ReadingBatch {
@@ -210,7 +226,7 @@ mod tests {
     fn batch(readings: Vec<Reading>) -> ReadingBatch {
         ReadingBatch {
             v: READING_BATCH_VERSION,
-            device_id: "hub-1".into(),
+            device_id: "hub1".into(),
             readings,
         }
     }
@@ -260,7 +276,7 @@ mod tests {
             Err(ReadingError::BadTimestamp(_))
         ));
         let mut b = batch(vec![reading(1, VitalKind::HeartRate, 60.0)]);
-        b.device_id = "devices/+".into();
+        b.device_id = "hub-1".into();
         assert_eq!(b.validate(), Err(ReadingError::InvalidDeviceId));
     }
 }

@@ -1,8 +1,10 @@
 //! MQTT topic names and Kafka topic names, in one place.
 //!
-//! The broker authorises devices by topic, so the names are part of the security model: a device
-//! may publish only under `devices/{its id}/` and the helpers here are the only way topic strings
-//! are built or parsed.
+//! The broker authorises devices by topic, so the names are part of the security model. Devices
+//! connect with mutual TLS and a certificate whose Organization is their device id; the broker
+//! (rumqttd's tenant prefix) confines each connection to topics under `/tenants/{its id}/`, so a
+//! device cannot publish to, or subscribe to, another device's topics. The helpers here are the
+//! only way topic strings are built or parsed.
 
 /// Kafka topic carrying validated reading batches, keyed by device id (per-device order).
 pub const KAFKA_READINGS: &str = "telemetry.readings.v1";
@@ -17,17 +19,17 @@ pub const KAFKA_BOOKING_EVENTS: &str = "bookings.events.v1";
 
 /// Topic a device publishes its reading batches to.
 pub fn device_readings(device_id: &str) -> String {
-    format!("devices/{device_id}/readings")
+    format!("/tenants/{device_id}/readings")
 }
 
 /// Topic the broker publishes end-to-end acknowledgements to (`acked_through: seq`).
 pub fn device_ack(device_id: &str) -> String {
-    format!("devices/{device_id}/ack")
+    format!("/tenants/{device_id}/ack")
 }
 
 /// Topic a device publishes its heartbeat and last-will status to.
 pub fn device_status(device_id: &str) -> String {
-    format!("devices/{device_id}/status")
+    format!("/tenants/{device_id}/status")
 }
 
 /// What a device topic is for, once parsed.
@@ -38,10 +40,15 @@ pub enum DeviceTopicKind {
     Status,
 }
 
-/// Splits `devices/{id}/{kind}` into its device id and kind; `None` for anything else,
+/// MQTT filter matching every device's readings (the broker's bridge subscribes to it).
+pub const ALL_DEVICE_READINGS: &str = "/tenants/+/readings";
+/// MQTT filter matching every device's status messages.
+pub const ALL_DEVICE_STATUS: &str = "/tenants/+/status";
+
+/// Splits `/tenants/{id}/{kind}` into its device id and kind; `None` for anything else,
 /// including wildcards and extra levels, so callers can reject rather than guess.
 pub fn parse_device_topic(topic: &str) -> Option<(&str, DeviceTopicKind)> {
-    let rest = topic.strip_prefix("devices/")?;
+    let rest = topic.strip_prefix("/tenants/")?;
     let (id, kind) = rest.split_once('/')?;
     if id.is_empty() || id.contains(['+', '#', '/']) {
         return None;
@@ -62,12 +69,12 @@ mod tests {
     #[test]
     fn topics_round_trip() {
         assert_eq!(
-            parse_device_topic(&device_readings("hub-1")),
-            Some(("hub-1", DeviceTopicKind::Readings))
+            parse_device_topic(&device_readings("hub1")),
+            Some(("hub1", DeviceTopicKind::Readings))
         );
         assert_eq!(
-            parse_device_topic(&device_ack("hub-1")),
-            Some(("hub-1", DeviceTopicKind::Ack))
+            parse_device_topic(&device_ack("hub1")),
+            Some(("hub1", DeviceTopicKind::Ack))
         );
         assert_eq!(
             parse_device_topic(&device_status("x")),
@@ -78,12 +85,13 @@ mod tests {
     #[test]
     fn rejects_foreign_shapes() {
         for t in [
-            "devices/+/readings",
-            "devices/#",
-            "devices//readings",
-            "devices/a/b/readings",
-            "devices/a/other",
-            "other/a/readings",
+            "/tenants/+/readings",
+            "/tenants/#",
+            "/tenants//readings",
+            "/tenants/a/b/readings",
+            "/tenants/a/other",
+            "devices/a/readings",
+            "tenants/a/readings",
         ] {
             assert_eq!(parse_device_topic(t), None, "{t}");
         }

@@ -8,6 +8,8 @@
 pub mod authz;
 pub mod config;
 pub mod db;
+#[cfg(feature = "events")]
+pub mod events;
 pub mod metrics;
 pub mod private_file;
 pub mod problem;

@@ -1,0 +1,441 @@
+//! The KafkaBridge: MQTT readings in, Kafka records out, end-to-end acks back.
+//!
+//! A rumqttd local link subscribed to every device's readings feeds one pump task. Each message
+//! is validated (protocol crate) and either produced to `telemetry.readings.v1` keyed by device id
+//! (one record per MQTT message: readings stay batched, which is what makes the spine fast) or
+//! written to the dead-letter topic with its reason. Production is bounded by a semaphore: when
+//! Kafka is slow the pump stops reading from the router, and rumqttd's own flow control
+//! (`Unschedule` → `wake()`) takes over — memory never grows without bound.
+//!
+//! Only when Kafka has confirmed a record does the device hear `acked_through: N`, and only for a
+//! prefix of its records that are all confirmed. A device deletes readings on that ack alone, so a
+//! crash anywhere between its PUBACK and Kafka's confirmation loses nothing: it resends.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use episante_kit::events::EventBus;
+use episante_kit::Shutdown;
+use episante_protocol::topics::{self, DeviceTopicKind};
+use episante_protocol::{DeadLetter, ReadingBatch, ReadingError, ReadingsAck};
+use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::Notification;
+use serde::Deserialize;
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::metrics::{BrokerMetrics, Reason};
+
+/// What the ack task learns: a record was handed to Kafka, then whether Kafka confirmed it.
+enum AckEvent {
+    Sent {
+        device: Arc<str>,
+        id: u64,
+        last_seq: Option<u64>,
+    },
+    Confirmed {
+        device: Arc<str>,
+        id: u64,
+        ok: bool,
+    },
+}
+
+pub struct KafkaBridge {
+    bus: Arc<dyn EventBus>,
+    metrics: Arc<BrokerMetrics>,
+    permits: Arc<Semaphore>,
+    max_payload: usize,
+    acks: mpsc::UnboundedSender<AckEvent>,
+    next_id: u64,
+}
+
+/// Starts the pump and ack tasks; they stop when `shutdown` triggers (or the router goes away).
+pub fn spawn(
+    link_tx: LinkTx,
+    link_rx: LinkRx,
+    bus: Arc<dyn EventBus>,
+    metrics: Arc<BrokerMetrics>,
+    max_in_flight: usize,
+    max_payload: usize,
+    shutdown: Shutdown,
+) -> tokio::task::JoinHandle<()> {
+    let (acks, ack_events) = mpsc::unbounded_channel();
+    let ack_task = tokio::spawn(run_acks(link_tx, ack_events, metrics.clone()));
+    let bridge = KafkaBridge {
+        bus,
+        metrics,
+        permits: Arc::new(Semaphore::new(max_in_flight)),
+        max_payload,
+        acks,
+        next_id: 0,
+    };
+    tokio::spawn(async move {
+        bridge.pump(link_rx, shutdown).await;
+        // Dropping the bridge closes the ack channel once in-flight deliveries finish.
+        let _ = ack_task.await;
+    })
+}
+
+/// Enough of a payload to find its sequence numbers, for acking dead-lettered batches.
+#[derive(Deserialize)]
+struct SeqsOnly {
+    readings: Vec<SeqOnly>,
+}
+#[derive(Deserialize)]
+struct SeqOnly {
+    seq: u64,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    online: bool,
+}
+
+impl KafkaBridge {
+    async fn pump(mut self, mut rx: LinkRx, shutdown: Shutdown) {
+        loop {
+            let notification = tokio::select! {
+                n = rx.next() => n,
+                _ = shutdown.wait() => break,
+            };
+            match notification {
+                Ok(Some(Notification::Forward(forward))) => {
+                    self.handle(&forward.publish.topic, &forward.publish.payload)
+                        .await
+                }
+                // The router paused this link because its queue filled; it must be woken or it
+                // never receives again.
+                Ok(Some(Notification::Unschedule)) => {
+                    if let Err(e) = rx.wake().await {
+                        tracing::error!(error = ?e, "cannot wake the MQTT bridge link");
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = ?e, "the MQTT router dropped the bridge link");
+                    break;
+                }
+            }
+        }
+        tracing::info!("MQTT→Kafka bridge stopped");
+    }
+
+    async fn handle(&mut self, topic: &[u8], payload: &[u8]) {
+        let Ok(topic) = std::str::from_utf8(topic) else {
+            return;
+        };
+        let Some((device, kind)) = topics::parse_device_topic(topic) else {
+            return;
+        };
+        match kind {
+            DeviceTopicKind::Readings => self.handle_readings(device, topic, payload).await,
+            DeviceTopicKind::Status => {
+                if let Ok(status) = serde_json::from_slice::<Status>(payload) {
+                    if status.online {
+                        self.metrics.connected_devices.inc();
+                    } else {
+                        self.metrics.connected_devices.dec();
+                    }
+                }
+            }
+            DeviceTopicKind::Ack => {}
+        }
+    }
+
+    async fn handle_readings(&mut self, device: &str, topic: &str, payload: &[u8]) {
+        self.metrics.messages_in.inc();
+        self.metrics.bytes_in.inc_by(payload.len() as u64);
+        if payload.len() > self.max_payload {
+            let reason = format!(
+                "payload of {} bytes exceeds {}",
+                payload.len(),
+                self.max_payload
+            );
+            return self
+                .dead_letter(device, topic, payload, "oversized", reason)
+                .await;
+        }
+        let batch = match ReadingBatch::parse(payload) {
+            Ok(batch) if batch.device_id != device => Err(ReadingError::DeviceMismatch {
+                batch: batch.device_id,
+                sender: device.to_string(),
+            }),
+            other => other,
+        };
+        match batch {
+            Ok(batch) => {
+                self.metrics.readings_in.inc_by(batch.readings.len() as u64);
+                let last_seq = batch.last_seq();
+                self.produce(
+                    episante_protocol::topics::KAFKA_READINGS,
+                    device,
+                    payload.to_vec(),
+                    last_seq,
+                )
+                .await;
+            }
+            Err(e) => {
+                let code = e.code();
+                self.dead_letter(device, topic, payload, code, e.to_string())
+                    .await
+            }
+        }
+    }
+
+    /// Writes a rejected payload to the dead-letter topic. If its sequence numbers can be read,
+    /// they are acknowledged once the dead letter is durable: the device must not resend a batch
+    /// that will never be accepted, and nothing is lost — the dead-letter topic has it.
+    async fn dead_letter(
+        &mut self,
+        device: &str,
+        topic: &str,
+        payload: &[u8],
+        code: &'static str,
+        reason: String,
+    ) {
+        self.metrics
+            .validation_failures
+            .get_or_create(&Reason { reason: code })
+            .inc();
+        tracing::debug!(device, code, %reason, "payload dead-lettered");
+        let letter = DeadLetter {
+            device_id: device.to_string(),
+            topic: topic.to_string(),
+            reason,
+            reason_code: code.to_string(),
+            received_at_ms: chrono::Utc::now().timestamp_millis(),
+            payload_base64: STANDARD.encode(payload),
+        };
+        let last_seq = serde_json::from_slice::<SeqsOnly>(payload)
+            .ok()
+            .and_then(|p| p.readings.iter().map(|r| r.seq).max());
+        let body = serde_json::to_vec(&letter).expect("dead letters serialise");
+        self.produce(topics::KAFKA_DEAD_LETTER, device, body, last_seq)
+            .await;
+    }
+
+    async fn produce(
+        &mut self,
+        topic: &'static str,
+        device: &str,
+        payload: Vec<u8>,
+        last_seq: Option<u64>,
+    ) {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the bridge semaphore is never closed");
+        let device: Arc<str> = Arc::from(device);
+        let id = self.next_id;
+        self.next_id += 1;
+        let _ = self.acks.send(AckEvent::Sent {
+            device: device.clone(),
+            id,
+            last_seq,
+        });
+        let started = Instant::now();
+        let delivery = self.bus.publish(topic, &device, payload);
+        let metrics = self.metrics.clone();
+        let acks = self.acks.clone();
+        let dead_letter = topic == topics::KAFKA_DEAD_LETTER;
+        tokio::spawn(async move {
+            let result = delivery.await;
+            metrics
+                .kafka_delivery_seconds
+                .observe(started.elapsed().as_secs_f64());
+            let ok = match result {
+                Ok(()) => {
+                    if dead_letter {
+                        metrics.dead_lettered.inc();
+                    }
+                    true
+                }
+                Err(e) => {
+                    metrics.kafka_failures.inc();
+                    tracing::warn!(device = %device, error = %e, "Kafka delivery failed; the device will resend");
+                    false
+                }
+            };
+            let _ = acks.send(AckEvent::Confirmed { device, id, ok });
+            drop(permit);
+        });
+    }
+}
+
+struct Pending {
+    id: u64,
+    last_seq: Option<u64>,
+    /// None while Kafka has not answered.
+    confirmed: Option<bool>,
+    /// False once an earlier record of this device failed: acking past a gap would lose it.
+    ackable: bool,
+}
+
+/// Per device, the records in the order they were produced.
+#[derive(Default)]
+struct AckLedger {
+    pending: HashMap<Arc<str>, VecDeque<Pending>>,
+    acked: HashMap<Arc<str>, u64>,
+}
+
+impl AckLedger {
+    fn record(&mut self, event: AckEvent) -> Option<Arc<str>> {
+        match event {
+            AckEvent::Sent {
+                device,
+                id,
+                last_seq,
+            } => {
+                self.pending.entry(device).or_default().push_back(Pending {
+                    id,
+                    last_seq,
+                    confirmed: None,
+                    ackable: true,
+                });
+                None
+            }
+            AckEvent::Confirmed { device, id, ok } => {
+                let queue = self.pending.get_mut(&device)?;
+                if let Some(entry) = queue.iter_mut().find(|p| p.id == id) {
+                    entry.confirmed = Some(ok);
+                }
+                Some(device)
+            }
+        }
+    }
+
+    /// Pops the confirmed prefix of `device`'s records; returns the new `acked_through` if it
+    /// advanced.
+    fn advance(&mut self, device: &Arc<str>) -> Option<u64> {
+        let queue = self.pending.get_mut(device)?;
+        let mut through = None;
+        while let Some(front) = queue.front() {
+            match front.confirmed {
+                None => break,
+                Some(true) => {
+                    if front.ackable {
+                        through = front.last_seq.max(through);
+                    }
+                    queue.pop_front();
+                }
+                Some(false) => {
+                    queue.pop_front();
+                    for later in queue.iter_mut() {
+                        later.ackable = false;
+                    }
+                }
+            }
+        }
+        if queue.is_empty() {
+            self.pending.remove(device);
+        }
+        let through = through?;
+        match self.acked.get(device) {
+            Some(acked) if *acked >= through => None,
+            _ => {
+                self.acked.insert(device.clone(), through);
+                Some(through)
+            }
+        }
+    }
+}
+
+async fn run_acks(
+    mut link_tx: LinkTx,
+    mut events: mpsc::UnboundedReceiver<AckEvent>,
+    metrics: Arc<BrokerMetrics>,
+) {
+    let mut ledger = AckLedger::default();
+    while let Some(event) = events.recv().await {
+        // Drain what is already queued so one ack covers many confirmations.
+        let mut touched = Vec::new();
+        touched.extend(ledger.record(event));
+        while let Ok(event) = events.try_recv() {
+            touched.extend(ledger.record(event));
+        }
+        touched.sort();
+        touched.dedup();
+        for device in touched {
+            if let Some(acked_through) = ledger.advance(&device) {
+                let body =
+                    serde_json::to_vec(&ReadingsAck { acked_through }).expect("acks serialise");
+                if let Err(e) = link_tx.publish(topics::device_ack(&device), body) {
+                    tracing::error!(error = ?e, "cannot publish ack: router link closed");
+                    return;
+                }
+                metrics.acks_sent.inc();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(l: &mut AckLedger, d: &Arc<str>, id: u64, seq: u64) {
+        l.record(AckEvent::Sent {
+            device: d.clone(),
+            id,
+            last_seq: Some(seq),
+        });
+    }
+
+    fn confirm(l: &mut AckLedger, d: &Arc<str>, id: u64, ok: bool) -> Option<u64> {
+        l.record(AckEvent::Confirmed {
+            device: d.clone(),
+            id,
+            ok,
+        });
+        l.advance(d)
+    }
+
+    #[test]
+    fn acks_only_a_confirmed_prefix() {
+        let d: Arc<str> = Arc::from("hub1");
+        let mut l = AckLedger::default();
+        sent(&mut l, &d, 1, 10);
+        sent(&mut l, &d, 2, 20);
+        sent(&mut l, &d, 3, 30);
+        assert_eq!(confirm(&mut l, &d, 2, true), None, "1 not confirmed yet");
+        assert_eq!(confirm(&mut l, &d, 1, true), Some(20));
+        assert_eq!(confirm(&mut l, &d, 3, true), Some(30));
+    }
+
+    #[test]
+    fn a_failure_blocks_acks_past_it() {
+        let d: Arc<str> = Arc::from("hub1");
+        let mut l = AckLedger::default();
+        sent(&mut l, &d, 1, 10);
+        sent(&mut l, &d, 2, 20);
+        sent(&mut l, &d, 3, 30);
+        assert_eq!(confirm(&mut l, &d, 1, true), Some(10));
+        assert_eq!(confirm(&mut l, &d, 3, true), None);
+        assert_eq!(
+            confirm(&mut l, &d, 2, false),
+            None,
+            "20 failed, so 30 cannot be acked"
+        );
+        // The device resends from 11; the new records are ackable again.
+        sent(&mut l, &d, 4, 20);
+        sent(&mut l, &d, 5, 30);
+        assert_eq!(confirm(&mut l, &d, 4, true), Some(20));
+        assert_eq!(confirm(&mut l, &d, 5, true), Some(30));
+    }
+
+    #[test]
+    fn devices_are_independent() {
+        let a: Arc<str> = Arc::from("a");
+        let b: Arc<str> = Arc::from("b");
+        let mut l = AckLedger::default();
+        sent(&mut l, &a, 1, 5);
+        sent(&mut l, &b, 2, 7);
+        assert_eq!(confirm(&mut l, &b, 2, true), Some(7));
+        assert_eq!(confirm(&mut l, &a, 1, true), Some(5));
+    }
+}

@@ -1,0 +1,106 @@
+//! The broker's own metrics, registered in the service registry (`/metrics` on the HTTP port).
+
+use std::sync::Arc;
+
+use episante_kit::metrics::latency_histogram;
+use episante_kit::Metrics;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Reason {
+    pub reason: &'static str,
+}
+
+#[derive(Clone)]
+pub struct BrokerMetrics {
+    pub connected_devices: Gauge,
+    pub auth_successes: Counter,
+    pub auth_failures: Counter,
+    pub messages_in: Counter,
+    pub readings_in: Counter,
+    pub bytes_in: Counter,
+    pub validation_failures: Family<Reason, Counter>,
+    pub dead_lettered: Counter,
+    pub kafka_delivery_seconds: Histogram,
+    pub kafka_failures: Counter,
+    pub acks_sent: Counter,
+}
+
+impl BrokerMetrics {
+    pub fn register(registry: &Metrics) -> Arc<Self> {
+        let m = BrokerMetrics {
+            connected_devices: Gauge::default(),
+            auth_successes: Counter::default(),
+            auth_failures: Counter::default(),
+            messages_in: Counter::default(),
+            readings_in: Counter::default(),
+            bytes_in: Counter::default(),
+            validation_failures: Family::default(),
+            dead_lettered: Counter::default(),
+            kafka_delivery_seconds: latency_histogram(),
+            kafka_failures: Counter::default(),
+            acks_sent: Counter::default(),
+        };
+        let r = registry;
+        r.register(
+            "episante_broker_connected_devices",
+            "Devices whose last status is online",
+            m.connected_devices.clone(),
+        );
+        r.register(
+            "episante_broker_auth_successes",
+            "MQTT connections accepted",
+            m.auth_successes.clone(),
+        );
+        r.register(
+            "episante_broker_auth_failures",
+            "MQTT connections refused for bad credentials",
+            m.auth_failures.clone(),
+        );
+        r.register(
+            "episante_broker_messages_in",
+            "Reading messages received",
+            m.messages_in.clone(),
+        );
+        r.register(
+            "episante_broker_readings_in",
+            "Valid readings received",
+            m.readings_in.clone(),
+        );
+        r.register(
+            "episante_broker_bytes_in",
+            "Reading payload bytes received",
+            m.bytes_in.clone(),
+        );
+        r.register(
+            "episante_broker_validation_failures",
+            "Payloads rejected, by reason",
+            m.validation_failures.clone(),
+        );
+        r.register(
+            "episante_broker_dead_lettered",
+            "Payloads written to the dead-letter topic",
+            m.dead_lettered.clone(),
+        );
+        r.register(
+            "episante_broker_kafka_delivery_seconds",
+            "Time from MQTT receipt to Kafka confirmation",
+            m.kafka_delivery_seconds.clone(),
+        );
+        r.register(
+            "episante_broker_kafka_failures",
+            "Kafka deliveries that failed (readings stay unacked)",
+            m.kafka_failures.clone(),
+        );
+        r.register(
+            "episante_broker_acks_sent",
+            "End-to-end acknowledgements published to devices",
+            m.acks_sent.clone(),
+        );
+        Arc::new(m)
+    }
+}

@@ -1,0 +1,353 @@
+//! A running platform slice for ingest tests, and MQTT/Kafka test clients.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use episante_broker::config::{BrokerConfig, Settings};
+use episante_kit::events::EventBusConfig;
+use episante_kit::telemetry::LogConfig;
+use episante_kit::{Secret, Shutdown, TokenConfig};
+use episante_protocol::{Reading, ReadingBatch, VitalKind, READING_BATCH_VERSION};
+use episante_testkit::{TestDb, TestKafka};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::{ClientConfig, Message};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+pub const ADMIN_EMAIL: &str = "root@episante.test";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+pub struct Platform {
+    pub kafka: TestKafka,
+    pub registry: String,
+    pub auth_base: String,
+    pub mqtt_port: u16,
+    pub http: reqwest::Client,
+    pub admin_token: String,
+    shutdown: Shutdown,
+    _dirs: Vec<tempfile::TempDir>,
+    _dbs: Vec<TestDb>,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+/// Auth service + broker (bridging to a fresh tansu), each with its own database.
+pub async fn start_platform() -> Platform {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let kafka = TestKafka::start().await.expect("tansu");
+    let shutdown = Shutdown::new();
+
+    let auth_db = TestDb::new();
+    let auth_dir = tempfile::tempdir().unwrap();
+    let auth_settings = episante_auth::config::Settings {
+        auth: episante_auth::config::AuthConfig {
+            database: auth_db.service_database(),
+            data_dir: auth_dir.path().to_path_buf(),
+            bootstrap_admin_email: ADMIN_EMAIL.into(),
+            bootstrap_admin_password: Some(Secret::new(ADMIN_PASSWORD)),
+            ..Default::default()
+        },
+        database: auth_db.config(),
+        tokens: TokenConfig::default(),
+        vault: Default::default(),
+        log: LogConfig::default(),
+    };
+    let auth_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let auth_base = format!("http://{}", auth_listener.local_addr().unwrap());
+    let auth = episante_auth::build(auth_settings).await.unwrap();
+    tokio::spawn(episante_auth::serve(auth, auth_listener, shutdown.clone()));
+
+    let broker_db = TestDb::new();
+    let broker_dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        broker: BrokerConfig {
+            mqtt_bind: "127.0.0.1:0".into(),
+            database: broker_db.service_database(),
+            data_dir: broker_dir.path().to_path_buf(),
+            max_payload_bytes: 16 * 1024,
+            ..Default::default()
+        },
+        kafka: EventBusConfig {
+            brokers: Some(kafka.bootstrap.clone()),
+            partitions: 3,
+            message_timeout_ms: 120_000,
+            ..Default::default()
+        },
+        database: broker_db.config(),
+        tokens: TokenConfig {
+            jwks_url: format!("{auth_base}/.well-known/jwks.json"),
+            ..Default::default()
+        },
+        log: LogConfig::default(),
+    };
+    let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry = format!("http://{}", http_listener.local_addr().unwrap());
+    let service = episante_broker::build(settings, shutdown.clone())
+        .await
+        .expect("broker builds");
+    let mqtt_port = service.mqtt_addr.port();
+    tokio::spawn(episante_broker::serve(
+        service,
+        http_listener,
+        shutdown.clone(),
+    ));
+
+    let http = reqwest::Client::new();
+    let tokens: Value = http
+        .post(format!("{auth_base}/v1/auth/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Platform {
+        kafka,
+        registry,
+        auth_base,
+        mqtt_port,
+        http,
+        admin_token: tokens["access_token"].as_str().unwrap().to_string(),
+        shutdown,
+        _dirs: vec![auth_dir, broker_dir],
+        _dbs: vec![auth_db, broker_db],
+    }
+}
+
+/// A registered device's credentials.
+#[derive(Clone)]
+pub struct DeviceCreds(pub Value);
+
+impl DeviceCreds {
+    pub fn id(&self) -> &str {
+        self.0["device_id"].as_str().unwrap()
+    }
+    pub fn secret(&self) -> &str {
+        self.0["secret"].as_str().unwrap()
+    }
+    pub fn pem(&self, field: &str) -> String {
+        self.0[field].as_str().unwrap().to_string()
+    }
+}
+
+impl Platform {
+    pub async fn register(&self, id: &str) -> DeviceCreds {
+        let r = self
+            .http
+            .post(format!("{}/v1/devices", self.registry))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({"device_id": id, "label": "test hub"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "registering {id}");
+        DeviceCreds(r.json().await.unwrap())
+    }
+
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.registry))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub fn mqtt_options(&self, creds: &DeviceCreds, password: &str) -> MqttOptions {
+        let mut options = MqttOptions::new(creds.id(), "127.0.0.1", self.mqtt_port);
+        options.set_credentials(creds.id(), password);
+        options.set_keep_alive(Duration::from_secs(10));
+        options.set_max_packet_size(1024 * 1024, 1024 * 1024);
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
+            ca: creds.pem("ca_pem").into_bytes(),
+            alpn: None,
+            client_auth: Some((
+                creds.pem("certificate_pem").into_bytes(),
+                creds.pem("private_key_pem").into_bytes(),
+            )),
+        }));
+        options
+    }
+
+    /// Connects as the device; returns the client and a stream of events (acks, errors).
+    pub async fn connect(&self, creds: &DeviceCreds) -> Result<MqttDevice, String> {
+        connect(self.mqtt_options(creds, creds.secret())).await
+    }
+}
+
+pub enum DeviceEvent {
+    Ack(u64),
+    Disconnected(String),
+}
+
+pub struct MqttDevice {
+    pub client: AsyncClient,
+    pub events: mpsc::UnboundedReceiver<DeviceEvent>,
+    pub id: String,
+}
+
+/// Connects and waits for the CONNACK (rumqttd refuses by closing the socket: that is an error).
+pub async fn connect(options: MqttOptions) -> Result<MqttDevice, String> {
+    let id = options.client_id();
+    let (client, mut eventloop) = AsyncClient::new(options, 1000);
+    let connected = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                Ok(_) => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })
+    .await
+    .map_err(|_| "no CONNACK within 10 s".to_string())??;
+    let _: () = connected;
+    let (tx, events) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if let Ok(ack) = serde_json::from_slice::<Value>(&p.payload) {
+                        if let Some(n) = ack["acked_through"].as_u64() {
+                            let _ = tx.send(DeviceEvent::Ack(n));
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = tx.send(DeviceEvent::Disconnected(e.to_string()));
+                    return;
+                }
+            }
+        }
+    });
+    client
+        .subscribe(format!("/tenants/{id}/ack"), QoS::AtLeastOnce)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(MqttDevice { client, events, id })
+}
+
+impl MqttDevice {
+    pub async fn publish_batch(&self, batch: &ReadingBatch) {
+        self.client
+            .publish(
+                format!("/tenants/{}/readings", self.id),
+                QoS::AtLeastOnce,
+                false,
+                serde_json::to_vec(batch).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Waits until an ack of at least `seq` arrives.
+    pub async fn wait_ack(&mut self, seq: u64, within: Duration) -> Result<u64, String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(DeviceEvent::Ack(n))) if n >= seq => return Ok(n),
+                Ok(Some(DeviceEvent::Ack(_))) => continue,
+                Ok(Some(DeviceEvent::Disconnected(e))) => return Err(format!("disconnected: {e}")),
+                Ok(None) => return Err("event loop ended".into()),
+                Err(_) => return Err(format!("no ack of {seq} within {within:?}")),
+            }
+        }
+    }
+
+    /// Waits until the broker drops this connection.
+    pub async fn wait_disconnect(&mut self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(DeviceEvent::Disconnected(_))) | Ok(None) => return true,
+                Ok(Some(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// A valid batch of `n` heart-rate readings with seqs `first..first+n`.
+pub fn batch(device: &str, first: u64, n: u64) -> ReadingBatch {
+    ReadingBatch {
+        v: READING_BATCH_VERSION,
+        device_id: device.to_string(),
+        readings: (first..first + n)
+            .map(|seq| Reading {
+                seq,
+                ts_ms: 1_764_000_000_000 + seq as i64 * 1000,
+                kind: VitalKind::HeartRate,
+                value: 60.0 + (seq % 40) as f64,
+                unit: VitalKind::HeartRate.unit().into(),
+            })
+            .collect(),
+    }
+}
+
+/// Every record of `topic`, waiting until `expect` arrived or `within` passed.
+pub async fn read_topic(
+    bootstrap: &str,
+    topic: &str,
+    expect: usize,
+    within: Duration,
+) -> Vec<(String, Value)> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("test-{}", uuid_like()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut records = vec![];
+    let deadline = tokio::time::Instant::now() + within;
+    while records.len() < expect {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(m)) => records.push((
+                String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                serde_json::from_slice(m.payload().unwrap_or_default()).unwrap_or(Value::Null),
+            )),
+            Ok(Err(e)) => panic!("consumer error: {e}"),
+            Err(_) => break,
+        }
+    }
+    records
+}
+
+fn uuid_like() -> String {
+    format!("{:x}", rand_u64())
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id() as u64);
+    h.finish()
+}
+
+/// Seqs per device key found in reading-batch records.
+pub fn seqs_by_device(records: &[(String, Value)]) -> BTreeMap<String, Vec<u64>> {
+    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (key, batch) in records {
+        assert_eq!(
+            batch["device_id"].as_str(),
+            Some(key.as_str()),
+            "keyed by device id"
+        );
+        for r in batch["readings"].as_array().unwrap() {
+            out.entry(key.clone())
+                .or_default()
+                .push(r["seq"].as_u64().unwrap());
+        }
+    }
+    out
+}

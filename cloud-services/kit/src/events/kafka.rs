@@ -1,0 +1,149 @@
+//! The Kafka event bus (rdkafka with bundled librdkafka).
+//!
+//! The producer is idempotent with `acks=all`, so retries never duplicate or reorder events of one
+//! partition. Consumers never auto-store offsets: `commit` is called after the consumer's own
+//! writes, giving at-least-once delivery that idempotent consumers turn into exactly-once effects.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+use super::{BusFuture, EventBus, EventBusConfig, EventBusError, EventRecord, EventSubscription};
+
+pub struct KafkaBus {
+    brokers: String,
+    partitions: i32,
+    producer: FutureProducer,
+}
+
+fn kafka_err(e: impl std::fmt::Display) -> EventBusError {
+    EventBusError::Kafka(e.to_string())
+}
+
+impl KafkaBus {
+    pub fn new(config: &EventBusConfig) -> Result<Self, EventBusError> {
+        let brokers = config.brokers.clone().unwrap_or_default();
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", config.linger_ms.to_string())
+            .set("message.timeout.ms", config.message_timeout_ms.to_string())
+            // Callers bound their in-flight events well below this, so enqueueing never fails
+            // for a full local queue.
+            .set("queue.buffering.max.messages", "1000000")
+            .create()
+            .map_err(kafka_err)?;
+        Ok(KafkaBus {
+            brokers,
+            partitions: config.partitions,
+            producer,
+        })
+    }
+}
+
+impl EventBus for KafkaBus {
+    fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> BusFuture<'static, ()> {
+        // Enqueue now, in call order (per-key order depends on it); only the delivery is awaited.
+        let enqueued = self
+            .producer
+            .send_result(FutureRecord::to(topic).key(key).payload(&payload))
+            .map_err(|(e, _)| kafka_err(e));
+        Box::pin(async move {
+            match enqueued {
+                Ok(delivery) => match delivery.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((e, _))) => Err(kafka_err(e)),
+                    Err(_) => Err(EventBusError::Closed),
+                },
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    fn subscribe(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> Result<Box<dyn EventSubscription>, EventBusError> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .map_err(kafka_err)?;
+        consumer.subscribe(topics).map_err(kafka_err)?;
+        Ok(Box::new(KafkaSubscription { consumer }))
+    }
+
+    fn ensure_topics<'a>(&'a self, topics: &'a [&'a str]) -> BusFuture<'a, ()> {
+        Box::pin(async move {
+            let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+                .set("bootstrap.servers", &self.brokers)
+                .create()
+                .map_err(kafka_err)?;
+            let new: Vec<NewTopic> = topics
+                .iter()
+                .map(|t| NewTopic::new(t, self.partitions, TopicReplication::Fixed(1)))
+                .collect();
+            let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+            for result in admin
+                .create_topics(&new, &options)
+                .await
+                .map_err(kafka_err)?
+            {
+                match result {
+                    Ok(_) => {}
+                    Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                    Err((topic, e)) => {
+                        return Err(EventBusError::Kafka(format!("creating {topic}: {e}")))
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("Kafka at {}", self.brokers)
+    }
+}
+
+struct KafkaSubscription {
+    consumer: StreamConsumer,
+}
+
+impl EventSubscription for KafkaSubscription {
+    fn next(&mut self) -> BusFuture<'_, EventRecord> {
+        Box::pin(async move {
+            let message = self.consumer.recv().await.map_err(kafka_err)?;
+            Ok(EventRecord {
+                topic: message.topic().to_string(),
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message.key().map(<[u8]>::to_vec),
+                payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            })
+        })
+    }
+
+    fn commit(&mut self, record: &EventRecord) -> Result<(), EventBusError> {
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(
+            &record.topic,
+            record.partition,
+            Offset::Offset(record.offset + 1),
+        )
+        .map_err(kafka_err)?;
+        self.consumer
+            .commit(&list, CommitMode::Async)
+            .map_err(kafka_err)
+    }
+}

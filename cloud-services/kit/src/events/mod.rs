@@ -1,0 +1,101 @@
+//! The event bus every service publishes to and consumes from.
+//!
+//! Two implementations behind one small trait: [`kafka::KafkaBus`] (rdkafka; durable, partitioned,
+//! consumer groups — the distributed path, and the one integration tests exercise) and
+//! [`memory::MemoryBus`] (in-process, for `episante up` on one machine without Kafka; like
+//! ThingsBoard's in-memory queue it is **not durable**: a restart loses unconsumed events).
+//! `publish` resolves only once the bus has the event (Kafka: acknowledged by all in-sync
+//! replicas), which is what lets the MQTT broker acknowledge readings end to end.
+
+pub mod kafka;
+pub mod memory;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// One consumed event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EventBusError {
+    #[error("kafka: {0}")]
+    Kafka(String),
+    #[error("event bus closed")]
+    Closed,
+}
+
+pub type BusFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, EventBusError>> + Send + 'a>>;
+
+pub trait EventBus: Send + Sync + 'static {
+    /// Publishes `payload` under `key`. The event is enqueued before this returns, so events
+    /// published in order under one key stay in order; the returned future (which owns its data
+    /// and can be spawned) resolves once the bus durably holds the event.
+    fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> BusFuture<'static, ()>;
+
+    /// Joins consumer group `group` on `topics`, resuming after the group's last commit.
+    fn subscribe(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> Result<Box<dyn EventSubscription>, EventBusError>;
+
+    /// Creates the topics that do not exist yet.
+    fn ensure_topics<'a>(&'a self, topics: &'a [&'a str]) -> BusFuture<'a, ()>;
+
+    /// For logs and `episante up`'s banner.
+    fn describe(&self) -> String;
+}
+
+pub trait EventSubscription: Send {
+    /// The next event (waits for one).
+    fn next(&mut self) -> BusFuture<'_, EventRecord>;
+
+    /// Marks `record` and everything before it on its partition as processed.
+    fn commit(&mut self, record: &EventRecord) -> Result<(), EventBusError>;
+}
+
+/// `[kafka]` section: Kafka when `brokers` is set, else the in-memory bus.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EventBusConfig {
+    /// `bootstrap.servers`, e.g. `127.0.0.1:9092` (`EPISANTE_KAFKA__BROKERS`).
+    pub brokers: Option<String>,
+    /// Partitions for topics this service creates.
+    pub partitions: i32,
+    /// How long the producer may batch before sending, ms.
+    pub linger_ms: u32,
+    /// How long a produced event may wait for the cluster before it fails, ms.
+    pub message_timeout_ms: u32,
+}
+
+impl Default for EventBusConfig {
+    fn default() -> Self {
+        EventBusConfig {
+            brokers: None,
+            partitions: 6,
+            linger_ms: 5,
+            message_timeout_ms: 300_000,
+        }
+    }
+}
+
+/// The bus `config` asks for.
+pub fn connect(config: &EventBusConfig) -> Result<Arc<dyn EventBus>, EventBusError> {
+    match &config.brokers {
+        Some(_) => Ok(Arc::new(kafka::KafkaBus::new(config)?)),
+        None => {
+            tracing::warn!("no Kafka configured: using the in-memory event bus (not durable)");
+            Ok(Arc::new(memory::MemoryBus::default()))
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Messages the broker sends about readings: end-to-end acks to devices, dead letters to Kafka.
+
+use serde::{Deserialize, Serialize};
+
+/// Payload of `/tenants/{id}/ack`: Kafka holds every reading of this device up to and including
+/// `acked_through`, so the device may delete them from its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadingsAck {
+    pub acked_through: u64,
+}
+
+/// A record of `telemetry.dead-letter.v1`: a payload the broker refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The device the payload came from (from its topic).
+    pub device_id: String,
+    pub topic: String,
+    /// Human-readable reason (a `ReadingError`'s text).
+    pub reason: String,
+    /// Short machine-readable reason: `malformed`, `version`, `device_mismatch`, `oversized`, …
+    pub reason_code: String,
+    pub received_at_ms: i64,
+    /// The payload as received, base64 (standard alphabet).
+    pub payload_base64: String,
+}
