@@ -43,6 +43,23 @@ fn path_string(p: &Path) -> anyhow::Result<String> {
         .context("TLS file paths must be UTF-8")
 }
 
+/// Binds and releases `bind` (with SO_REUSEADDR, like rumqttd, so a restart right after a crash
+/// is not refused for connections still in TIME_WAIT); returns the concrete address.
+fn probe_bind(bind: &str) -> anyhow::Result<SocketAddr> {
+    let wanted: SocketAddr = bind
+        .parse()
+        .with_context(|| format!("{bind} is not an IP:port address"))?;
+    let socket = if wanted.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(wanted)?;
+    let listener = socket.listen(1)?;
+    Ok(listener.local_addr()?)
+}
+
 /// Starts rumqttd on its own threads and returns the bridge's link to it.
 pub fn start(
     config: &BrokerConfig,
@@ -51,11 +68,8 @@ pub fn start(
 ) -> anyhow::Result<RunningMqtt> {
     // rumqttd only logs bind failures, and cannot report an ephemeral port: bind here first to
     // fail clearly and to resolve port 0.
-    let addr = {
-        let probe = std::net::TcpListener::bind(&config.mqtt_bind)
-            .with_context(|| format!("MQTT cannot listen on {}", config.mqtt_bind))?;
-        probe.local_addr()?
-    };
+    let addr = probe_bind(&config.mqtt_bind)
+        .with_context(|| format!("MQTT cannot listen on {}", config.mqtt_bind))?;
     let mut connections = ConnectionSettings {
         connection_timeout_ms: 10_000,
         // Bigger than our own limit, so oversized readings reach the bridge and are dead-lettered

@@ -162,25 +162,30 @@ impl Platform {
     }
 
     pub fn mqtt_options(&self, creds: &DeviceCreds, password: &str) -> MqttOptions {
-        let mut options = MqttOptions::new(creds.id(), "127.0.0.1", self.mqtt_port);
-        options.set_credentials(creds.id(), password);
-        options.set_keep_alive(Duration::from_secs(10));
-        options.set_max_packet_size(1024 * 1024, 1024 * 1024);
-        options.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
-            ca: creds.pem("ca_pem").into_bytes(),
-            alpn: None,
-            client_auth: Some((
-                creds.pem("certificate_pem").into_bytes(),
-                creds.pem("private_key_pem").into_bytes(),
-            )),
-        }));
-        options
+        device_options(creds, password, self.mqtt_port)
     }
 
     /// Connects as the device; returns the client and a stream of events (acks, errors).
     pub async fn connect(&self, creds: &DeviceCreds) -> Result<MqttDevice, String> {
         connect(self.mqtt_options(creds, creds.secret())).await
     }
+}
+
+/// MQTT options for a device: its certificate, the CA, id = username, `password`.
+pub fn device_options(creds: &DeviceCreds, password: &str, port: u16) -> MqttOptions {
+    let mut options = MqttOptions::new(creds.id(), "127.0.0.1", port);
+    options.set_credentials(creds.id(), password);
+    options.set_keep_alive(Duration::from_secs(10));
+    options.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    options.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
+        ca: creds.pem("ca_pem").into_bytes(),
+        alpn: None,
+        client_auth: Some((
+            creds.pem("certificate_pem").into_bytes(),
+            creds.pem("private_key_pem").into_bytes(),
+        )),
+    }));
+    options
 }
 
 pub enum DeviceEvent {
@@ -300,6 +305,16 @@ pub async fn read_topic(
     expect: usize,
     within: Duration,
 ) -> Vec<(String, Value)> {
+    read_topic_until(bootstrap, topic, within, |records| records.len() >= expect).await
+}
+
+/// Records of `topic` from the beginning, until `done(records)` or `within` passed.
+pub async fn read_topic_until(
+    bootstrap: &str,
+    topic: &str,
+    within: Duration,
+    done: impl Fn(&[(String, Value)]) -> bool,
+) -> Vec<(String, Value)> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("test-{}", uuid_like()))
@@ -310,7 +325,7 @@ pub async fn read_topic(
     consumer.subscribe(&[topic]).unwrap();
     let mut records = vec![];
     let deadline = tokio::time::Instant::now() + within;
-    while records.len() < expect {
+    while !done(&records) {
         match tokio::time::timeout_at(deadline, consumer.recv()).await {
             Ok(Ok(m)) => records.push((
                 String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),

@@ -5,5 +5,6 @@
 mod helpers;
 
 mod bridge;
+mod crash;
 mod registry;
 mod security;
