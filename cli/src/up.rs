@@ -17,6 +17,12 @@ pub struct UpArgs {
     /// Port of the auth service (default 8081; `EPISANTE_AUTH__BIND` sets the whole address).
     #[arg(long)]
     pub auth_port: Option<u16>,
+    /// Port of the broker's device-registry API (default 8085; `EPISANTE_BROKER__HTTP_BIND`).
+    #[arg(long)]
+    pub registry_port: Option<u16>,
+    /// Port of the MQTT-over-mTLS listener (default 8883; `EPISANTE_BROKER__MQTT_BIND`).
+    #[arg(long)]
+    pub mqtt_port: Option<u16>,
 }
 
 /// Binds `bind`; if it was a default and is taken, binds a free port on the same host instead.
@@ -50,6 +56,12 @@ pub async fn run(
     if let Some(port) = args.auth_port {
         source = source.with("auth.bind", format!("0.0.0.0:{port}"));
     }
+    if let Some(port) = args.registry_port {
+        source = source.with("broker.http_bind", format!("0.0.0.0:{port}"));
+    }
+    if let Some(port) = args.mqtt_port {
+        source = source.with("broker.mqtt_bind", format!("0.0.0.0:{port}"));
+    }
     let mut auth = episante_auth::config::Settings::from_source(&source)?;
     if let Some(format) = log_format {
         auth.log.format = format;
@@ -68,9 +80,46 @@ pub async fn run(
         )
     })?;
 
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+
+    // The broker verifies tokens against this auth instance unless told otherwise.
+    let mut broker = episante_broker::config::Settings::from_source(&source)?;
+    if !source.is_set("tokens.jwks_url") {
+        broker.tokens.jwks_url = format!("{auth_url}/.well-known/jwks.json");
+    }
+    let registry_listener = listen(
+        "device registry",
+        &broker.broker.http_bind,
+        source.is_set("broker.http_bind"),
+    )
+    .await?;
+    let registry_url = display_url(&registry_listener);
+    if !source.is_set("broker.mqtt_bind")
+        && std::net::TcpListener::bind(&broker.broker.mqtt_bind).is_err()
+    {
+        let host = broker
+            .broker
+            .mqtt_bind
+            .rsplit_once(':')
+            .map_or("0.0.0.0", |(h, _)| h)
+            .to_string();
+        eprintln!(
+            "note: {} is taken; MQTT listens on a free port instead",
+            broker.broker.mqtt_bind
+        );
+        broker.broker.mqtt_bind = format!("{host}:0");
+    }
+    let broker_service = episante_broker::build(broker, shutdown.clone()).await?;
+    let mqtt_port = broker_service.mqtt_addr.port();
+    let bus = broker_service.bus.describe();
+
     println!("EpiSante is up. Ctrl-C stops everything.");
     println!("  auth     {auth_url}   (JWKS {auth_url}/.well-known/jwks.json, API {auth_url}/openapi.json)");
-    println!("  metrics  {auth_url}/metrics   health {auth_url}/health   ready {auth_url}/ready");
+    println!("  devices  {registry_url}   (device registry, API {registry_url}/openapi.json)");
+    println!("  mqtt     mqtts://localhost:{mqtt_port}   (mutual TLS; credentials from POST {registry_url}/v1/devices)");
+    println!("  events   {bus}");
+    println!("  metrics  {auth_url}/metrics  {registry_url}/metrics");
     if let Some(admin) = &service.bootstrap {
         match &admin.generated_password {
             Some(password) => {
@@ -93,16 +142,22 @@ pub async fn run(
         }
     }
 
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    let auth_task = tokio::spawn(episante_auth::serve(
-        service,
-        auth_listener,
-        shutdown.clone(),
-    ));
-    let result = auth_task.await.context("auth service task")?;
-    shutdown.trigger();
-    result?;
+    // Whichever service stops first (error or signal) stops the others.
+    let stop = shutdown.clone();
+    let auth_task = tokio::spawn(async move {
+        let result = episante_auth::serve(service, auth_listener, stop.clone()).await;
+        stop.trigger();
+        result
+    });
+    let stop = shutdown.clone();
+    let broker_task = tokio::spawn(async move {
+        let result = episante_broker::serve(broker_service, registry_listener, stop.clone()).await;
+        stop.trigger();
+        result
+    });
+    let (auth_result, broker_result) = tokio::join!(auth_task, broker_task);
+    auth_result.context("auth service task")??;
+    broker_result.context("broker task")??;
     println!("EpiSante stopped.");
     Ok(())
 }

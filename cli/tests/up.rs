@@ -9,6 +9,7 @@ use episante_testkit::TestDb;
 #[tokio::test]
 async fn up_prints_endpoints_and_admin_then_stops_cleanly_on_sigterm() {
     let db = TestDb::new();
+    let broker_db = TestDb::new();
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_episante"))
         .arg("up")
@@ -16,6 +17,11 @@ async fn up_prints_endpoints_and_admin_then_stops_cleanly_on_sigterm() {
         .env("EPISANTE_AUTH__DATABASE__NAME", &db.name)
         .env("EPISANTE_AUTH__DATABASE__ROLE", &db.name)
         .env("EPISANTE_AUTH__BIND", "127.0.0.1:0")
+        .env("EPISANTE_BROKER__DATABASE__NAME", &broker_db.name)
+        .env("EPISANTE_BROKER__DATABASE__ROLE", &broker_db.name)
+        .env("EPISANTE_BROKER__HTTP_BIND", "127.0.0.1:0")
+        .env("EPISANTE_BROKER__MQTT_BIND", "127.0.0.1:0")
+        .env_remove("EPISANTE_KAFKA__BROKERS")
         .env("EPISANTE_DATA_DIR", data.path())
         .env_remove("VAULT_ADDR")
         .stdout(Stdio::piped())
@@ -51,6 +57,27 @@ async fn up_prints_endpoints_and_admin_then_stops_cleanly_on_sigterm() {
     let http = reqwest::Client::new();
     let health = http.get(format!("{base}/health")).send().await.unwrap();
     assert!(health.status().is_success());
+    let devices_line = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("devices"))
+        .unwrap();
+    let registry = devices_line.split_whitespace().nth(1).unwrap();
+    let ready = http.get(format!("{registry}/ready")).send().await.unwrap();
+    assert!(ready.status().is_success(), "the broker's registry is up");
+    let mqtt_line = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("mqtt"))
+        .unwrap();
+    let mqtt_url = mqtt_line.split_whitespace().nth(1).unwrap();
+    let mqtt_port: u16 = mqtt_url.rsplit_once(':').unwrap().1.parse().unwrap();
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", mqtt_port)).is_ok(),
+        "MQTT accepts connections"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("in-memory bus")),
+        "no Kafka configured: memory bus"
+    );
     let login = http
         .post(format!("{base}/v1/auth/login"))
         .json(&serde_json::json!({"email": email, "password": password}))

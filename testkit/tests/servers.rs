@@ -102,3 +102,50 @@ async fn test_databases_are_provisioned_and_dropped() {
             .unwrap();
     assert!(!left, "dropped with the TestDb");
 }
+
+#[tokio::test]
+async fn the_kafka_event_bus_publishes_consumes_and_resumes_after_commit() {
+    use episante_kit::events::{kafka::KafkaBus, EventBus, EventBusConfig};
+    let kafka = TestKafka::start().await.expect("tansu starts");
+    let bus = KafkaBus::new(&EventBusConfig {
+        brokers: Some(kafka.bootstrap.clone()),
+        partitions: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    bus.ensure_topics(&["bus.check"]).await.unwrap();
+    bus.ensure_topics(&["bus.check"]).await.expect("idempotent");
+    for i in 0..3 {
+        bus.publish("bus.check", "k", format!("event {i}").into_bytes())
+            .await
+            .expect("delivered");
+    }
+    let mut first = bus.subscribe("group-a", &["bus.check"]).unwrap();
+    let a = next_event(&mut first).await;
+    let b = next_event(&mut first).await;
+    assert_eq!(
+        (a.payload.as_slice(), b.payload.as_slice()),
+        (&b"event 0"[..], &b"event 1"[..])
+    );
+    assert_eq!(b.key.as_deref(), Some(&b"k"[..]));
+    first.commit(&b).unwrap();
+    // Give the async commit a moment, then leave the group.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(first);
+
+    let mut again = bus.subscribe("group-a", &["bus.check"]).unwrap();
+    assert_eq!(
+        next_event(&mut again).await.payload,
+        b"event 2".to_vec(),
+        "resumes after the commit"
+    );
+}
+
+async fn next_event(
+    subscription: &mut Box<dyn episante_kit::events::EventSubscription>,
+) -> episante_kit::events::EventRecord {
+    tokio::time::timeout(Duration::from_secs(30), subscription.next())
+        .await
+        .expect("an event within 30 s")
+        .unwrap()
+}
