@@ -49,6 +49,8 @@ pub struct KafkaBridge {
     max_payload: usize,
     acks: mpsc::UnboundedSender<AckEvent>,
     next_id: u64,
+    /// Devices whose last status message (or last will) said online.
+    online: std::collections::HashSet<String>,
 }
 
 /// Starts the pump and ack tasks; they stop when `shutdown` triggers (or the router goes away).
@@ -70,6 +72,7 @@ pub fn spawn(
         max_payload,
         acks,
         next_id: 0,
+        online: Default::default(),
     };
     tokio::spawn(async move {
         bridge.pump(link_rx, shutdown).await;
@@ -135,10 +138,11 @@ impl KafkaBridge {
             DeviceTopicKind::Status => {
                 if let Ok(status) = serde_json::from_slice::<Status>(payload) {
                     if status.online {
-                        self.metrics.connected_devices.inc();
+                        self.online.insert(device.to_string());
                     } else {
-                        self.metrics.connected_devices.dec();
+                        self.online.remove(device);
                     }
+                    self.metrics.connected_devices.set(self.online.len() as i64);
                 }
             }
             DeviceTopicKind::Ack => {}

@@ -18,8 +18,12 @@ pub struct BrokerConfig {
     /// MQTT over mutual TLS, the only device listener (see docs/ARCHITECTURE.md for why there is
     /// no plaintext one).
     pub mqtt_bind: String,
-    /// Names and addresses the broker's server certificate is valid for.
+    /// Names and addresses the broker's server certificate is valid for (when it issues its own).
     pub tls_hostnames: Vec<String>,
+    /// A server certificate chain and key (PEM files) to use instead of one issued by the device
+    /// CA, e.g. from a public CA. Client certificates are still verified against the device CA.
+    pub tls_cert_path: Option<PathBuf>,
+    pub tls_key_path: Option<PathBuf>,
     pub max_connections: usize,
     /// Largest reading payload accepted; larger ones are dead-lettered.
     pub max_payload_bytes: usize,
@@ -40,6 +44,8 @@ impl Default for BrokerConfig {
             http_bind: "0.0.0.0:8085".into(),
             mqtt_bind: "0.0.0.0:8883".into(),
             tls_hostnames: vec!["localhost".into(), "127.0.0.1".into()],
+            tls_cert_path: None,
+            tls_key_path: None,
             max_connections: 20_000,
             max_payload_bytes: 256 * 1024,
             max_in_flight: 20_000,

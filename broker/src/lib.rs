@@ -48,11 +48,18 @@ pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Bro
     let pool =
         episante_kit::db::provision(&settings.database, &config.database, &db::MIGRATOR).await?;
     let ca = Arc::new(DeviceCa::open(&config.data_dir)?);
-    let server = ca.issue_server(&config.tls_hostnames)?;
-    let cert_path = config.data_dir.join("server.pem");
-    let key_path = config.data_dir.join("server.key.pem");
-    episante_kit::private_file::write_private_file(&cert_path, server.cert_pem.as_bytes())?;
-    episante_kit::private_file::write_private_file(&key_path, server.key_pem.as_bytes())?;
+    let (cert_path, key_path) = match (&config.tls_cert_path, &config.tls_key_path) {
+        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+        (None, None) => {
+            let server = ca.issue_server(&config.tls_hostnames)?;
+            let cert_path = config.data_dir.join("server.pem");
+            let key_path = config.data_dir.join("server.key.pem");
+            episante_kit::private_file::write_private_file(&cert_path, server.cert_pem.as_bytes())?;
+            episante_kit::private_file::write_private_file(&key_path, server.key_pem.as_bytes())?;
+            (cert_path, key_path)
+        }
+        _ => anyhow::bail!("broker.tls_cert_path and broker.tls_key_path must be set together"),
+    };
 
     let bus = events::connect(&settings.kafka)?;
     ensure_topics(bus.as_ref(), &shutdown).await?;

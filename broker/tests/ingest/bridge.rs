@@ -36,6 +36,21 @@ async fn rumqttc_readings_land_in_kafka_keyed_and_in_order_then_are_acked() {
     );
     assert_eq!(seqs["hubb"], (1..=60).collect::<Vec<_>>());
 
+    for (device, online) in [(&a, true), (&b, true), (&b, false), (&b, true), (&a, false)] {
+        device
+            .client
+            .publish(
+                format!("/tenants/{}/status", device.id),
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                serde_json::to_vec(&json!({ "online": online })).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    platform
+        .wait_for_metric("episante_broker_connected_devices{service=\"broker\"} 1", Duration::from_secs(10))
+        .await;
     let metrics = platform.metrics_text().await;
     for line in [
         "episante_broker_messages_in_total{service=\"broker\"} 40",

@@ -161,6 +161,19 @@ impl Platform {
             .unwrap()
     }
 
+    /// Waits until `/metrics` has exactly `line`.
+    pub async fn wait_for_metric(&self, line: &str, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let metrics = self.metrics_text().await;
+            if metrics.lines().any(|l| l == line) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no {line:?} in\n{metrics}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn mqtt_options(&self, creds: &DeviceCreds, password: &str) -> MqttOptions {
         device_options(creds, password, self.mqtt_port)
     }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRef, FromRequestParts};
@@ -194,7 +194,9 @@ pub struct TokenVerifier {
     source: Box<dyn JwksSource>,
     validation: Validation,
     keys: RwLock<HashMap<String, DecodingKey>>,
-    last_fetch: Mutex<Option<Instant>>,
+    /// Held across a fetch, so concurrent misses wait for it instead of failing; holds the time
+    /// of the last fetch.
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
     min_refetch: Duration,
 }
 
@@ -210,7 +212,7 @@ impl TokenVerifier {
             source: Box::new(source),
             validation,
             keys: RwLock::new(HashMap::new()),
-            last_fetch: Mutex::new(None),
+            last_fetch: tokio::sync::Mutex::new(None),
             min_refetch: Duration::from_millis(config.min_refetch_ms),
         })
     }
@@ -228,17 +230,19 @@ impl TokenVerifier {
             .cloned()
     }
 
-    /// Refetches the key set unless that happened less than `min_refetch` ago.
-    async fn refresh(&self) {
-        {
-            let mut last = self.last_fetch.lock().expect("jwks clock poisoned");
-            if let Some(at) = *last {
-                if at.elapsed() < self.min_refetch {
-                    return;
-                }
-            }
-            *last = Some(Instant::now());
+    /// Refetches the key set unless `kid` arrived meanwhile or the last fetch was less than
+    /// `min_refetch` ago.
+    async fn refresh(&self, kid: &str) {
+        let mut last = self.last_fetch.lock().await;
+        if self.key(kid).is_some() {
+            return;
         }
+        if let Some(at) = *last {
+            if at.elapsed() < self.min_refetch {
+                return;
+            }
+        }
+        *last = Some(Instant::now());
         match self.source.fetch().await {
             Ok(set) => {
                 let mut keys = HashMap::new();
@@ -269,7 +273,7 @@ impl TokenVerifier {
         let key = match self.key(&kid) {
             Some(key) => key,
             None => {
-                self.refresh().await;
+                self.refresh(&kid).await;
                 self.key(&kid).ok_or(TokenError::UnknownKid)?
             }
         };
@@ -353,6 +357,73 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct SlowSource {
+        fetches: Arc<std::sync::atomic::AtomicUsize>,
+        set: JwkSet,
+    }
+
+    impl JwksSource for SlowSource {
+        fn fetch(&self) -> JwksFuture<'_> {
+            self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let set = self.set.clone();
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(set)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_on_a_cold_cache_share_one_fetch() {
+        use base64::Engine;
+        use ring::signature::KeyPair;
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        let config = TokenConfig::default();
+        let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let verifier = TokenVerifier::new(
+            &config,
+            SlowSource {
+                fetches: fetches.clone(),
+                set: JwkSet {
+                    keys: vec![Jwk::ed25519("k1", &x)],
+                },
+            },
+        );
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            iss: config.issuer.clone(),
+            aud: config.audience.clone(),
+            sub: "s".into(),
+            role: Role::Service,
+            iat: now,
+            nbf: now,
+            exp: now + 60,
+            jti: "j".into(),
+        };
+        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        header.kid = Some("k1".into());
+        let token = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref()),
+        )
+        .unwrap();
+        let checks: Vec<_> = (0..20)
+            .map(|_| {
+                let verifier = verifier.clone();
+                let token = token.clone();
+                tokio::spawn(async move { verifier.verify(&token).await })
+            })
+            .collect();
+        for check in checks {
+            assert_eq!(check.await.unwrap().unwrap().sub, "s");
+        }
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn roles_parse_and_print() {

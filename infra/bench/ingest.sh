@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Ingest benchmark, in one run, same publisher load (episante-sim bench: N devices, QoS 1):
+#   (a) Mosquitto on 127.0.0.1:1883 as a plain broker (PUBACK only; no subscriber, so its queue
+#       limits — max_queued_messages 1000 / max_inflight 20 per subscriber in Debian's defaults,
+#       which silently drop QoS 1 under load — are not in play),
+#   (b) the EpiSante broker (embedded rumqttd, mutual TLS, validation) bridging to tansu (sqlite)
+#       with end-to-end acks, same message size,
+#   (c) the EpiSante broker with readings batched per message (the edge agent's normal mode).
+# Prints messages/s, readings/s, PUBACK and end-to-end latency, broker CPU seconds per 100k
+# messages and RSS, and the (b)/(a) ratio.
+#   ./infra/bench/ingest.sh                 # DEVICES=100 MESSAGES=1000 BATCH=50 BATCH_MESSAGES=300
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DEVICES=${DEVICES:-100}
+MESSAGES=${MESSAGES:-1000}
+BATCH=${BATCH:-50}
+BATCH_MESSAGES=${BATCH_MESSAGES:-300}
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+cargo build --release -q -p episante-cli -p episante-sim
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+cpu_secs() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat"; }
+rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+work=$(mktemp -d)
+stamp=$(date +%s)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for db in "bench_auth_$stamp" "bench_broker_$stamp"; do
+    psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $db" >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mosquitto_pid=$(pgrep -x mosquitto | head -n1 || true)
+if [ -z "$mosquitto_pid" ]; then ./infra/dev/ensure-services.sh; mosquitto_pid=$(pgrep -x mosquitto | head -n1); fi
+
+tansu_port=$(free_port)
+mkdir -p "$work/tansu"
+(cd "$work/tansu" && exec tansu broker --listener-url "tcp://127.0.0.1:$tansu_port" \
+  --advertised-listener-url "tcp://127.0.0.1:$tansu_port" --storage-engine sqlite://tansu.db >tansu.log 2>&1) &
+pids+=($!)
+tansu_pid=$!
+
+auth_port=$(free_port); registry_port=$(free_port); mqtt_port=$(free_port)
+EPISANTE_AUTH__DATABASE__NAME="bench_auth_$stamp" EPISANTE_AUTH__DATABASE__ROLE="bench_auth_$stamp" \
+EPISANTE_BROKER__DATABASE__NAME="bench_broker_$stamp" EPISANTE_BROKER__DATABASE__ROLE="bench_broker_$stamp" \
+EPISANTE_AUTH__BIND="127.0.0.1:$auth_port" EPISANTE_BROKER__HTTP_BIND="127.0.0.1:$registry_port" \
+EPISANTE_BROKER__MQTT_BIND="127.0.0.1:$mqtt_port" EPISANTE_DATA_DIR="$work/data" \
+EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD=benchmark-admin-password \
+EPISANTE_KAFKA__BROKERS="127.0.0.1:$tansu_port" RUST_LOG=warn \
+  target/release/episante up >"$work/up.log" 2>&1 &
+pids+=($!)
+up_pid=$!
+for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$registry_port/ready" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$registry_port/ready" >/dev/null || { cat "$work/up.log"; exit 1; }
+token=$(curl -sf "http://127.0.0.1:$auth_port/v1/auth/login" -H 'content-type: application/json' \
+  -d '{"email":"admin@episante.local","password":"benchmark-admin-password"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')
+
+# run LABEL PID ARGS... → JSON line with cpu and rss of PID added
+run() {
+  local label=$1 pid=$2; shift 2
+  local c0 c1 t0 t1
+  c0=$(cpu_secs "$pid"); t0=$(cpu_secs "$tansu_pid")
+  local out
+  out=$(target/release/episante-sim bench --label "$label" --devices "$DEVICES" "$@")
+  c1=$(cpu_secs "$pid"); t1=$(cpu_secs "$tansu_pid")
+  python3 -c "import json,sys; r=json.loads(sys.argv[1]); r['broker_cpu_s']=float(sys.argv[2])-float(sys.argv[3]); r['tansu_cpu_s']=float(sys.argv[4])-float(sys.argv[5]); r['broker_rss_mib']=float(sys.argv[6]); print(json.dumps(r))" \
+    "$out" "$c1" "$c0" "$t1" "$t0" "$(rss_mib "$pid")"
+}
+
+results="$work/results.jsonl"
+run mosquitto "$mosquitto_pid" --host 127.0.0.1 --port 1883 --messages "$MESSAGES" >>"$results"
+run episante "$up_pid" --host localhost --port "$mqtt_port" --registry "http://127.0.0.1:$registry_port" --token "$token" --messages "$MESSAGES" >>"$results"
+run episante-batched "$up_pid" --host localhost --port "$mqtt_port" --registry "http://127.0.0.1:$registry_port" --token "$token" --messages "$BATCH_MESSAGES" --readings "$BATCH" >>"$results"
+
+echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | xargs); $(date -u +%F)"
+python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+hdr = f"{'target':18} {'msgs':>7} {'B/msg':>6} {'msgs/s':>9} {'readings/s':>11} {'puback p50/p99 ms':>18} {'e2e p50/p99 ms':>16} {'cpu s/100k msg':>15} {'tansu cpu s':>11} {'rss MiB':>8}"
+print(hdr)
+for r in rows:
+    per100k = r['broker_cpu_s'] / r['messages'] * 100000
+    e2e = "-" if r['e2e_p50_ms'] is None else f"{r['e2e_p50_ms']:.1f}/{r['e2e_p99_ms']:.1f}"
+    print(f"{r['label']:18} {r['messages']:>7} {r['message_bytes']:>6} {r['messages_per_sec']:>9.0f} {r['readings_per_sec']:>11.0f} "
+          f"{r['puback_p50_ms']:>8.1f}/{r['puback_p99_ms']:<9.1f} {e2e:>16} {per100k:>15.2f} {r['tansu_cpu_s']:>11.2f} {r['broker_rss_mib']:>8.1f}")
+m = {r['label']: r for r in rows}
+print(f"ratio episante/mosquitto (same load, msgs/s): {m['episante']['messages_per_sec'] / m['mosquitto']['messages_per_sec']:.2f}")
+print(f"episante batched readings/s: {m['episante-batched']['readings_per_sec']:.0f}")
+PY
