@@ -2,8 +2,9 @@
 //!
 //! A rumqttd local link subscribed to every device's readings feeds one pump task. Each message
 //! is validated (protocol crate) and either produced to `telemetry.readings.v1` keyed by device id
-//! (one record per MQTT message: readings stay batched, which is what makes the spine fast) or
-//! written to the dead-letter topic with its reason. Production is bounded by a semaphore: when
+//! or written to the dead-letter topic with its reason. Readings travel batched: consecutive
+//! messages of one device arriving within `linger` share one Kafka record (up to 1,000 readings),
+//! because the per-record cost of Kafka, not the per-reading one, is what limits the spine. Production is bounded by a semaphore: when
 //! Kafka is slow the pump stops reading from the router, and rumqttd's own flow control
 //! (`Unschedule` → `wake()`) takes over — memory never grows without bound.
 //!
@@ -13,12 +14,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use episante_kit::events::EventBus;
 use episante_kit::Shutdown;
+use episante_protocol::reading::MAX_READINGS_PER_BATCH;
 use episante_protocol::topics::{self, DeviceTopicKind};
 use episante_protocol::{DeadLetter, ReadingBatch, ReadingError, ReadingsAck};
 use rumqttd::local::{LinkRx, LinkTx};
@@ -49,6 +51,11 @@ pub struct KafkaBridge {
     max_payload: usize,
     acks: mpsc::UnboundedSender<AckEvent>,
     next_id: u64,
+    /// Readings waiting (at most `linger`) to share one Kafka record with later ones of the
+    /// same device: one record per MQTT message would make small messages cost a Kafka record
+    /// each.
+    coalescing: HashMap<String, Coalescing>,
+    linger: Duration,
     /// Devices whose last status message (or last will) said online.
     online: std::collections::HashSet<String>,
 }
@@ -61,6 +68,7 @@ pub fn spawn(
     metrics: Arc<BrokerMetrics>,
     max_in_flight: usize,
     max_payload: usize,
+    linger: Duration,
     shutdown: Shutdown,
 ) -> tokio::task::JoinHandle<()> {
     let (acks, ack_events) = mpsc::unbounded_channel();
@@ -72,6 +80,8 @@ pub fn spawn(
         max_payload,
         acks,
         next_id: 0,
+        coalescing: HashMap::new(),
+        linger,
         online: Default::default(),
     };
     tokio::spawn(async move {
@@ -98,9 +108,15 @@ struct Status {
 
 impl KafkaBridge {
     async fn pump(mut self, mut rx: LinkRx, shutdown: Shutdown) {
+        let mut tick = tokio::time::interval((self.linger / 2).max(Duration::from_millis(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let notification = tokio::select! {
                 n = rx.next() => n,
+                _ = tick.tick(), if !self.coalescing.is_empty() => {
+                    self.flush_aged().await;
+                    continue;
+                }
                 _ = shutdown.wait() => break,
             };
             match notification {
@@ -123,7 +139,69 @@ impl KafkaBridge {
                 }
             }
         }
+        let devices: Vec<String> = self.coalescing.keys().cloned().collect();
+        for device in devices {
+            self.flush(&device).await;
+        }
         tracing::info!("MQTT→Kafka bridge stopped");
+    }
+
+    /// Adds a valid batch to the device's pending Kafka record, flushing first when it would
+    /// break the record's increasing `seq` (a resend) or exceed the batch size limit.
+    async fn coalesce(&mut self, batch: ReadingBatch) {
+        if self.linger.is_zero() {
+            return self.produce_batch(batch).await;
+        }
+        let device = batch.device_id.clone();
+        let flush_first = self.coalescing.get(&device).is_some_and(|pending| {
+            let first = batch.readings.first().map_or(0, |r| r.seq);
+            first <= pending.batch.last_seq().unwrap_or(0)
+                || pending.batch.readings.len() + batch.readings.len() > MAX_READINGS_PER_BATCH
+        });
+        if flush_first {
+            self.flush(&device).await;
+        }
+        match self.coalescing.get_mut(&device) {
+            Some(pending) => pending.batch.readings.extend(batch.readings),
+            None => {
+                self.coalescing.insert(
+                    device.clone(),
+                    Coalescing {
+                        batch,
+                        since: Instant::now(),
+                    },
+                );
+            }
+        }
+        if self.coalescing[&device].batch.readings.len() >= MAX_READINGS_PER_BATCH {
+            self.flush(&device).await;
+        }
+    }
+
+    async fn flush(&mut self, device: &str) {
+        if let Some(pending) = self.coalescing.remove(device) {
+            self.produce_batch(pending.batch).await;
+        }
+    }
+
+    async fn flush_aged(&mut self) {
+        let linger = self.linger;
+        let aged: Vec<String> = self
+            .coalescing
+            .iter()
+            .filter(|(_, p)| p.since.elapsed() >= linger)
+            .map(|(d, _)| d.clone())
+            .collect();
+        for device in aged {
+            self.flush(&device).await;
+        }
+    }
+
+    async fn produce_batch(&mut self, batch: ReadingBatch) {
+        let last_seq = batch.last_seq();
+        let body = serde_json::to_vec(&batch).expect("batches serialise");
+        self.produce(topics::KAFKA_READINGS, &batch.device_id, body, last_seq)
+            .await;
     }
 
     async fn handle(&mut self, topic: &[u8], payload: &[u8]) {
@@ -172,14 +250,7 @@ impl KafkaBridge {
         match batch {
             Ok(batch) => {
                 self.metrics.readings_in.inc_by(batch.readings.len() as u64);
-                let last_seq = batch.last_seq();
-                self.produce(
-                    episante_protocol::topics::KAFKA_READINGS,
-                    device,
-                    payload.to_vec(),
-                    last_seq,
-                )
-                .await;
+                self.coalesce(batch).await;
             }
             Err(e) => {
                 let code = e.code();
@@ -200,6 +271,8 @@ impl KafkaBridge {
         code: &'static str,
         reason: String,
     ) {
+        // Pending readings of this device go first, or its ack could overtake them.
+        self.flush(device).await;
         self.metrics
             .validation_failures
             .get_or_create(&Reason { reason: code })
@@ -269,6 +342,11 @@ impl KafkaBridge {
             drop(permit);
         });
     }
+}
+
+struct Coalescing {
+    batch: ReadingBatch,
+    since: Instant,
 }
 
 struct Pending {

@@ -30,6 +30,9 @@ pub struct BrokerConfig {
     /// Produced-but-unconfirmed Kafka records at most; beyond it the bridge stops reading from
     /// the MQTT router (backpressure) instead of buffering without bound.
     pub max_in_flight: usize,
+    /// How long a device's readings may wait to share a Kafka record with its next ones, ms
+    /// (0: one record per MQTT message).
+    pub coalesce_linger_ms: u64,
     /// How long a device's credential lookup is cached (revocation through this instance's API
     /// takes effect at once; through another instance, within this time).
     pub credential_cache_secs: u64,
@@ -50,6 +53,7 @@ impl Default for BrokerConfig {
             max_payload_bytes: 256 * 1024,
             max_in_flight: 20_000,
             credential_cache_secs: 60,
+            coalesce_linger_ms: 5,
             database: ServiceDatabase::named("episante_broker"),
             data_dir: episante_kit::config::default_data_dir().join("broker"),
         }

@@ -88,6 +88,7 @@ pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Bro
         broker_metrics,
         config.max_in_flight,
         config.max_payload_bytes,
+        Duration::from_millis(config.coalesce_linger_ms),
         shutdown,
     );
     let state = AppState {

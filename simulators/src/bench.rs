@@ -87,7 +87,11 @@ async fn register(args: &BenchArgs, registry: &str, id: &str) -> anyhow::Result<
         .send()
         .await?;
     if !response.status().is_success() {
-        bail!("registering {id}: {} {}", response.status(), response.text().await?);
+        bail!(
+            "registering {id}: {} {}",
+            response.status(),
+            response.text().await?
+        );
     }
     Ok(response.json().await?)
 }
@@ -128,7 +132,8 @@ async fn run_device(args: Arc<BenchArgs>, index: usize, run: u64) -> anyhow::Res
     }
     let total = args.messages;
     let per = args.readings;
-    let sent_at: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; total as usize]));
+    let sent_at: Arc<Mutex<Vec<Option<Instant>>>> =
+        Arc::new(Mutex::new(vec![None; total as usize]));
     let publisher = {
         let client = client.clone();
         let topic = topic.clone();
@@ -138,7 +143,11 @@ async fn run_device(args: Arc<BenchArgs>, index: usize, run: u64) -> anyhow::Res
             for m in 0..total {
                 let body = payload(&id, m * per + 1, per);
                 sent_at.lock().await[m as usize] = Some(Instant::now());
-                if client.publish(&topic, QoS::AtLeastOnce, false, body).await.is_err() {
+                if client
+                    .publish(&topic, QoS::AtLeastOnce, false, body)
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -171,7 +180,9 @@ async fn run_device(args: Arc<BenchArgs>, index: usize, run: u64) -> anyhow::Res
                         let now = Instant::now();
                         while e2e_done_msgs < through_msgs {
                             if let Some(at) = sent[e2e_done_msgs as usize] {
-                                result.e2e_us.push(now.duration_since(at).as_micros() as u32);
+                                result
+                                    .e2e_us
+                                    .push(now.duration_since(at).as_micros() as u32);
                             }
                             e2e_done_msgs += 1;
                         }

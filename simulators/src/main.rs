@@ -11,7 +11,11 @@ mod bench;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "episante-sim", version, about = "EpiSante device-fleet simulator")]
+#[command(
+    name = "episante-sim",
+    version,
+    about = "EpiSante device-fleet simulator"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,8 +24,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Raw MQTT publish benchmark (prints one JSON object).
-    #[command(after_help = "Examples:\n  episante-sim bench --port 1883 --devices 100 --messages 1000\n  \
-        episante-sim bench --port 8883 --registry http://127.0.0.1:8085 --token $TOKEN --readings 50")]
+    #[command(
+        after_help = "Examples:\n  episante-sim bench --port 1883 --devices 100 --messages 1000\n  \
+        episante-sim bench --port 8883 --registry http://127.0.0.1:8085 --token $TOKEN --readings 50"
+    )]
     Bench(bench::BenchArgs),
 }
 

@@ -21,10 +21,9 @@ async fn rumqttc_readings_land_in_kafka_keyed_and_in_order_then_are_acked() {
     assert_eq!(a.wait_ack(100, Duration::from_secs(30)).await, Ok(100));
     assert_eq!(b.wait_ack(60, Duration::from_secs(30)).await, Ok(60));
 
-    let records = read_topic(
+    let records = read_readings(
         &platform.kafka.bootstrap,
-        KAFKA_READINGS,
-        40,
+        &[("huba", 100), ("hubb", 60)],
         Duration::from_secs(30),
     )
     .await;
@@ -49,7 +48,10 @@ async fn rumqttc_readings_land_in_kafka_keyed_and_in_order_then_are_acked() {
             .unwrap();
     }
     platform
-        .wait_for_metric("episante_broker_connected_devices{service=\"broker\"} 1", Duration::from_secs(10))
+        .wait_for_metric(
+            "episante_broker_connected_devices{service=\"broker\"} 1",
+            Duration::from_secs(10),
+        )
         .await;
     let metrics = platform.metrics_text().await;
     for line in [
@@ -200,10 +202,9 @@ async fn while_kafka_is_down_nothing_is_acked_and_afterwards_everything_arrives(
     );
     platform.kafka.restart().await.unwrap();
     assert_eq!(device.wait_ack(60, Duration::from_secs(90)).await, Ok(60));
-    let records = read_topic(
+    let records = read_readings(
         &platform.kafka.bootstrap,
-        KAFKA_READINGS,
-        6,
+        &[("hubk", 60)],
         Duration::from_secs(30),
     )
     .await;

@@ -169,7 +169,10 @@ impl Platform {
             if metrics.lines().any(|l| l == line) {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "no {line:?} in\n{metrics}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {line:?} in\n{metrics}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -360,6 +363,31 @@ fn rand_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(std::process::id() as u64);
     h.finish()
+}
+
+/// Reading records until every `(device, n)` has seqs 1..=n (at least once) or `within` passed.
+pub async fn read_readings(
+    bootstrap: &str,
+    expected: &[(&str, u64)],
+    within: Duration,
+) -> Vec<(String, Value)> {
+    read_topic_until(
+        bootstrap,
+        episante_protocol::topics::KAFKA_READINGS,
+        within,
+        |records| {
+            let seqs = seqs_by_device(records);
+            expected.iter().all(|(device, n)| {
+                seqs.get(*device).is_some_and(|s| {
+                    let mut s = s.clone();
+                    s.sort_unstable();
+                    s.dedup();
+                    s.len() as u64 >= *n
+                })
+            })
+        },
+    )
+    .await
 }
 
 /// Seqs per device key found in reading-batch records.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use episante_protocol::topics::{KAFKA_DEAD_LETTER, KAFKA_READINGS};
+use episante_protocol::topics::KAFKA_DEAD_LETTER;
 use rumqttc::QoS;
 
 use crate::helpers::*;
@@ -93,10 +93,9 @@ async fn a_device_cannot_publish_or_subscribe_outside_its_own_topics() {
     device.publish_batch(&batch("attacker", 4, 2)).await;
     assert_eq!(device.wait_ack(5, Duration::from_secs(30)).await, Ok(5));
 
-    let readings = read_topic(
+    let readings = read_readings(
         &platform.kafka.bootstrap,
-        KAFKA_READINGS,
-        2,
+        &[("attacker", 5)],
         Duration::from_secs(10),
     )
     .await;

@@ -365,7 +365,8 @@ mod tests {
 
     impl JwksSource for SlowSource {
         fn fetch(&self) -> JwksFuture<'_> {
-            self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.fetches
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let set = self.set.clone();
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(100)).await;
