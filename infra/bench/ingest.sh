@@ -60,6 +60,26 @@ curl -sf "http://127.0.0.1:$registry_port/ready" >/dev/null || { cat "$work/up.l
 token=$(curl -sf "http://127.0.0.1:$auth_port/v1/auth/login" -H 'content-type: application/json' \
   -d '{"email":"admin@episante.local","password":"benchmark-admin-password"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')
 
+# Mosquitto over mutual TLS on a free port, with the EpiSante broker's CA and server certificate,
+# so the TLS cost is in both: a second, private Mosquitto process.
+mosq_tls_port=$(free_port)
+chmod 755 "$work"
+cat >"$work/mosquitto-tls.conf" <<CONF
+user root
+persistence false
+log_dest file $work/mosquitto-tls.log
+listener $mosq_tls_port 127.0.0.1
+cafile $work/data/broker/ca.pem
+certfile $work/data/broker/server.pem
+keyfile $work/data/broker/server.key.pem
+require_certificate true
+allow_anonymous true
+CONF
+mosquitto -c "$work/mosquitto-tls.conf" &
+pids+=($!)
+mosquitto_tls_pid=$!
+sleep 0.5
+
 # run LABEL PID ARGS... → JSON line with cpu and rss of PID added
 run() {
   local label=$1 pid=$2; shift 2
@@ -74,6 +94,7 @@ run() {
 
 results="$work/results.jsonl"
 run mosquitto "$mosquitto_pid" --host 127.0.0.1 --port 1883 --messages "$MESSAGES" >>"$results"
+run mosquitto-mtls "$mosquitto_tls_pid" --host localhost --port "$mosq_tls_port" --registry "http://127.0.0.1:$registry_port" --token "$token" --puback-only --messages "$MESSAGES" >>"$results"
 run episante "$up_pid" --host localhost --port "$mqtt_port" --registry "http://127.0.0.1:$registry_port" --token "$token" --messages "$MESSAGES" >>"$results"
 run episante-batched "$up_pid" --host localhost --port "$mqtt_port" --registry "http://127.0.0.1:$registry_port" --token "$token" --messages "$BATCH_MESSAGES" --readings "$BATCH" >>"$results"
 
@@ -81,14 +102,18 @@ echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /
 python3 - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-hdr = f"{'target':18} {'msgs':>7} {'B/msg':>6} {'msgs/s':>9} {'readings/s':>11} {'puback p50/p99 ms':>18} {'e2e p50/p99 ms':>16} {'cpu s/100k msg':>15} {'tansu cpu s':>11} {'rss MiB':>8}"
-print(hdr)
+print(f"{'target':17} {'msgs':>7} {'B/msg':>6} {'puback msgs/s':>13} {'e2e msgs/s':>10} {'readings/s':>10} {'puback p50/p99 ms':>18} {'e2e p50/p99 ms':>16} {'cpu s/100k':>10} {'tansu cpu s':>11} {'rss MiB':>8}")
 for r in rows:
     per100k = r['broker_cpu_s'] / r['messages'] * 100000
-    e2e = "-" if r['e2e_p50_ms'] is None else f"{r['e2e_p50_ms']:.1f}/{r['e2e_p99_ms']:.1f}"
-    print(f"{r['label']:18} {r['messages']:>7} {r['message_bytes']:>6} {r['messages_per_sec']:>9.0f} {r['readings_per_sec']:>11.0f} "
-          f"{r['puback_p50_ms']:>8.1f}/{r['puback_p99_ms']:<9.1f} {e2e:>16} {per100k:>15.2f} {r['tansu_cpu_s']:>11.2f} {r['broker_rss_mib']:>8.1f}")
+    e2e = r['e2e_p50_ms'] is not None
+    lat = f"{r['e2e_p50_ms']:.0f}/{r['e2e_p99_ms']:.0f}" if e2e else "-"
+    e2e_rate = f"{r['messages_per_sec']:.0f}" if e2e else "-"
+    print(f"{r['label']:17} {r['messages']:>7} {r['message_bytes']:>6} {r['puback_messages_per_sec']:>13.0f} {e2e_rate:>10} {r['readings_per_sec']:>10.0f} "
+          f"{r['puback_p50_ms']:>8.1f}/{r['puback_p99_ms']:<9.1f} {lat:>16} {per100k:>10.2f} {r['tansu_cpu_s']:>11.2f} {r['broker_rss_mib']:>8.1f}")
 m = {r['label']: r for r in rows}
-print(f"ratio episante/mosquitto (same load, msgs/s): {m['episante']['messages_per_sec'] / m['mosquitto']['messages_per_sec']:.2f}")
-print(f"episante batched readings/s: {m['episante-batched']['readings_per_sec']:.0f}")
+e, a, t = m['episante'], m['mosquitto'], m['mosquitto-mtls']
+print(f"ratio PUBACK msgs/s, episante / mosquitto plain: {e['puback_messages_per_sec'] / a['puback_messages_per_sec']:.2f}")
+print(f"ratio PUBACK msgs/s, episante / mosquitto mTLS:  {e['puback_messages_per_sec'] / t['puback_messages_per_sec']:.2f}")
+print(f"ratio episante end-to-end (Kafka-confirmed) msgs/s / mosquitto plain PUBACK msgs/s: {e['messages_per_sec'] / a['puback_messages_per_sec']:.2f}")
+print(f"episante batched: {m['episante-batched']['readings_per_sec']:.0f} readings/s end to end")
 PY

@@ -37,6 +37,10 @@ pub struct BenchArgs {
     /// Admin or service token for the registry.
     #[arg(long, env = "EPISANTE_TOKEN")]
     pub token: Option<String>,
+    /// With --registry: measure PUBACKs only, do not wait for end-to-end acks (to load a plain
+    /// broker, e.g. Mosquitto over mutual TLS, with the same credentials).
+    #[arg(long)]
+    pub puback_only: bool,
     /// Label in the report.
     #[arg(long, default_value = "broker")]
     pub label: String,
@@ -46,6 +50,8 @@ pub struct BenchArgs {
 }
 
 struct DeviceResult {
+    /// When the last PUBACK arrived.
+    last_puback: Instant,
     puback_us: Vec<u32>,
     e2e_us: Vec<u32>,
     acked_through: u64,
@@ -102,7 +108,7 @@ async fn run_device(args: Arc<BenchArgs>, index: usize, run: u64) -> anyhow::Res
     options.set_keep_alive(Duration::from_secs(30));
     options.set_inflight(args.inflight);
     options.set_max_packet_size(1024 * 1024, 1024 * 1024);
-    let e2e = args.registry.is_some();
+    let e2e = args.registry.is_some() && !args.puback_only;
     let (topic, ack_topic) = if let Some(registry) = &args.registry {
         let creds = register(&args, registry, &id).await?;
         let field = |f: &str| creds[f].as_str().unwrap_or_default().as_bytes().to_vec();
@@ -155,6 +161,7 @@ async fn run_device(args: Arc<BenchArgs>, index: usize, run: u64) -> anyhow::Res
     };
     let mut pkid_sent: HashMap<u16, Instant> = HashMap::new();
     let mut result = DeviceResult {
+        last_puback: Instant::now(),
         puback_us: Vec::with_capacity(total as usize),
         e2e_us: Vec::new(),
         acked_through: 0,
@@ -169,6 +176,7 @@ async fn run_device(args: Arc<BenchArgs>, index: usize, run: u64) -> anyhow::Res
             Event::Incoming(Packet::PubAck(ack)) => {
                 if let Some(at) = pkid_sent.remove(&ack.pkid) {
                     result.puback_us.push(at.elapsed().as_micros() as u32);
+                    result.last_puback = Instant::now();
                 }
             }
             Event::Incoming(Packet::Publish(p)) => {
@@ -208,6 +216,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .map(|i| tokio::spawn(run_device(args.clone(), i, run)))
         .collect();
     let mut puback = Vec::new();
+    let mut last_puback = started;
     let mut e2e = Vec::new();
     let deadline = Duration::from_secs(args.timeout_secs);
     for task in tasks {
@@ -215,6 +224,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .await
             .context("benchmark timed out")???;
         puback.extend(result.puback_us);
+        last_puback = last_puback.max(result.last_puback);
         e2e.extend(result.e2e_us);
     }
     let secs = started.elapsed().as_secs_f64();
@@ -229,6 +239,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "message_bytes": payload("bench0d0", 1, args.readings).len(),
         "seconds": secs,
         "messages_per_sec": messages as f64 / secs,
+        "puback_messages_per_sec": messages as f64 / last_puback.duration_since(started).as_secs_f64(),
         "readings_per_sec": (messages * args.readings) as f64 / secs,
         "puback_p50_ms": percentile(&puback, 0.50),
         "puback_p99_ms": percentile(&puback, 0.99),
