@@ -60,17 +60,31 @@ pub struct KafkaBridge {
     online: std::collections::HashSet<String>,
 }
 
+/// How much the bridge may hold and how long it may wait.
+#[derive(Debug, Clone, Copy)]
+pub struct BridgeLimits {
+    /// Kafka records awaiting confirmation, at most.
+    pub max_in_flight: usize,
+    /// Larger reading payloads are dead-lettered.
+    pub max_payload: usize,
+    /// How long a device's readings may wait to share a Kafka record.
+    pub linger: Duration,
+}
+
 /// Starts the pump and ack tasks; they stop when `shutdown` triggers (or the router goes away).
 pub fn spawn(
     link_tx: LinkTx,
     link_rx: LinkRx,
     bus: Arc<dyn EventBus>,
     metrics: Arc<BrokerMetrics>,
-    max_in_flight: usize,
-    max_payload: usize,
-    linger: Duration,
+    limits: BridgeLimits,
     shutdown: Shutdown,
 ) -> tokio::task::JoinHandle<()> {
+    let BridgeLimits {
+        max_in_flight,
+        max_payload,
+        linger,
+    } = limits;
     let (acks, ack_events) = mpsc::unbounded_channel();
     let ack_task = tokio::spawn(run_acks(link_tx, ack_events, metrics.clone()));
     let bridge = KafkaBridge {

@@ -14,11 +14,16 @@ use sqlx::PgPool;
 use crate::domain::{constant_time_eq, secret_digest};
 use crate::metrics::BrokerMetrics;
 
+struct CachedCredential {
+    fetched_at: Instant,
+    /// The active secret's digest; `None` for unknown or revoked devices.
+    secret_hash: Option<Vec<u8>>,
+}
+
 pub struct DeviceAuthenticator {
     pool: PgPool,
     ttl: Duration,
-    /// device id → (fetched at, active secret digest or None when unknown/revoked)
-    cache: Mutex<HashMap<String, (Instant, Option<Vec<u8>>)>>,
+    cache: Mutex<HashMap<String, CachedCredential>>,
     metrics: Arc<BrokerMetrics>,
 }
 
@@ -40,21 +45,24 @@ impl DeviceAuthenticator {
     }
 
     async fn secret_hash(&self, device_id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        if let Some((at, hash)) = self
+        if let Some(cached) = self
             .cache
             .lock()
             .expect("auth cache poisoned")
             .get(device_id)
         {
-            if at.elapsed() < self.ttl {
-                return Ok(hash.clone());
+            if cached.fetched_at.elapsed() < self.ttl {
+                return Ok(cached.secret_hash.clone());
             }
         }
         let hash = crate::db::devices::active_secret_hash(&self.pool, device_id).await?;
-        self.cache
-            .lock()
-            .expect("auth cache poisoned")
-            .insert(device_id.to_string(), (Instant::now(), hash.clone()));
+        self.cache.lock().expect("auth cache poisoned").insert(
+            device_id.to_string(),
+            CachedCredential {
+                fetched_at: Instant::now(),
+                secret_hash: hash.clone(),
+            },
+        );
         Ok(hash)
     }
 

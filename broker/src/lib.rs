@@ -86,9 +86,11 @@ pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Bro
         running.link_rx,
         bus.clone(),
         broker_metrics,
-        config.max_in_flight,
-        config.max_payload_bytes,
-        Duration::from_millis(config.coalesce_linger_ms),
+        bridge::BridgeLimits {
+            max_in_flight: config.max_in_flight,
+            max_payload: config.max_payload_bytes,
+            linger: Duration::from_millis(config.coalesce_linger_ms),
+        },
         shutdown,
     );
     let state = AppState {

@@ -219,7 +219,7 @@ pub struct MqttDevice {
 pub async fn connect(options: MqttOptions) -> Result<MqttDevice, String> {
     let id = options.client_id();
     let (client, mut eventloop) = AsyncClient::new(options, 1000);
-    let connected = tokio::time::timeout(Duration::from_secs(10), async {
+    tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match eventloop.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
@@ -230,7 +230,6 @@ pub async fn connect(options: MqttOptions) -> Result<MqttDevice, String> {
     })
     .await
     .map_err(|_| "no CONNACK within 10 s".to_string())??;
-    let _: () = connected;
     let (tx, events) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         loop {
