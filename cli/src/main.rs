@@ -6,11 +6,10 @@
 
 mod up;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use episante_kit::telemetry::LogFormat;
+use episante_kit::service_args::ServiceArgs;
 
 #[derive(Parser)]
 #[command(
@@ -19,12 +18,8 @@ use episante_kit::telemetry::LogFormat;
     about = "EpiSante remote-monitoring platform"
 )]
 struct Cli {
-    /// TOML config file shared by all services (also `EPISANTE_CONFIG`).
-    #[arg(long, global = true, env = "EPISANTE_CONFIG")]
-    config: Option<PathBuf>,
-    /// Log format: json (for Loki) or pretty.
-    #[arg(long, global = true)]
-    log_format: Option<LogFormat>,
+    #[command(flatten)]
+    service: ServiceArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,7 +45,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Up(args) => up::run(cli.config.as_deref(), cli.log_format, args).await,
+            Command::Up(args) => up::run(&cli.service, args).await,
         }
     });
     match result {

@@ -4,12 +4,11 @@
 //! keys in a local 0600 file unless Vault is configured. A default port that is taken is replaced
 //! by a free one (and said so); a port chosen explicitly must be free.
 
-use std::path::Path;
-
 use anyhow::Context;
 use clap::Args;
-use episante_kit::telemetry::{self, LogFormat};
-use episante_kit::{ConfigSource, Shutdown};
+use episante_kit::service_args::ServiceArgs;
+use episante_kit::telemetry;
+use episante_kit::Shutdown;
 use tokio::net::TcpListener;
 
 #[derive(Args, Debug, Default)]
@@ -47,12 +46,8 @@ fn display_url(listener: &TcpListener) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-pub async fn run(
-    config: Option<&Path>,
-    log_format: Option<LogFormat>,
-    args: UpArgs,
-) -> anyhow::Result<()> {
-    let mut source = ConfigSource::load(config)?;
+pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()> {
+    let mut source = service_args.config_source()?;
     if let Some(port) = args.auth_port {
         source = source.with("auth.bind", format!("0.0.0.0:{port}"));
     }
@@ -62,10 +57,7 @@ pub async fn run(
     if let Some(port) = args.mqtt_port {
         source = source.with("broker.mqtt_bind", format!("0.0.0.0:{port}"));
     }
-    let mut auth = episante_auth::config::Settings::from_source(&source)?;
-    if let Some(format) = log_format {
-        auth.log.format = format;
-    }
+    let auth = episante_auth::config::Settings::from_source(&source)?;
     telemetry::init(&auth.log);
 
     let auth_listener = listen("auth", &auth.auth.bind, source.is_set("auth.bind")).await?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use axum::routing::{get, post};
 use axum::Router;
-use episante_kit::server::{add_bearer_scheme, service_router, ServiceParts};
+use episante_kit::server::{service_router, ServiceParts};
 use episante_kit::{Metrics, TokenVerifier};
 use sqlx::PgPool;
 use utoipa::OpenApi;
@@ -48,13 +48,11 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         .route("/v1/devices/{id}/rotate", post(devices::rotate))
         .route("/v1/devices/{id}/revoke", post(devices::revoke))
         .with_state(state);
-    let mut openapi = ApiDoc::openapi();
-    add_bearer_scheme(&mut openapi);
     service_router(
         api,
         ServiceParts {
             metrics,
-            openapi,
+            openapi: ApiDoc::openapi(),
             pool,
         },
     )

@@ -15,6 +15,7 @@ pub mod private_file;
 pub mod problem;
 pub mod secret;
 pub mod server;
+pub mod service_args;
 pub mod shutdown;
 pub mod telemetry;
 

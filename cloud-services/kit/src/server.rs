@@ -37,9 +37,12 @@ pub struct ServiceParts {
     pub pool: PgPool,
 }
 
-/// Wraps a service's domain routes with the shared routes and middleware.
+/// Wraps a service's domain routes with the shared routes and middleware. The OpenAPI document
+/// gets the `bearer` security scheme its protected operations refer to.
 pub fn service_router(api: Router, parts: ServiceParts) -> Router {
-    let openapi = Arc::new(parts.openapi);
+    let mut openapi = parts.openapi;
+    add_bearer_scheme(&mut openapi);
+    let openapi = Arc::new(openapi);
     let ops = Router::new()
         .route(
             "/health",
@@ -77,7 +80,7 @@ pub fn service_router(api: Router, parts: ServiceParts) -> Router {
 }
 
 /// Adds the bearer-JWT security scheme that protected operations refer to as `bearer`.
-pub fn add_bearer_scheme(openapi: &mut OpenApi) {
+fn add_bearer_scheme(openapi: &mut OpenApi) {
     let components = openapi.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

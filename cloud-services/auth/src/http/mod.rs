@@ -13,7 +13,7 @@ use axum::extract::FromRef;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
-use episante_kit::server::{add_bearer_scheme, service_router, ServiceParts};
+use episante_kit::server::{service_router, ServiceParts};
 use episante_kit::{ApiError, Claims, Metrics, Role, TokenConfig, TokenVerifier};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -163,13 +163,11 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         )
         .route("/v1/auth/signing-keys/rotate", post(keys::rotate))
         .with_state(state);
-    let mut openapi = ApiDoc::openapi();
-    add_bearer_scheme(&mut openapi);
     service_router(
         api,
         ServiceParts {
             metrics,
-            openapi,
+            openapi: ApiDoc::openapi(),
             pool,
         },
     )
