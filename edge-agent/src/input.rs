@@ -58,6 +58,22 @@ pub struct InputCounters {
     pub rejected: AtomicU64,
 }
 
+/// Parses and counts one input line; `None` for a blank line.
+fn accept(line: &str, counters: &InputCounters) -> Option<Result<Reading, String>> {
+    if line.trim().is_empty() {
+        return None;
+    }
+    let result = parse_line(line);
+    match &result {
+        Ok(_) => counters.accepted.fetch_add(1, Ordering::Relaxed),
+        Err(e) => {
+            tracing::warn!(error = %e, "sensor line refused");
+            counters.rejected.fetch_add(1, Ordering::Relaxed)
+        }
+    };
+    Some(result)
+}
+
 async fn forward_lines<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite + Unpin>(
     reader: R,
     mut replies: W,
@@ -66,22 +82,17 @@ async fn forward_lines<R: tokio::io::AsyncRead + Unpin, W: tokio::io::AsyncWrite
 ) {
     let mut lines = BufReader::new(reader).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match parse_line(&line) {
-            Ok(reading) => {
-                counters.accepted.fetch_add(1, Ordering::Relaxed);
-                if tx.send(reading).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                counters.rejected.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, "sensor line refused");
+        let reading = match accept(&line, &counters) {
+            None => continue,
+            Some(Ok(reading)) => reading,
+            Some(Err(e)) => {
                 let reply = format!("{{\"error\":{}}}\n", serde_json::json!(e));
                 let _ = replies.write_all(reply.as_bytes()).await;
+                continue;
             }
+        };
+        if tx.send(reading).await.is_err() {
+            return;
         }
     }
 }
@@ -92,19 +103,9 @@ pub async fn read_stdin(tx: mpsc::Sender<Reading>, counters: Arc<InputCounters>)
         use std::io::BufRead;
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { return };
-            if line.trim().is_empty() {
-                continue;
-            }
-            match parse_line(&line) {
-                Ok(reading) => {
-                    counters.accepted.fetch_add(1, Ordering::Relaxed);
-                    if tx.blocking_send(reading).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    counters.rejected.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %e, "sensor line refused");
+            if let Some(Ok(reading)) = accept(&line, &counters) {
+                if tx.blocking_send(reading).is_err() {
+                    return;
                 }
             }
         }
