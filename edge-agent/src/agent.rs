@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::buffer::{BufferError, BufferOptions, ReadingBuffer};
 use crate::config::{AckMode, EdgeConfig};
-use crate::input::InputCounters;
+use crate::input::{now_ms, InputCounters};
 use crate::status::AgentStatus;
 
 enum SessionEvent {
@@ -56,13 +56,6 @@ pub struct Agent {
     reconnect_at: Instant,
     last_ack_at_ms: Option<i64>,
     tls: Option<TlsConfiguration>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 fn tls_config(config: &EdgeConfig) -> anyhow::Result<Option<TlsConfiguration>> {

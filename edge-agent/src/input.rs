@@ -24,7 +24,8 @@ struct SensorLine {
     ts_ms: Option<i64>,
 }
 
-fn now_ms() -> i64 {
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -4,13 +4,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use episante_protocol::{Reading, ReadingBatch, VitalKind, READING_BATCH_VERSION};
-use rumqttc::{
-    AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport,
-};
+use rumqttc::{AsyncClient, Event, Outgoing, Packet, QoS};
 use serde_json::{json, Value};
+
+use crate::device_link::{percentile_ms, BrokerTarget};
 use tokio::sync::Mutex;
 
 #[derive(Args, Debug, Clone)]
@@ -75,56 +75,19 @@ fn payload(device: &str, first_seq: u64, n: u64) -> Vec<u8> {
     .expect("batches serialise")
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx] as f64 / 1000.0
-}
-
-async fn register(args: &BenchArgs, registry: &str, id: &str) -> anyhow::Result<Value> {
-    let token = args.token.as_deref().context("--registry needs --token")?;
-    let http = reqwest::Client::new();
-    let response = http
-        .post(format!("{registry}/v1/devices"))
-        .bearer_auth(token)
-        .json(&json!({"device_id": id, "label": "bench"}))
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        bail!(
-            "registering {id}: {} {}",
-            response.status(),
-            response.text().await?
-        );
-    }
-    Ok(response.json().await?)
-}
-
 async fn run_device(args: Arc<BenchArgs>, index: usize, run: u64) -> anyhow::Result<DeviceResult> {
     let id = format!("bench{run}d{index}");
-    let mut options = MqttOptions::new(&id, &args.host, args.port);
-    options.set_keep_alive(Duration::from_secs(30));
-    options.set_inflight(args.inflight);
-    options.set_max_packet_size(1024 * 1024, 1024 * 1024);
-    let e2e = args.registry.is_some() && !args.puback_only;
-    let (topic, ack_topic) = if let Some(registry) = &args.registry {
-        let creds = register(&args, registry, &id).await?;
-        let field = |f: &str| creds[f].as_str().unwrap_or_default().as_bytes().to_vec();
-        options.set_credentials(&id, creds["secret"].as_str().unwrap_or_default());
-        options.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
-            ca: field("ca_pem"),
-            alpn: None,
-            client_auth: Some((field("certificate_pem"), field("private_key_pem"))),
-        }));
-        (
-            episante_protocol::topics::device_readings(&id),
-            Some(episante_protocol::topics::device_ack(&id)),
-        )
-    } else {
-        (format!("bench/{id}/readings"), None)
+    let target = BrokerTarget {
+        host: args.host.clone(),
+        port: args.port,
+        registry: args.registry.clone(),
+        token: args.token.clone(),
     };
+    let (mut options, prefix) = target.device(&reqwest::Client::new(), &id).await?;
+    options.set_inflight(args.inflight);
+    let e2e = target.end_to_end() && !args.puback_only;
+    let topic = format!("{prefix}/readings");
+    let ack_topic = target.end_to_end().then(|| format!("{prefix}/ack"));
     let (client, mut eventloop) = AsyncClient::new(options, 10);
     // Connect first, and subscribe to acks before publishing.
     loop {
@@ -241,10 +204,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "messages_per_sec": messages as f64 / secs,
         "puback_messages_per_sec": messages as f64 / last_puback.duration_since(started).as_secs_f64(),
         "readings_per_sec": (messages * args.readings) as f64 / secs,
-        "puback_p50_ms": percentile(&puback, 0.50),
-        "puback_p99_ms": percentile(&puback, 0.99),
-        "e2e_p50_ms": percentile(&e2e, 0.50),
-        "e2e_p99_ms": percentile(&e2e, 0.99),
+        "puback_p50_ms": percentile_ms(&puback, 0.50),
+        "puback_p99_ms": percentile_ms(&puback, 0.99),
+        "e2e_p50_ms": percentile_ms(&e2e, 0.50),
+        "e2e_p99_ms": percentile_ms(&e2e, 0.99),
     });
     println!("{report}");
     Ok(())

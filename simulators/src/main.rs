@@ -7,6 +7,10 @@
 //! same load with PUBACKs only, so the two can be compared in one run.
 
 mod bench;
+mod device_link;
+mod fleet;
+mod scenario;
+mod vitals;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +27,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A fleet of simulated patients' devices publishing vitals, with labelled anomalies.
+    #[command(
+        after_help = "Examples:\n  episante-sim run --registry http://127.0.0.1:8085 --token $TOKEN --devices 100\n  \
+        episante-sim run --scenario mixed --speed 60 --duration 120 --seed 7 --ground-truth truth.jsonl ...\n  \
+        episante-sim run --host 127.0.0.1 --port 1883 --devices 1000   # plain MQTT, e.g. Mosquitto"
+    )]
+    Run(fleet::RunArgs),
     /// Raw MQTT publish benchmark (prints one JSON object).
     #[command(
         after_help = "Examples:\n  episante-sim bench --port 1883 --devices 100 --messages 1000\n  \
@@ -38,6 +49,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Bench(args) => bench::run(args).await,
+            Command::Run(args) => fleet::run(args).await,
         }
     });
     match result {

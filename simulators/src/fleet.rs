@@ -1,0 +1,339 @@
+//! `episante-sim run`: a fleet of simulated patients' devices publishing vitals.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use episante_protocol::{Reading, ReadingBatch, READING_BATCH_VERSION};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
+use serde_json::json;
+
+use crate::device_link::{percentile_ms, BrokerTarget};
+use crate::scenario::{self, AnomalyKind, AnomalyWindow, ScenarioName};
+use crate::vitals::VitalsModel;
+
+#[derive(Clone, Debug, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[arg(long, default_value = "localhost")]
+    pub host: String,
+    #[arg(long, default_value_t = 8883)]
+    pub port: u16,
+    /// EpiSante device registry: devices are registered there and use mutual TLS; without it
+    /// they connect in plain TCP (e.g. to Mosquitto) under `sim/{id}/`.
+    #[arg(long)]
+    pub registry: Option<String>,
+    #[arg(long, env = "EPISANTE_TOKEN")]
+    pub token: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub devices: usize,
+    /// Samples (one reading of each of the six vitals) per device per second.
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+    /// Samples per MQTT message.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Wall-clock seconds to run.
+    #[arg(long, default_value_t = 60)]
+    pub duration: u64,
+    /// Simulated seconds per wall-clock second (compresses scenarios and the circadian rhythm).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    #[arg(long, value_enum, default_value = "normal")]
+    pub scenario: ScenarioName,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where to write the scenario's anomaly windows (JSON lines).
+    #[arg(long)]
+    pub ground_truth: Option<std::path::PathBuf>,
+    /// Simulated start time, ms since the epoch (default: now); fix it for reproducible data.
+    #[arg(long)]
+    pub start_ms: Option<i64>,
+    /// Device id prefix (ids are `{prefix}{index}`, letters and digits only).
+    #[arg(long, default_value = "sim")]
+    pub prefix: String,
+    /// New connections per second while ramping up.
+    #[arg(long, default_value_t = 500)]
+    pub connect_rate: u32,
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: Output,
+}
+
+#[derive(Default)]
+struct Totals {
+    connected: AtomicU64,
+    messages: AtomicU64,
+    readings: AtomicU64,
+    acked: AtomicU64,
+    errors: AtomicU64,
+}
+
+struct DeviceReport {
+    latencies_us: Vec<u32>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_device(
+    args: Arc<RunArgs>,
+    target: BrokerTarget,
+    http: reqwest::Client,
+    index: usize,
+    windows: Arc<Vec<AnomalyWindow>>,
+    start_ms: i64,
+    totals: Arc<Totals>,
+    stop_at: Instant,
+) -> anyhow::Result<DeviceReport> {
+    let id = format!("{}{index}", args.prefix);
+    let (options, prefix) = target.device(&http, &id).await?;
+    let mut model = VitalsModel::new(args.seed, index as u64);
+    let offline: Vec<(i64, i64)> = windows
+        .iter()
+        .filter(|w| w.device == id && w.kind == AnomalyKind::Offline)
+        .map(|w| (w.start_ms, w.end_ms))
+        .collect();
+    let dt_wall = Duration::from_secs_f64(args.batch as f64 / args.rate);
+    let dt_sim_ms = (1000.0 * args.speed / args.rate) as i64;
+    let mut report = DeviceReport {
+        latencies_us: Vec::new(),
+    };
+    let mut seq = 0u64;
+    let mut sim_ms = start_ms;
+    let mut sent: VecDeque<(u64, Instant)> = VecDeque::new();
+    let e2e = target.end_to_end();
+    'sessions: while Instant::now() < stop_at {
+        let (client, mut eventloop) = AsyncClient::new(options.clone(), 64);
+        // Connect.
+        loop {
+            match tokio::time::timeout(Duration::from_secs(30), eventloop.poll()).await {
+                Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => break,
+                Ok(Ok(_)) => continue,
+                _ => {
+                    totals.errors.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue 'sessions;
+                }
+            }
+        }
+        totals.connected.fetch_add(1, Ordering::Relaxed);
+        if e2e {
+            client
+                .subscribe(format!("{prefix}/ack"), QoS::AtLeastOnce)
+                .await?;
+        }
+        let mut tick = tokio::time::interval(dt_wall);
+        let disconnected = loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if Instant::now() >= stop_at {
+                        break false;
+                    }
+                    let mut readings = Vec::new();
+                    for _ in 0..args.batch {
+                        sim_ms += dt_sim_ms;
+                        for (kind, value) in model.sample(sim_ms, dt_sim_ms as f64 / 1000.0, &id, &windows) {
+                            seq += 1;
+                            readings.push(Reading { seq, ts_ms: sim_ms, kind, value, unit: kind.unit().to_string() });
+                        }
+                    }
+                    if offline.iter().any(|(s, e)| (*s..*e).contains(&sim_ms)) {
+                        // The device goes offline: drop the connection until the window ends.
+                        let _ = client.disconnect().await;
+                        while offline.iter().any(|(s, e)| (*s..*e).contains(&sim_ms)) && Instant::now() < stop_at {
+                            tokio::time::sleep(dt_wall).await;
+                            sim_ms += dt_sim_ms * args.batch as i64;
+                        }
+                        break true;
+                    }
+                    if readings.is_empty() {
+                        continue;
+                    }
+                    let n = readings.len() as u64;
+                    let batch = ReadingBatch { v: READING_BATCH_VERSION, device_id: id.clone(), readings };
+                    if client.publish(format!("{prefix}/readings"), QoS::AtLeastOnce, false, serde_json::to_vec(&batch)?).await.is_err() {
+                        break true;
+                    }
+                    sent.push_back((seq, Instant::now()));
+                    totals.messages.fetch_add(1, Ordering::Relaxed);
+                    totals.readings.fetch_add(n, Ordering::Relaxed);
+                }
+                event = eventloop.poll() => match event {
+                    Ok(Event::Incoming(Packet::Publish(p))) if e2e => {
+                        if let Ok(ack) = serde_json::from_slice::<episante_protocol::ReadingsAck>(&p.payload) {
+                            while sent.front().is_some_and(|(s, _)| *s <= ack.acked_through) {
+                                let (_, at) = sent.pop_front().expect("front");
+                                report.latencies_us.push(at.elapsed().as_micros() as u32);
+                                totals.acked.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(_))) if !e2e => {
+                        if let Some((_, at)) = sent.pop_front() {
+                            report.latencies_us.push(at.elapsed().as_micros() as u32);
+                            totals.acked.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        totals.errors.fetch_add(1, Ordering::Relaxed);
+                        break true;
+                    }
+                },
+            }
+        };
+        totals.connected.fetch_sub(1, Ordering::Relaxed);
+        if !disconnected {
+            // Give the last acks a moment, then leave.
+            let grace = Instant::now() + Duration::from_secs(3);
+            while !sent.is_empty() && Instant::now() < grace {
+                match tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
+                    Ok(Ok(Event::Incoming(Packet::Publish(p)))) if e2e => {
+                        if let Ok(ack) =
+                            serde_json::from_slice::<episante_protocol::ReadingsAck>(&p.payload)
+                        {
+                            while sent.front().is_some_and(|(s, _)| *s <= ack.acked_through) {
+                                let (_, at) = sent.pop_front().expect("front");
+                                report.latencies_us.push(at.elapsed().as_micros() as u32);
+                                totals.acked.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    Ok(Ok(Event::Incoming(Packet::PubAck(_)))) if !e2e => {
+                        if let Some((_, at)) = sent.pop_front() {
+                            report.latencies_us.push(at.elapsed().as_micros() as u32);
+                            totals.acked.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Ok(Ok(_)) => {}
+                    _ => break,
+                }
+            }
+            let _ = client.disconnect().await;
+            break;
+        }
+        // Offline or dropped: messages in flight will be acked by the broker or never; forget them.
+        sent.clear();
+    }
+    Ok(report)
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let start_ms = args.start_ms.unwrap_or_else(now_ms);
+    let ids: Vec<String> = (0..args.devices)
+        .map(|i| format!("{}{i}", args.prefix))
+        .collect();
+    let sim_duration_ms = (args.duration as f64 * 1000.0 * args.speed) as i64;
+    let windows = scenario::plan(args.scenario, &ids, args.seed, start_ms, sim_duration_ms);
+    if let Some(path) = &args.ground_truth {
+        scenario::write_ground_truth(path, &windows)?;
+    }
+    let target = BrokerTarget {
+        host: args.host.clone(),
+        port: args.port,
+        registry: args.registry.clone(),
+        token: args.token.clone(),
+    };
+    let args = Arc::new(args);
+    let windows = Arc::new(windows);
+    let totals = Arc::new(Totals::default());
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let ramp = Duration::from_secs_f64(args.devices as f64 / args.connect_rate.max(1) as f64);
+    let stop_at = started + ramp + Duration::from_secs(args.duration);
+    let mut tasks = Vec::with_capacity(args.devices);
+    let progress = {
+        let totals = totals.clone();
+        let devices = args.devices;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                eprint!(
+                    "\r[{:>5.0}s] connected {:>6}/{devices}  sent {:>9} msgs {:>10} readings  acked {:>9}  errors {}   ",
+                    started.elapsed().as_secs_f64(),
+                    totals.connected.load(Ordering::Relaxed),
+                    totals.messages.load(Ordering::Relaxed),
+                    totals.readings.load(Ordering::Relaxed),
+                    totals.acked.load(Ordering::Relaxed),
+                    totals.errors.load(Ordering::Relaxed),
+                );
+            }
+        })
+    };
+    for index in 0..args.devices {
+        tasks.push(tokio::spawn(run_device(
+            args.clone(),
+            target.clone(),
+            http.clone(),
+            index,
+            windows.clone(),
+            start_ms,
+            totals.clone(),
+            stop_at,
+        )));
+        tokio::time::sleep(Duration::from_secs_f64(
+            1.0 / args.connect_rate.max(1) as f64,
+        ))
+        .await;
+    }
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    for task in tasks {
+        match task.await? {
+            Ok(report) => latencies.extend(report.latencies_us),
+            Err(e) => {
+                failed += 1;
+                if failed <= 3 {
+                    eprintln!("\ndevice failed: {e:#}");
+                }
+            }
+        }
+    }
+    progress.abort();
+    eprintln!();
+    latencies.sort_unstable();
+    let secs = started.elapsed().as_secs_f64();
+    let messages = totals.messages.load(Ordering::Relaxed);
+    let report = json!({
+        "devices": args.devices,
+        "devices_failed": failed,
+        "scenario": format!("{:?}", args.scenario).to_lowercase(),
+        "seed": args.seed,
+        "anomaly_windows": windows.len(),
+        "seconds": secs,
+        "messages_sent": messages,
+        "readings_sent": totals.readings.load(Ordering::Relaxed),
+        "messages_acked": totals.acked.load(Ordering::Relaxed),
+        "ack_kind": if target.end_to_end() { "end_to_end" } else { "puback" },
+        "messages_per_sec": messages as f64 / secs,
+        "latency_p50_ms": percentile_ms(&latencies, 0.5),
+        "latency_p99_ms": percentile_ms(&latencies, 0.99),
+        "latency_max_ms": latencies.last().map(|us| *us as f64 / 1000.0),
+        "errors": totals.errors.load(Ordering::Relaxed),
+    });
+    match args.output {
+        Output::Json => println!("{report}"),
+        Output::Table => {
+            for (key, value) in report.as_object().expect("object") {
+                println!("{key:<18} {value}");
+            }
+        }
+    }
+    if failed == args.devices && args.devices > 0 {
+        anyhow::bail!("no device could run");
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
