@@ -73,6 +73,18 @@ struct Totals {
     readings: AtomicU64,
     acked: AtomicU64,
     errors: AtomicU64,
+    /// The first few distinct error messages, for the report.
+    error_samples: std::sync::Mutex<Vec<String>>,
+}
+
+impl Totals {
+    fn error(&self, what: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let mut samples = self.error_samples.lock().expect("samples");
+        if samples.len() < 5 && !samples.contains(&what) {
+            samples.push(what);
+        }
+    }
 }
 
 struct DeviceReport {
@@ -109,17 +121,21 @@ async fn run_device(
     let e2e = target.end_to_end();
     'sessions: while Instant::now() < stop_at {
         let (client, mut eventloop) = AsyncClient::new(options.clone(), 64);
+        // Thousands of TLS handshakes queue up on the broker while a fleet ramps up: allow them
+        // time rather than retrying (which only adds load).
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_connection_timeout(30);
+        eventloop.set_network_options(network);
         // Connect.
         loop {
             match tokio::time::timeout(Duration::from_secs(30), eventloop.poll()).await {
                 Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => break,
                 Ok(Ok(_)) => continue,
-                _ => {
-                    totals.errors.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue 'sessions;
-                }
+                Ok(Err(e)) => totals.error(format!("connect: {e}")),
+                Err(_) => totals.error("connect: no CONNACK within 30 s".into()),
             }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue 'sessions;
         }
         totals.connected.fetch_add(1, Ordering::Relaxed);
         if e2e {
@@ -180,8 +196,8 @@ async fn run_device(
                         }
                     }
                     Ok(_) => {}
-                    Err(_) => {
-                        totals.errors.fetch_add(1, Ordering::Relaxed);
+                    Err(e) => {
+                        totals.error(format!("session: {e}"));
                         break true;
                     }
                 },
@@ -316,6 +332,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "latency_p99_ms": percentile_ms(&latencies, 0.99),
         "latency_max_ms": latencies.last().map(|us| *us as f64 / 1000.0),
         "errors": totals.errors.load(Ordering::Relaxed),
+        "error_samples": totals.error_samples.lock().expect("samples").clone(),
     });
     match args.output {
         Output::Json => println!("{report}"),
