@@ -2,13 +2,14 @@
 # Fleet benchmark: DEVICES (default 10,000) simulated devices connected over mutual TLS to
 # `episante up` (bridging to tansu) and publishing vitals; reports the broker's and the
 # simulator's CPU seconds and peak RSS, and the simulator's report (messages, e2e latency).
-#   ./infra/bench/fleet.sh          # DEVICES=10000 RATE=0.2 DURATION=60 CONNECT_RATE=400
+#   ./infra/bench/fleet.sh          # DEVICES=10000 RATE=0.2 DURATION=60 CONNECT_RATE=100 SCENARIO=normal
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEVICES=${DEVICES:-10000}
 RATE=${RATE:-0.2}
 DURATION=${DURATION:-60}
-CONNECT_RATE=${CONNECT_RATE:-400}
+CONNECT_RATE=${CONNECT_RATE:-100}
+SCENARIO=${SCENARIO:-normal}
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 export PATH="$HOME/.cargo/bin:$PATH"
 ulimit -n "$(ulimit -Hn)"   # 10,000 connections need ~10,000 descriptors in each process
@@ -48,7 +49,7 @@ token=$(curl -sf "http://127.0.0.1:$auth_port/v1/auth/login" -H 'content-type: a
 c0=$(cpu_secs "$up_pid")
 /usr/bin/time -f "%e %U %S %M" -o "$work/sim.time" target/release/episante-sim run --host localhost --port "$mqtt_port" \
   --registry "http://127.0.0.1:$registry_port" --token "$token" --devices "$DEVICES" --rate "$RATE" \
-  --duration "$DURATION" --connect-rate "$CONNECT_RATE" --scenario mixed --output json >"$work/sim.json" 2>"$work/sim.err" &
+  --duration "$DURATION" --connect-rate "$CONNECT_RATE" --scenario "$SCENARIO" --output json >"$work/sim.json" 2>"$work/sim.err" &
 sim_pid=$!
 peak=0
 while kill -0 "$sim_pid" 2>/dev/null; do

@@ -18,17 +18,15 @@ pub struct BrokerTarget {
 }
 
 impl BrokerTarget {
-    /// Registers `id` if a registry is configured; returns its MQTT options and topic prefix.
-    pub async fn device(
+    /// Registers `id` in the device registry; returns its credentials (secret, certificate,
+    /// key, CA), or `None` without a registry.
+    pub async fn register(
         &self,
         http: &reqwest::Client,
         id: &str,
-    ) -> anyhow::Result<(MqttOptions, String)> {
-        let mut options = MqttOptions::new(id, &self.host, self.port);
-        options.set_keep_alive(Duration::from_secs(30));
-        options.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    ) -> anyhow::Result<Option<Value>> {
         let Some(registry) = &self.registry else {
-            return Ok((options, format!("sim/{id}")));
+            return Ok(None);
         };
         let token = self
             .token
@@ -47,7 +45,21 @@ impl BrokerTarget {
                 response.text().await?
             );
         }
-        let creds: Value = response.json().await?;
+        Ok(Some(response.json().await?))
+    }
+
+    /// Registers `id` if a registry is configured; returns its MQTT options and topic prefix.
+    pub async fn device(
+        &self,
+        http: &reqwest::Client,
+        id: &str,
+    ) -> anyhow::Result<(MqttOptions, String)> {
+        let mut options = MqttOptions::new(id, &self.host, self.port);
+        options.set_keep_alive(Duration::from_secs(30));
+        options.set_max_packet_size(1024 * 1024, 1024 * 1024);
+        let Some(creds) = self.register(http, id).await? else {
+            return Ok((options, format!("sim/{id}")));
+        };
         let field = |f: &str| creds[f].as_str().unwrap_or_default().as_bytes().to_vec();
         options.set_credentials(id, creds["secret"].as_str().unwrap_or_default());
         options.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {

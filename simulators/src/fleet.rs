@@ -11,6 +11,7 @@ use rumqttc::{AsyncClient, Event, Packet, QoS};
 use serde_json::json;
 
 use crate::device_link::{percentile_ms, BrokerTarget};
+use crate::edge_driver::DrivenAgent;
 use crate::scenario::{self, AnomalyKind, AnomalyWindow, ScenarioName};
 use crate::vitals::VitalsModel;
 
@@ -59,6 +60,10 @@ pub struct RunArgs {
     /// Device id prefix (ids are `{prefix}{index}`, letters and digits only).
     #[arg(long, default_value = "sim")]
     pub prefix: String,
+    /// Drive real edge agents (this `episante-edge` binary, one process per device, fed through
+    /// its sensor socket) instead of publishing directly.
+    #[arg(long, value_name = "EPISANTE_EDGE")]
+    pub via_edge: Option<std::path::PathBuf>,
     /// New connections per second while ramping up.
     #[arg(long, default_value_t = 500)]
     pub connect_rate: u32,
@@ -72,6 +77,8 @@ struct Totals {
     messages: AtomicU64,
     readings: AtomicU64,
     acked: AtomicU64,
+    /// Readings acknowledged to driven edge agents (`--via-edge`).
+    readings_acked: AtomicU64,
     errors: AtomicU64,
     /// The first few distinct error messages, for the report.
     error_samples: std::sync::Mutex<Vec<String>>,
@@ -101,10 +108,20 @@ async fn run_device(
     start_ms: i64,
     totals: Arc<Totals>,
     stop_at: Instant,
+    edge_dir: std::path::PathBuf,
 ) -> anyhow::Result<DeviceReport> {
     let id = format!("{}{index}", args.prefix);
-    let (options, prefix) = target.device(&http, &id).await?;
     let mut model = VitalsModel::new(args.seed, index as u64);
+    if let Some(binary) = &args.via_edge {
+        let creds = target.register(&http, &id).await?;
+        let dir = edge_dir.join(&id);
+        let agent = DrivenAgent::start(binary, &target, creds, &id, &dir).await?;
+        return drive_agent(
+            &args, agent, &mut model, &id, &windows, start_ms, &totals, stop_at,
+        )
+        .await;
+    }
+    let (options, prefix) = target.device(&http, &id).await?;
     let offline: Vec<(i64, i64)> = windows
         .iter()
         .filter(|w| w.device == id && w.kind == AnomalyKind::Offline)
@@ -239,6 +256,51 @@ async fn run_device(
     Ok(report)
 }
 
+/// `--via-edge`: feed one agent its device's samples, then wait for its acks.
+#[allow(clippy::too_many_arguments)]
+async fn drive_agent(
+    args: &RunArgs,
+    mut agent: DrivenAgent,
+    model: &mut VitalsModel,
+    id: &str,
+    windows: &[AnomalyWindow],
+    start_ms: i64,
+    totals: &Totals,
+    stop_at: Instant,
+) -> anyhow::Result<DeviceReport> {
+    let dt_wall = Duration::from_secs_f64(args.batch as f64 / args.rate);
+    let dt_sim_ms = (1000.0 * args.speed / args.rate) as i64;
+    let mut sim_ms = start_ms;
+    let mut readings = 0u64;
+    totals.connected.fetch_add(1, Ordering::Relaxed);
+    let mut tick = tokio::time::interval(dt_wall);
+    while Instant::now() < stop_at {
+        tick.tick().await;
+        for _ in 0..args.batch {
+            sim_ms += dt_sim_ms;
+            // Offline windows are silent here: the agent itself stays connected.
+            let sample = model.sample(sim_ms, dt_sim_ms as f64 / 1000.0, id, windows);
+            if !sample.is_empty() {
+                agent.send(sim_ms, &sample).await?;
+                readings += sample.len() as u64;
+            }
+        }
+        totals.messages.fetch_add(1, Ordering::Relaxed);
+    }
+    totals.readings.fetch_add(readings, Ordering::Relaxed);
+    let grace = Instant::now() + Duration::from_secs(10);
+    while agent.acked_through() < readings && Instant::now() < grace {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    totals
+        .readings_acked
+        .fetch_add(agent.acked_through(), Ordering::Relaxed);
+    totals.connected.fetch_sub(1, Ordering::Relaxed);
+    Ok(DeviceReport {
+        latencies_us: Vec::new(),
+    })
+}
+
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let start_ms = args.start_ms.unwrap_or_else(now_ms);
     let ids: Vec<String> = (0..args.devices)
@@ -263,6 +325,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let ramp = Duration::from_secs_f64(args.devices as f64 / args.connect_rate.max(1) as f64);
     let stop_at = started + ramp + Duration::from_secs(args.duration);
     let mut tasks = Vec::with_capacity(args.devices);
+    let edge_dir = tempfile::tempdir()?;
     let progress = {
         let totals = totals.clone();
         let devices = args.devices;
@@ -292,6 +355,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             start_ms,
             totals.clone(),
             stop_at,
+            edge_dir.path().to_path_buf(),
         )));
         tokio::time::sleep(Duration::from_secs_f64(
             1.0 / args.connect_rate.max(1) as f64,
@@ -326,6 +390,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "messages_sent": messages,
         "readings_sent": totals.readings.load(Ordering::Relaxed),
         "messages_acked": totals.acked.load(Ordering::Relaxed),
+        "via_edge": args.via_edge.is_some(),
+        "readings_acked_by_edge_agents": totals.readings_acked.load(Ordering::Relaxed),
         "ack_kind": if target.end_to_end() { "end_to_end" } else { "puback" },
         "messages_per_sec": messages as f64 / secs,
         "latency_p50_ms": percentile_ms(&latencies, 0.5),

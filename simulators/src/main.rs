@@ -8,6 +8,7 @@
 
 mod bench;
 mod device_link;
+mod edge_driver;
 mod fleet;
 mod scenario;
 mod vitals;

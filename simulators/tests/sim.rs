@@ -95,3 +95,50 @@ fn bad_flags_fail_with_a_message() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--token"));
 }
+
+#[test]
+fn the_simulator_can_drive_real_edge_agents() {
+    // The workspace test build builds every binary; the edge agent sits beside this one.
+    let edge = env!("CARGO_BIN_EXE_episante-sim").replace("episante-sim", "episante-edge");
+    assert!(
+        std::path::Path::new(&edge).exists(),
+        "build the workspace: {edge} missing"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_episante-sim"))
+        .args([
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "1883",
+            "--devices",
+            "3",
+            "--duration",
+            "2",
+        ])
+        .args([
+            "--rate",
+            "5",
+            "--prefix",
+            &format!("e{}x", std::process::id()),
+            "--output",
+            "json",
+        ])
+        .args(["--via-edge", &edge])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["via_edge"], true);
+    let sent = report["readings_sent"].as_u64().unwrap();
+    assert!(sent >= 3 * 6, "{report}");
+    assert_eq!(
+        report["readings_acked_by_edge_agents"].as_u64(),
+        Some(sent),
+        "every reading acked to its agent"
+    );
+}
