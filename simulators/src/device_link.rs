@@ -54,11 +54,18 @@ impl BrokerTarget {
         http: &reqwest::Client,
         id: &str,
     ) -> anyhow::Result<(MqttOptions, String)> {
+        let creds = self.register(http, id).await?;
+        Ok(self.options(id, creds.as_ref()))
+    }
+
+    /// MQTT options and topic prefix for `id` with the registry's `creds` (mutual TLS), or for a
+    /// plain broker without them.
+    pub fn options(&self, id: &str, creds: Option<&Value>) -> (MqttOptions, String) {
         let mut options = MqttOptions::new(id, &self.host, self.port);
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(1024 * 1024, 1024 * 1024);
-        let Some(creds) = self.register(http, id).await? else {
-            return Ok((options, format!("sim/{id}")));
+        let Some(creds) = creds else {
+            return (options, format!("sim/{id}"));
         };
         let field = |f: &str| creds[f].as_str().unwrap_or_default().as_bytes().to_vec();
         options.set_credentials(id, creds["secret"].as_str().unwrap_or_default());
@@ -67,7 +74,7 @@ impl BrokerTarget {
             alpn: None,
             client_auth: Some((field("certificate_pem"), field("private_key_pem"))),
         }));
-        Ok((options, format!("/tenants/{id}")))
+        (options, format!("/tenants/{id}"))
     }
 
     pub fn end_to_end(&self) -> bool {

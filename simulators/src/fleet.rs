@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use episante_protocol::{Reading, ReadingBatch, READING_BATCH_VERSION};
 use rumqttc::{AsyncClient, Event, Packet, QoS};
@@ -102,7 +103,7 @@ struct DeviceReport {
 async fn run_device(
     args: Arc<RunArgs>,
     target: BrokerTarget,
-    http: reqwest::Client,
+    creds: Option<serde_json::Value>,
     index: usize,
     windows: Arc<Vec<AnomalyWindow>>,
     start_ms: i64,
@@ -113,7 +114,6 @@ async fn run_device(
     let id = format!("{}{index}", args.prefix);
     let mut model = VitalsModel::new(args.seed, index as u64);
     if let Some(binary) = &args.via_edge {
-        let creds = target.register(&http, &id).await?;
         let dir = edge_dir.join(&id);
         let agent = DrivenAgent::start(binary, &target, creds, &id, &dir).await?;
         return drive_agent(
@@ -121,7 +121,7 @@ async fn run_device(
         )
         .await;
     }
-    let (options, prefix) = target.device(&http, &id).await?;
+    let (options, prefix) = target.options(&id, creds.as_ref());
     let offline: Vec<(i64, i64)> = windows
         .iter()
         .filter(|w| w.device == id && w.kind == AnomalyKind::Offline)
@@ -256,6 +256,35 @@ async fn run_device(
     Ok(report)
 }
 
+/// Registers every device (32 at a time) when a registry is configured.
+async fn provision(
+    target: &BrokerTarget,
+    http: &reqwest::Client,
+    ids: &[String],
+) -> anyhow::Result<Vec<Option<serde_json::Value>>> {
+    let mut creds = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(32) {
+        let handles: Vec<_> = chunk
+            .iter()
+            .map(|id| {
+                let (target, http, id) = (target.clone(), http.clone(), id.clone());
+                tokio::spawn(async move { target.register(&http, &id).await })
+            })
+            .collect();
+        for (id, handle) in chunk.iter().zip(handles) {
+            creds.push(
+                handle
+                    .await?
+                    .with_context(|| format!("provisioning {id}"))?,
+            );
+        }
+        if target.registry.is_some() && creds.len() % 1024 == 0 {
+            eprint!("\rprovisioned {}/{}   ", creds.len(), ids.len());
+        }
+    }
+    Ok(creds)
+}
+
 /// `--via-edge`: feed one agent its device's samples, then wait for its acks.
 #[allow(clippy::too_many_arguments)]
 async fn drive_agent(
@@ -326,6 +355,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let stop_at = started + ramp + Duration::from_secs(args.duration);
     let mut tasks = Vec::with_capacity(args.devices);
     let edge_dir = tempfile::tempdir()?;
+    // Provision first (registration issues a certificate: costly for the broker), then connect,
+    // so the ramp-up measures connections, not registrations.
+    let creds = provision(&target, &http, &ids).await?;
     let progress = {
         let totals = totals.clone();
         let devices = args.devices;
@@ -349,7 +381,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(run_device(
             args.clone(),
             target.clone(),
-            http.clone(),
+            creds[index].clone(),
             index,
             windows.clone(),
             start_ms,
