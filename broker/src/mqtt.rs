@@ -14,10 +14,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use episante_protocol::topics;
-use rumqttd::local::{LinkRx, LinkTx};
-use rumqttd::{
-    Broker, Config, ConnectionSettings, RouterConfig, SegmentConfig, ServerSettings, TlsConfig,
-};
+use rumqttd::local::{LinkBuilder, LinkRx, LinkTx};
+use rumqttd::{ConnectionSettings, RouterConfig, SegmentConfig, ServerSettings, TlsConfig};
 
 use crate::config::BrokerConfig;
 use crate::device_auth::DeviceAuthenticator;
@@ -97,21 +95,17 @@ pub fn start(
             }
         },
     );
-    let mut listeners = HashMap::new();
-    listeners.insert(
-        "mqtts".to_string(),
-        ServerSettings {
-            name: "mqtts".into(),
-            listen: addr,
-            tls: Some(TlsConfig::Rustls {
-                capath: Some(path_string(tls.ca)?),
-                certpath: path_string(tls.cert)?,
-                keypath: path_string(tls.key)?,
-            }),
-            next_connection_delay_ms: 0,
-            connections,
-        },
-    );
+    let listener = ServerSettings {
+        name: "mqtts".into(),
+        listen: addr,
+        tls: Some(TlsConfig::Rustls {
+            capath: Some(path_string(tls.ca)?),
+            certpath: path_string(tls.cert)?,
+            keypath: path_string(tls.key)?,
+        }),
+        next_connection_delay_ms: 0,
+        connections,
+    };
     let mut segments = HashMap::new();
     // The bridge's filter carries all readings: a larger log absorbs bursts while Kafka is slow.
     segments.insert(
@@ -132,15 +126,12 @@ pub fn start(
         initialized_filters: None,
         shared_subscriptions_strategy: Default::default(),
     };
-    let rumqttd_config = Config {
-        id: 0,
-        router,
-        v4: Some(listeners),
-        ..Default::default()
-    };
-    let mut broker = Broker::new(rumqttd_config);
-    let (mut link_tx, link_rx) = broker
-        .link(BRIDGE_LINK_ID)
+    // The router on its own thread (rumqttd's design); the listener on *our* multi-threaded
+    // runtime rather than on the single-threaded one `Broker::start` would give it, so that
+    // thousands of device connections spread over every core.
+    let router_tx = rumqttd::Router::new(0, router).spawn();
+    let (mut link_tx, link_rx, _connack) = LinkBuilder::new(BRIDGE_LINK_ID, router_tx.clone())
+        .build()
         .map_err(|e| anyhow::anyhow!("cannot link to the MQTT router: {e:?}"))?;
     link_tx
         .subscribe(topics::ALL_DEVICE_READINGS)
@@ -148,12 +139,12 @@ pub fn start(
     link_tx
         .subscribe(topics::ALL_DEVICE_STATUS)
         .map_err(|e| anyhow::anyhow!("subscribing the bridge: {e:?}"))?;
-    std::thread::Builder::new()
-        .name("rumqttd".into())
-        .spawn(move || match broker.start() {
-            Ok(()) => tracing::error!("rumqttd stopped: every listener exited"),
-            Err(e) => tracing::error!(error = %e, "rumqttd failed"),
-        })?;
+    let mut server = rumqttd::Server::new(listener, router_tx, rumqttd::protocol::v4::V4);
+    tokio::spawn(async move {
+        if let Err(e) = server.start(rumqttd::LinkType::Remote).await {
+            tracing::error!(error = %e, "the MQTT listener stopped");
+        }
+    });
     Ok(RunningMqtt {
         addr,
         link_tx,

@@ -6,6 +6,16 @@ use std::time::Duration;
 
 use episante_testkit::TestDb;
 
+/// Kills the platform if the test fails before stopping it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::test]
 async fn up_prints_endpoints_and_admin_then_stops_cleanly_on_sigterm() {
     let db = TestDb::new();
@@ -29,6 +39,7 @@ async fn up_prints_endpoints_and_admin_then_stops_cleanly_on_sigterm() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let mut child = KillOnDrop(child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -87,11 +98,11 @@ async fn up_prints_endpoints_and_admin_then_stops_cleanly_on_sigterm() {
     assert!(login.status().is_success(), "the printed credentials work");
 
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = child.wait().unwrap();
+    let exit = child.0.wait().unwrap();
     assert!(exit.success(), "clean exit on SIGTERM: {exit}");
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(

@@ -2,68 +2,20 @@
 //! can be killed) bridging to tansu, and Mosquitto in PUBACK-only mode.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use episante_edge::status::AgentStatus;
 use episante_kit::telemetry::LogConfig;
 use episante_kit::{Secret, Shutdown, TokenConfig};
 use episante_testkit::net::{free_port, wait_for_http};
+use episante_testkit::process::RestartableProcess;
 use episante_testkit::{TestDb, TestKafka};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{ClientConfig, Message};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-/// A child process that can be SIGKILLed and restarted with the same environment.
-struct Proc {
-    program: PathBuf,
-    args: Vec<String>,
-    envs: Vec<(String, String)>,
-    child: Option<Child>,
-}
-
-impl Proc {
-    fn new(program: &str, args: &[&str], envs: Vec<(String, String)>) -> Self {
-        Proc {
-            program: program.into(),
-            args: args.iter().map(|a| a.to_string()).collect(),
-            envs,
-            child: None,
-        }
-    }
-    fn start(&mut self) {
-        let mut command = Command::new(&self.program);
-        command
-            .args(&self.args)
-            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        command.env("RUST_LOG", "warn");
-        self.child = Some(command.spawn().expect("process starts"));
-    }
-    fn kill_9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            Command::new("kill")
-                .args(["-9", &child.id().to_string()])
-                .status()
-                .unwrap();
-            child.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
-}
-
-fn env(pairs: &[(&str, String)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
-}
 
 async fn wait_status(
     path: &Path,
@@ -192,12 +144,10 @@ async fn agent_kill_9_and_broker_outage_lose_and_reorder_nothing() {
     let (auth_base, token) = start_auth(&shutdown, &auth_db, dirs[0].path()).await;
 
     let (http_port, mqtt_port) = (free_port(), free_port());
-    let mut broker = Proc::new(
-        env!("CARGO_BIN_EXE_episante-edge")
-            .replace("episante-edge", "episante-broker")
-            .as_str(),
+    let mut broker = RestartableProcess::new(
+        env!("CARGO_BIN_EXE_episante-edge").replace("episante-edge", "episante-broker"),
         &[],
-        env(&[
+        &[
             ("DATABASE_URL", episante_testkit::postgres::admin_url()),
             ("EPISANTE_BROKER__DATABASE__NAME", broker_db.name.clone()),
             ("EPISANTE_BROKER__DATABASE__ROLE", broker_db.name.clone()),
@@ -218,7 +168,7 @@ async fn agent_kill_9_and_broker_outage_lose_and_reorder_nothing() {
                 "EPISANTE_TOKENS__JWKS_URL",
                 format!("{auth_base}/.well-known/jwks.json"),
             ),
-        ]),
+        ],
     );
     broker.start();
     let registry = format!("http://127.0.0.1:{http_port}");
@@ -245,10 +195,10 @@ async fn agent_kill_9_and_broker_outage_lose_and_reorder_nothing() {
     }
     let socket = hub.join("sensors.sock");
     let status = hub.join("buffer/status.json");
-    let mut agent = Proc::new(
+    let mut agent = RestartableProcess::new(
         env!("CARGO_BIN_EXE_episante-edge"),
         &["run", "--input", &format!("unix:{}", socket.display())],
-        env(&[
+        &[
             ("EPISANTE_EDGE__DEVICE_ID", "hub1".into()),
             (
                 "EPISANTE_EDGE__SECRET",
@@ -276,7 +226,7 @@ async fn agent_kill_9_and_broker_outage_lose_and_reorder_nothing() {
             ("EPISANTE_EDGE__FSYNC_INTERVAL_MS", "20".into()),
             ("EPISANTE_EDGE__RECONNECT_MIN_MS", "100".into()),
             ("EPISANTE_EDGE__RECONNECT_MAX_MS", "1000".into()),
-        ]),
+        ],
     );
     agent.start();
     wait_for_socket(&socket).await;
@@ -375,10 +325,10 @@ async fn puback_mode_against_mosquitto_and_status_and_bad_input() {
         .expect("mosquitto_sub (apt-get install mosquitto-clients)");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let mut agent = Proc::new(
+    let mut agent = RestartableProcess::new(
         env!("CARGO_BIN_EXE_episante-edge"),
         &["run", "--input", &format!("unix:{}", socket.display())],
-        env(&[
+        &[
             ("EPISANTE_EDGE__DEVICE_ID", "mosqhub".into()),
             ("EPISANTE_EDGE__BROKER_HOST", "127.0.0.1".into()),
             ("EPISANTE_EDGE__BROKER_PORT", "1883".into()),
@@ -390,7 +340,7 @@ async fn puback_mode_against_mosquitto_and_status_and_bad_input() {
             ),
             ("EPISANTE_EDGE__BATCH_MAX_AGE_MS", "20".into()),
             ("EPISANTE_EDGE__FSYNC", "always".into()),
-        ]),
+        ],
     );
     agent.start();
     wait_for_socket(&socket).await;

@@ -8,40 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 READINGS=${READINGS:-1000000}
-export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-export PATH="$HOME/.cargo/bin:$PATH"
+source infra/bench/lib.sh
 cargo build --release -q -p episante-cli -p episante-edge
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-work=$(mktemp -d)
-stamp=$(date +%s)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for db in "bench_eauth_$stamp" "bench_ebroker_$stamp"; do
-    psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $db" >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-tansu_port=$(free_port)
-mkdir -p "$work/tansu"
-(cd "$work/tansu" && exec tansu broker --listener-url "tcp://127.0.0.1:$tansu_port" \
-  --advertised-listener-url "tcp://127.0.0.1:$tansu_port" --storage-engine sqlite://tansu.db >tansu.log 2>&1) &
-pids+=($!)
-auth_port=$(free_port); registry_port=$(free_port); mqtt_port=$(free_port); dead_port=$(free_port)
-EPISANTE_AUTH__DATABASE__NAME="bench_eauth_$stamp" EPISANTE_AUTH__DATABASE__ROLE="bench_eauth_$stamp" \
-EPISANTE_BROKER__DATABASE__NAME="bench_ebroker_$stamp" EPISANTE_BROKER__DATABASE__ROLE="bench_ebroker_$stamp" \
-EPISANTE_AUTH__BIND="127.0.0.1:$auth_port" EPISANTE_BROKER__HTTP_BIND="127.0.0.1:$registry_port" \
-EPISANTE_BROKER__MQTT_BIND="127.0.0.1:$mqtt_port" EPISANTE_DATA_DIR="$work/data" \
-EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD=benchmark-admin-password \
-EPISANTE_KAFKA__BROKERS="127.0.0.1:$tansu_port" RUST_LOG=warn \
-  target/release/episante up >"$work/up.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$registry_port/ready" >/dev/null && break; sleep 0.1; done
-token=$(curl -sf "http://127.0.0.1:$auth_port/v1/auth/login" -H 'content-type: application/json' \
-  -d '{"email":"admin@episante.local","password":"benchmark-admin-password"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')
+start_platform bench_edge
+dead_port=$(free_port)
 curl -sf "http://127.0.0.1:$registry_port/v1/devices" -H "authorization: Bearer $token" \
   -H 'content-type: application/json' -d '{"device_id":"benchhub"}' >"$work/creds.json"
 mkdir -p "$work/hub"
@@ -94,7 +64,7 @@ r0=$(date +%s.%N)
 until [ "$(status acked_through)" -ge "$READINGS" ]; do sleep 0.1; done
 r1=$(date +%s.%N)
 
-echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | xargs); $(date -u +%F)"
+machine
 python3 - <<PY
 n = $READINGS
 print(f"buffered {n} readings in {$t1 - $t0:.1f} s ({n / ($t1 - $t0):.0f} readings/s through the socket), {$disk} MiB on disk")

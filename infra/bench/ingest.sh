@@ -15,50 +15,12 @@ DEVICES=${DEVICES:-100}
 MESSAGES=${MESSAGES:-1000}
 BATCH=${BATCH:-50}
 BATCH_MESSAGES=${BATCH_MESSAGES:-300}
-export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-export PATH="$HOME/.cargo/bin:$PATH"
-
+source infra/bench/lib.sh
 cargo build --release -q -p episante-cli -p episante-sim
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-cpu_secs() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat"; }
-rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
-work=$(mktemp -d)
-stamp=$(date +%s)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for db in "bench_auth_$stamp" "bench_broker_$stamp"; do
-    psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $db" >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 mosquitto_pid=$(pgrep -x mosquitto | head -n1 || true)
 if [ -z "$mosquitto_pid" ]; then ./infra/dev/ensure-services.sh; mosquitto_pid=$(pgrep -x mosquitto | head -n1); fi
-
-tansu_port=$(free_port)
-mkdir -p "$work/tansu"
-(cd "$work/tansu" && exec tansu broker --listener-url "tcp://127.0.0.1:$tansu_port" \
-  --advertised-listener-url "tcp://127.0.0.1:$tansu_port" --storage-engine sqlite://tansu.db >tansu.log 2>&1) &
-pids+=($!)
-tansu_pid=$!
-
-auth_port=$(free_port); registry_port=$(free_port); mqtt_port=$(free_port)
-EPISANTE_AUTH__DATABASE__NAME="bench_auth_$stamp" EPISANTE_AUTH__DATABASE__ROLE="bench_auth_$stamp" \
-EPISANTE_BROKER__DATABASE__NAME="bench_broker_$stamp" EPISANTE_BROKER__DATABASE__ROLE="bench_broker_$stamp" \
-EPISANTE_AUTH__BIND="127.0.0.1:$auth_port" EPISANTE_BROKER__HTTP_BIND="127.0.0.1:$registry_port" \
-EPISANTE_BROKER__MQTT_BIND="127.0.0.1:$mqtt_port" EPISANTE_DATA_DIR="$work/data" \
-EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD=benchmark-admin-password \
-EPISANTE_KAFKA__BROKERS="127.0.0.1:$tansu_port" RUST_LOG=warn \
-  target/release/episante up >"$work/up.log" 2>&1 &
-pids+=($!)
-up_pid=$!
-for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$registry_port/ready" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$registry_port/ready" >/dev/null || { cat "$work/up.log"; exit 1; }
-token=$(curl -sf "http://127.0.0.1:$auth_port/v1/auth/login" -H 'content-type: application/json' \
-  -d '{"email":"admin@episante.local","password":"benchmark-admin-password"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')
+start_platform bench_ingest
 
 # Mosquitto over mutual TLS on a free port, with the EpiSante broker's CA and server certificate,
 # so the TLS cost is in both: a second, private Mosquitto process.
@@ -98,7 +60,7 @@ run mosquitto-mtls "$mosquitto_tls_pid" --host localhost --port "$mosq_tls_port"
 run episante "$up_pid" --host localhost --port "$mqtt_port" --registry "http://127.0.0.1:$registry_port" --token "$token" --messages "$MESSAGES" >>"$results"
 run episante-batched "$up_pid" --host localhost --port "$mqtt_port" --registry "http://127.0.0.1:$registry_port" --token "$token" --messages "$BATCH_MESSAGES" --readings "$BATCH" >>"$results"
 
-echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | xargs); $(date -u +%F)"
+machine
 python3 - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]

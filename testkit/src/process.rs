@@ -60,3 +60,58 @@ impl Drop for ServerProcess {
         self.kill();
     }
 }
+
+/// A command that can be started, SIGKILLed and started again with the same arguments and
+/// environment: what crash tests need.
+pub struct RestartableProcess {
+    program: std::path::PathBuf,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+    child: Option<std::process::Child>,
+}
+
+impl RestartableProcess {
+    pub fn new(
+        program: impl Into<std::path::PathBuf>,
+        args: &[&str],
+        envs: &[(&str, String)],
+    ) -> Self {
+        RestartableProcess {
+            program: program.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            child: None,
+        }
+    }
+
+    /// Starts the process (logging at `warn`, output inherited).
+    pub fn start(&mut self) {
+        let mut command = Command::new(&self.program);
+        command
+            .args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "warn");
+        self.child = Some(
+            command
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", self.program.display())),
+        );
+    }
+
+    /// `kill -9`, then reaps it.
+    pub fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RestartableProcess {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}

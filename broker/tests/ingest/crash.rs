@@ -1,44 +1,14 @@
 //! `kill -9` of the broker process mid-stream: a publisher that resends what was not acked end to
 //! end gets every reading into Kafka at least once.
 
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use episante_protocol::topics::KAFKA_READINGS;
 use episante_testkit::net::{free_port, wait_for_http};
+use episante_testkit::process::RestartableProcess;
 use episante_testkit::TestDb;
 
 use crate::helpers::*;
-
-struct BrokerProcess {
-    envs: Vec<(String, String)>,
-    child: Option<Child>,
-}
-
-impl BrokerProcess {
-    fn spawn(&mut self) {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_episante-broker"));
-        command.envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        command.env("RUST_LOG", "warn");
-        self.child = Some(command.spawn().expect("broker binary starts"));
-    }
-
-    fn kill_9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            Command::new("kill")
-                .args(["-9", &child.id().to_string()])
-                .status()
-                .unwrap();
-            child.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
-}
 
 #[tokio::test]
 async fn kill_9_mid_stream_loses_no_reading() {
@@ -46,38 +16,33 @@ async fn kill_9_mid_stream_loses_no_reading() {
     let db = TestDb::new();
     let data = tempfile::tempdir().unwrap();
     let (http_port, mqtt_port) = (free_port(), free_port());
-    let mut broker = BrokerProcess {
-        envs: vec![
+    let mut broker = RestartableProcess::new(
+        env!("CARGO_BIN_EXE_episante-broker"),
+        &[],
+        &[
+            ("DATABASE_URL", episante_testkit::postgres::admin_url()),
+            ("EPISANTE_BROKER__DATABASE__NAME", db.name.clone()),
+            ("EPISANTE_BROKER__DATABASE__ROLE", db.name.clone()),
             (
-                "DATABASE_URL".into(),
-                episante_testkit::postgres::admin_url(),
-            ),
-            ("EPISANTE_BROKER__DATABASE__NAME".into(), db.name.clone()),
-            ("EPISANTE_BROKER__DATABASE__ROLE".into(), db.name.clone()),
-            (
-                "EPISANTE_BROKER__HTTP_BIND".into(),
+                "EPISANTE_BROKER__HTTP_BIND",
                 format!("127.0.0.1:{http_port}"),
             ),
             (
-                "EPISANTE_BROKER__MQTT_BIND".into(),
+                "EPISANTE_BROKER__MQTT_BIND",
                 format!("127.0.0.1:{mqtt_port}"),
             ),
             (
-                "EPISANTE_BROKER__DATA_DIR".into(),
+                "EPISANTE_BROKER__DATA_DIR",
                 data.path().display().to_string(),
             ),
+            ("EPISANTE_KAFKA__BROKERS", platform.kafka.bootstrap.clone()),
             (
-                "EPISANTE_KAFKA__BROKERS".into(),
-                platform.kafka.bootstrap.clone(),
-            ),
-            (
-                "EPISANTE_TOKENS__JWKS_URL".into(),
+                "EPISANTE_TOKENS__JWKS_URL",
                 format!("{}/.well-known/jwks.json", platform.auth_base),
             ),
         ],
-        child: None,
-    };
-    broker.spawn();
+    );
+    broker.start();
     let registry = format!("http://127.0.0.1:{http_port}");
     wait_for_http(&format!("{registry}/ready"), Duration::from_secs(30))
         .await
@@ -129,7 +94,7 @@ async fn kill_9_mid_stream_loses_no_reading() {
                     if !killed && acked >= TOTAL / 3 {
                         broker.kill_9();
                         killed = true;
-                        broker.spawn();
+                        broker.start();
                         continue 'session;
                     }
                     if acked >= TOTAL {

@@ -1,0 +1,52 @@
+# Shared by the benchmark scripts (source it): a private platform for one benchmark run.
+#   start_platform PREFIX    tansu (sqlite) + release `episante up` bridging to it, with fresh
+#                            databases; sets work, tansu_pid, up_pid, auth_port, registry_port,
+#                            mqtt_port, token. Everything is stopped and dropped on exit.
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+cpu_secs() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat"; }
+rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+machine() { echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | xargs); $(date -u +%F)"; }
+
+work=$(mktemp -d)
+pids=()
+bench_dbs=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for db in "${bench_dbs[@]}"; do
+    psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $db" >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_platform() {
+  local prefix=$1 stamp
+  stamp=$(date +%s)
+  tansu_port=$(free_port)
+  mkdir -p "$work/tansu"
+  (cd "$work/tansu" && exec tansu broker --listener-url "tcp://127.0.0.1:$tansu_port" \
+    --advertised-listener-url "tcp://127.0.0.1:$tansu_port" --storage-engine sqlite://tansu.db >tansu.log 2>&1) &
+  tansu_pid=$!
+  pids+=("$tansu_pid")
+  auth_port=$(free_port); registry_port=$(free_port); mqtt_port=$(free_port)
+  local auth_db="${prefix}_auth_$stamp" broker_db="${prefix}_broker_$stamp"
+  bench_dbs+=("$auth_db" "$broker_db")
+  EPISANTE_AUTH__DATABASE__NAME="$auth_db" EPISANTE_AUTH__DATABASE__ROLE="$auth_db" \
+  EPISANTE_BROKER__DATABASE__NAME="$broker_db" EPISANTE_BROKER__DATABASE__ROLE="$broker_db" \
+  EPISANTE_AUTH__BIND="127.0.0.1:$auth_port" EPISANTE_BROKER__HTTP_BIND="127.0.0.1:$registry_port" \
+  EPISANTE_BROKER__MQTT_BIND="127.0.0.1:$mqtt_port" EPISANTE_DATA_DIR="$work/data" \
+  EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD=benchmark-admin-password EPISANTE_DATABASE__MAX_CONNECTIONS=20 \
+  EPISANTE_KAFKA__BROKERS="127.0.0.1:$tansu_port" RUST_LOG=warn \
+    target/release/episante up >"$work/up.log" 2>&1 &
+  up_pid=$!
+  pids+=("$up_pid")
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$registry_port/ready" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$registry_port/ready" >/dev/null || { cat "$work/up.log"; exit 1; }
+  token=$(curl -sf "http://127.0.0.1:$auth_port/v1/auth/login" -H 'content-type: application/json' \
+    -d '{"email":"admin@episante.local","password":"benchmark-admin-password"}' \
+    | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')
+}
