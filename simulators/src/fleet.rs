@@ -377,11 +377,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             }
         })
     };
-    for index in 0..args.devices {
+    for (index, creds) in creds.into_iter().enumerate() {
         tasks.push(tokio::spawn(run_device(
             args.clone(),
             target.clone(),
-            creds[index].clone(),
+            creds,
             index,
             windows.clone(),
             start_ms,
