@@ -90,16 +90,13 @@ async fn start_auth(shutdown: &Shutdown, db: &TestDb, dir: &Path) -> (String, St
     let base = format!("http://{}", listener.local_addr().unwrap());
     let service = episante_auth::build(settings).await.unwrap();
     tokio::spawn(episante_auth::serve(service, listener, shutdown.clone()));
-    let tokens: Value = reqwest::Client::new()
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"email": "root@episante.test", "password": "correct horse battery staple"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (base, tokens["access_token"].as_str().unwrap().to_string())
+    let token = episante_testkit::auth_client::login(
+        &base,
+        "root@episante.test",
+        "correct horse battery staple",
+    )
+    .await;
+    (base, token)
 }
 
 /// Kafka records of the readings topic until `device` has seqs 1..=n.

@@ -9,6 +9,7 @@
 //!
 //! The binaries are installed by `infra/dev/install-tools.sh`; [`tools`] finds them.
 
+pub mod auth_client;
 pub mod net;
 pub mod postgres;
 pub mod process;

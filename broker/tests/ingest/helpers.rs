@@ -97,23 +97,15 @@ pub async fn start_platform() -> Platform {
         shutdown.clone(),
     ));
 
-    let http = reqwest::Client::new();
-    let tokens: Value = http
-        .post(format!("{auth_base}/v1/auth/login"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin_token =
+        episante_testkit::auth_client::login(&auth_base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     Platform {
         kafka,
         registry,
         auth_base,
         mqtt_port,
-        http,
-        admin_token: tokens["access_token"].as_str().unwrap().to_string(),
+        http: reqwest::Client::new(),
+        admin_token,
         shutdown,
         _dirs: vec![auth_dir, broker_dir],
         _dbs: vec![auth_db, broker_db],

@@ -146,15 +146,5 @@ async fn create_and_login(platform: &Platform, auth_base: &str, role: &str) -> S
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    let tokens: Value = platform
-        .http
-        .post(format!("{auth_base}/v1/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tokens["access_token"].as_str().unwrap().to_string()
+    episante_testkit::auth_client::login(auth_base, &email, password).await
 }
