@@ -230,17 +230,24 @@ impl Agent {
                 if let Some(s) = self.session.as_mut() {
                     s.connected = true;
                     s.last_progress = Instant::now();
-                    if e2e {
-                        s.client.subscribe(ack_topic, QoS::AtLeastOnce).await?;
+                    let online = serde_json::json!({"online": true}).to_string();
+                    let subscribed = if e2e {
+                        s.client.subscribe(ack_topic, QoS::AtLeastOnce).await
+                    } else {
+                        Ok(())
+                    };
+                    let announced = match subscribed {
+                        Ok(()) => {
+                            s.client
+                                .publish(status_topic, QoS::AtLeastOnce, false, online)
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = announced {
+                        self.schedule_reconnect(&format!("session setup failed: {e}"));
+                        return Ok(());
                     }
-                    s.client
-                        .publish(
-                            status_topic,
-                            QoS::AtLeastOnce,
-                            false,
-                            serde_json::json!({"online": true}).to_string(),
-                        )
-                        .await?;
                 }
                 tracing::info!(host = %self.config.broker_host, port = self.config.broker_port, "connected");
             }
@@ -317,10 +324,16 @@ impl Agent {
                 device_id: self.config.device_id.clone(),
                 readings,
             };
-            session
+            let sent = session
                 .client
                 .publish(&topic, QoS::AtLeastOnce, false, serde_json::to_vec(&batch)?)
-                .await?;
+                .await;
+            if let Err(e) = sent {
+                // The connection went away under us: the readings stay buffered, and the
+                // session is rebuilt (this is not an agent failure).
+                self.schedule_reconnect(&format!("publish failed: {e}"));
+                return Ok(());
+            }
             session.sent_through = last_seq;
             session.awaiting_pkid.push_back(last_seq);
         }
