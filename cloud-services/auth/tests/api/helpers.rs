@@ -165,6 +165,27 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// The published JWKS, as JSON.
+    pub async fn jwks(&self) -> Value {
+        self.http
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A verifier that reads this app's JWKS over HTTP, as another service would.
+    pub fn remote_verifier(&self) -> std::sync::Arc<episante_kit::TokenVerifier> {
+        episante_kit::TokenVerifier::remote(&TokenConfig {
+            jwks_url: self.url("/.well-known/jwks.json"),
+            min_refetch_ms: 0,
+            ..self.settings.tokens.clone()
+        })
+    }
+
     pub async fn me(&self, token: &str) -> Response {
         self.http
             .get(self.url("/v1/auth/me"))

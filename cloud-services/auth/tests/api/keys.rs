@@ -1,7 +1,7 @@
 //! Signing keys: rotation without logging anybody out, and keys kept in Vault KV.
 
 use episante_auth::signing_keys::{StoredKey, StoredKeySet};
-use episante_kit::{Role, Secret, TokenConfig, TokenVerifier};
+use episante_kit::{Role, Secret};
 use episante_testkit::{TestDb, TestVault};
 use reqwest::{Method, StatusCode};
 
@@ -10,11 +10,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
     let app = spawn_app().await;
-    let verifier = TokenVerifier::remote(&TokenConfig {
-        jwks_url: app.url("/.well-known/jwks.json"),
-        min_refetch_ms: 0,
-        ..app.settings.tokens.clone()
-    });
+    let verifier = app.remote_verifier();
     let old_token = app.admin_token().await;
     verifier.verify(&old_token).await.unwrap();
     let old_kid = app.state.keys.active_kid().unwrap();
@@ -42,15 +38,7 @@ async fn rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key() {
     verifier.verify(&old_token).await.unwrap();
     assert_eq!(app.me(&old_token).await.status(), StatusCode::OK);
 
-    let jwks: serde_json::Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = app.jwks().await;
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use episante_auth::signing_keys::{KeyRing, KeyStore};
 use episante_kit::authz::TokenError;
-use episante_kit::{Claims, Role, TokenConfig, TokenVerifier};
+use episante_kit::{Claims, Role};
 use reqwest::StatusCode;
 
 use crate::helpers::*;
@@ -24,34 +24,18 @@ fn claims(app: &TestApp) -> Claims {
     }
 }
 
-fn remote_verifier(app: &TestApp) -> std::sync::Arc<TokenVerifier> {
-    TokenVerifier::remote(&TokenConfig {
-        jwks_url: app.url("/.well-known/jwks.json"),
-        min_refetch_ms: 0,
-        ..app.settings.tokens.clone()
-    })
-}
-
 #[tokio::test]
 async fn another_service_verifies_tokens_through_jwks() {
     let app = spawn_app().await;
     let token = app.admin_token().await;
-    let verifier = remote_verifier(&app);
+    let verifier = app.remote_verifier();
     let claims = verifier.verify(&token).await.expect("valid token");
     assert_eq!(claims.role, Role::Admin);
     assert_eq!(claims.iss, "episante-auth");
     assert_eq!(claims.aud, "episante");
     assert!(claims.exp > claims.iat);
 
-    let jwks: serde_json::Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = app.jwks().await;
     let key = &jwks["keys"][0];
     assert_eq!(
         (
@@ -66,7 +50,7 @@ async fn another_service_verifies_tokens_through_jwks() {
 
 /// Every forgery must be refused by the shared verifier *and* by a protected endpoint.
 async fn refused(app: &TestApp, token: &str, expected: TokenError) {
-    let verifier = remote_verifier(app);
+    let verifier = app.remote_verifier();
     assert_eq!(verifier.verify(token).await.unwrap_err(), expected);
     assert_problem(app.me(token).await, StatusCode::UNAUTHORIZED).await;
 }
@@ -136,7 +120,7 @@ async fn alg_none_is_refused() {
     let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#));
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(&app)).unwrap());
     let token = format!("{header}.{payload}.");
-    let verifier = remote_verifier(&app);
+    let verifier = app.remote_verifier();
     assert!(verifier.verify(&token).await.is_err());
     assert_problem(app.me(&token).await, StatusCode::UNAUTHORIZED).await;
 }
