@@ -33,11 +33,9 @@ use crate::metrics::BrokerMetrics;
 
 pub struct BrokerService {
     pub router: Router,
-    pub state: AppState,
     /// Where the MQTT (mutual TLS) listener accepts devices.
     pub mqtt_addr: SocketAddr,
     pub bus: Arc<dyn EventBus>,
-    pub metrics: Arc<Metrics>,
     bridge: tokio::task::JoinHandle<()>,
 }
 
@@ -100,14 +98,12 @@ pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Bro
         auth,
         mqtt_port: running.addr.port(),
     };
-    let router = http::router(state.clone(), metrics.clone());
+    let router = http::router(state, metrics);
     tracing::info!(mqtt = %running.addr, bus = %bus.describe(), "broker ready");
     Ok(BrokerService {
         router,
-        state,
         mqtt_addr: running.addr,
         bus,
-        metrics,
         bridge,
     })
 }
