@@ -1,0 +1,259 @@
+//! The `appointments` table. Double booking is refused by the `appointments_no_overlap`
+//! exclusion constraint, which `insert` surfaces as a database error the caller maps to 409.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::db::outbox::{NewOutboxRow, OutboxColumns};
+use crate::domain::appointment::Status;
+use crate::domain::schedule::Span;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AppointmentRow {
+    pub id: Uuid,
+    pub practitioner_id: Uuid,
+    pub patient_id: Uuid,
+    pub appointment_type_id: Uuid,
+    pub specialty: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: String,
+    pub booked_by: String,
+    pub rescheduled_from: Option<Uuid>,
+    pub rescheduled_to: Option<Uuid>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl AppointmentRow {
+    pub fn status(&self) -> Status {
+        Status::from_db(&self.status)
+    }
+
+    pub fn span(&self) -> Span {
+        Span {
+            start: self.starts_at,
+            end: self.ends_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, practitioner_id, patient_id, appointment_type_id, specialty, starts_at, \
+    ends_at, status, booked_by, rescheduled_from, rescheduled_to, cancelled_at, created_at, updated_at";
+
+pub struct NewAppointment<'a> {
+    pub id: Uuid,
+    pub practitioner_id: Uuid,
+    pub patient_id: Uuid,
+    pub appointment_type_id: Uuid,
+    pub specialty: &'a str,
+    pub slot: Span,
+    pub booked_by: &'a str,
+    pub rescheduled_from: Option<Uuid>,
+}
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    new: &NewAppointment<'_>,
+) -> Result<AppointmentRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO appointments (id, practitioner_id, patient_id, appointment_type_id, specialty,
+            starts_at, ends_at, booked_by, rescheduled_from)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+    ))
+    .bind(new.id)
+    .bind(new.practitioner_id)
+    .bind(new.patient_id)
+    .bind(new.appointment_type_id)
+    .bind(new.specialty)
+    .bind(new.slot.start)
+    .bind(new.slot.end)
+    .bind(new.booked_by)
+    .bind(new.rescheduled_from)
+    .fetch_one(db)
+    .await
+}
+
+/// Inserts the appointment and its outbox rows in one statement (one round trip on the hot
+/// path); the exclusion constraint aborts both together.
+pub async fn insert_with_outbox(
+    db: impl PgExecutor<'_>,
+    new: &NewAppointment<'_>,
+    outbox: &[NewOutboxRow],
+) -> Result<AppointmentRow, sqlx::Error> {
+    let columns = OutboxColumns::from(outbox);
+    sqlx::query_as(&format!(
+        "WITH a AS (
+            INSERT INTO appointments (id, practitioner_id, patient_id, appointment_type_id,
+                specialty, starts_at, ends_at, booked_by, rescheduled_from)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}
+         ), o AS (
+            INSERT INTO outbox (event_id, kind, appointment_id, key, payload, due_at)
+            SELECT u.* FROM UNNEST($10::uuid[], $11::text[], $12::uuid[], $13::text[],
+                                   $14::text[], $15::timestamptz[]) AS u, a
+         )
+         SELECT {COLUMNS} FROM a"
+    ))
+    .bind(new.id)
+    .bind(new.practitioner_id)
+    .bind(new.patient_id)
+    .bind(new.appointment_type_id)
+    .bind(new.specialty)
+    .bind(new.slot.start)
+    .bind(new.slot.end)
+    .bind(new.booked_by)
+    .bind(new.rescheduled_from)
+    .bind(&columns.event_ids)
+    .bind(&columns.kinds)
+    .bind(&columns.appointment_ids)
+    .bind(&columns.keys)
+    .bind(&columns.payloads)
+    .bind(&columns.due)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn set_rescheduled_to(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    to: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE appointments SET rescheduled_to = $2 WHERE id = $1")
+        .bind(id)
+        .bind(to)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn by_id(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<AppointmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM appointments WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Locks the row for the rest of the transaction (cancel, reschedule).
+pub async fn by_id_for_update(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+) -> Result<Option<AppointmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM appointments WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Serialises one patient's bookings for the rest of the transaction, so two concurrent
+/// bookings cannot both pass the same-specialty rule.
+pub async fn lock_patient(
+    tx: &mut Transaction<'_, Postgres>,
+    patient_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
+        .bind(patient_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Start of an active appointment of `patient_id` in `specialty` starting within `within`.
+pub async fn same_specialty_start(
+    db: impl PgExecutor<'_>,
+    patient_id: Uuid,
+    specialty: &str,
+    within: Span,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT starts_at FROM appointments
+         WHERE patient_id = $1 AND specialty = $2 AND status IN ('booked', 'arrived')
+           AND starts_at >= $3 AND starts_at < $4
+         ORDER BY starts_at LIMIT 1",
+    )
+    .bind(patient_id)
+    .bind(specialty)
+    .bind(within.start)
+    .bind(within.end)
+    .fetch_optional(db)
+    .await
+}
+
+/// Moves an appointment to `to` if it is in one of `from`; `None` when it is not (or missing).
+pub async fn transition(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    to: Status,
+    from: &[Status],
+) -> Result<Option<AppointmentRow>, sqlx::Error> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    sqlx::query_as(&format!(
+        "UPDATE appointments SET status = $2, updated_at = now(),
+            cancelled_at = CASE WHEN $2 = 'cancelled' THEN now() ELSE cancelled_at END
+         WHERE id = $1 AND status = ANY ($3) RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(to.as_str())
+    .bind(&from)
+    .fetch_optional(db)
+    .await
+}
+
+#[derive(Debug, Default)]
+pub struct AppointmentFilter {
+    pub patient_id: Option<Uuid>,
+    pub practitioner_id: Option<Uuid>,
+    pub status: Option<Status>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    filter: &AppointmentFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AppointmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM appointments
+         WHERE ($1::uuid IS NULL OR patient_id = $1)
+           AND ($2::uuid IS NULL OR practitioner_id = $2)
+           AND ($3::text IS NULL OR status = $3)
+           AND ($4::timestamptz IS NULL OR starts_at >= $4)
+           AND ($5::timestamptz IS NULL OR starts_at < $5)
+         ORDER BY starts_at, id LIMIT $6 OFFSET $7"
+    ))
+    .bind(filter.patient_id)
+    .bind(filter.practitioner_id)
+    .bind(filter.status.map(Status::as_str))
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+/// Time taken by non-cancelled appointments of `practitioner_ids` overlapping `span`.
+pub async fn busy(
+    db: impl PgExecutor<'_>,
+    practitioner_ids: &[Uuid],
+    span: Span,
+) -> Result<Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT practitioner_id, starts_at, ends_at FROM appointments
+         WHERE practitioner_id = ANY ($1) AND status <> 'cancelled'
+           AND starts_at < $3 AND ends_at > $2",
+    )
+    .bind(practitioner_ids)
+    .bind(span.start)
+    .bind(span.end)
+    .fetch_all(db)
+    .await
+}

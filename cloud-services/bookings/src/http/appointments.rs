@@ -1,0 +1,604 @@
+//! Booking, cancelling, rescheduling, agendas and the practitioner's status marks.
+//!
+//! The booking transaction: check the slot against the practitioner's schedule, serialise the
+//! patient's own bookings (advisory lock) to apply the same-specialty rule, insert the
+//! appointment with its outbox rows (the exclusion constraint refuses any overlap, whoever wins
+//! the race), then check waitlist holds in a *later* statement: if a concurrent cancellation just
+//! committed a hold on this slot, our insert waited for it and this fresh snapshot sees the hold.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, Transaction};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::idempotency::{Idempotency, Started};
+use super::{caller_id, next_offset, AppState, PageParams};
+use crate::db::appointments::{AppointmentFilter, AppointmentRow, NewAppointment};
+use crate::db::{self, CONSTRAINTS};
+use crate::domain::appointment::Status;
+use crate::domain::practitioner::TimeZone;
+use crate::domain::schedule::{Schedule, Span};
+use crate::events;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Appointment {
+    pub id: Uuid,
+    pub practitioner_id: Uuid,
+    pub patient_id: Uuid,
+    pub appointment_type_id: Uuid,
+    pub specialty: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: Status,
+    pub rescheduled_from: Option<Uuid>,
+    pub rescheduled_to: Option<Uuid>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<AppointmentRow> for Appointment {
+    fn from(r: AppointmentRow) -> Self {
+        Appointment {
+            id: r.id,
+            practitioner_id: r.practitioner_id,
+            patient_id: r.patient_id,
+            appointment_type_id: r.appointment_type_id,
+            status: r.status(),
+            specialty: r.specialty,
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            rescheduled_from: r.rescheduled_from,
+            rescheduled_to: r.rescheduled_to,
+            cancelled_at: r.cancelled_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BookAppointment {
+    pub practitioner_id: Uuid,
+    pub appointment_type_id: Uuid,
+    /// Must be the start of a free slot (see `GET /v1/slots`).
+    pub starts_at: DateTime<Utc>,
+    /// Admins must say for whom; patients may omit it (it must be themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_id: Option<Uuid>,
+}
+
+/// Who the appointment is for: patients book for themselves, admins for anyone.
+fn patient_for(caller: &AuthUser, requested: Option<Uuid>) -> ApiResult<Uuid> {
+    match caller.role() {
+        Role::Patient => {
+            let me = caller_id(caller)?;
+            match requested {
+                Some(other) if other != me => Err(ApiError::Forbidden(
+                    "patients may book only for themselves".into(),
+                )),
+                _ => Ok(me),
+            }
+        }
+        Role::Admin => requested
+            .ok_or_else(|| ApiError::Invalid("patient_id is required when an admin books".into())),
+        other => Err(ApiError::Forbidden(format!("role {other} may not book"))),
+    }
+}
+
+fn outcome_label(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::Conflict(_) => "conflict",
+        ApiError::Invalid(_) | ApiError::BadRequest(_) | ApiError::NotFound(_) => "invalid",
+        ApiError::Forbidden(_) | ApiError::Unauthorized(_) => "forbidden",
+        _ => "error",
+    }
+}
+
+/// Books a slot. With `Idempotency-Key`, a retry of the same request gets the same answer
+/// (header `Idempotent-Replayed: true`); the same key with another request gets 422.
+#[utoipa::path(post, path = "/v1/appointments", tag = "appointments", security(("bearer" = [])),
+    request_body = BookAppointment,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    responses(
+        (status = 201, body = Appointment),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, description = "Slot taken or held, or a booking rule refuses it", body = Problem),
+        (status = 422, description = "Not a slot, in the past, unknown practitioner or type, key reused", body = Problem)))]
+pub async fn book(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    headers: HeaderMap,
+    Json(body): Json<BookAppointment>,
+) -> ApiResult<Response> {
+    let patient_id = patient_for(&caller, body.patient_id)?;
+    let idempotency = Idempotency::from_request(&caller, &headers, "book", &body)?;
+    let mut tx = match idempotency.begin(&state.pool).await? {
+        Started::Proceed(tx) => tx,
+        Started::Replay(response) => return Ok(response),
+    };
+    let placed = place(
+        &state,
+        &mut tx,
+        Placement {
+            practitioner_id: body.practitioner_id,
+            appointment_type_id: body.appointment_type_id,
+            starts_at: body.starts_at,
+            patient_id,
+            booked_by: caller.subject(),
+            previous: None,
+        },
+    )
+    .await;
+    match placed {
+        Ok(row) => {
+            let response = idempotency
+                .finish(tx, StatusCode::CREATED, &Appointment::from(row))
+                .await?;
+            state.relay_wake.notify_one();
+            state.count_outcome("booked");
+            Ok(response)
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            state.count_outcome(outcome_label(&e));
+            idempotency.remember_error(&state.pool, &e).await;
+            Err(e)
+        }
+    }
+}
+
+struct Placement<'a> {
+    practitioner_id: Uuid,
+    appointment_type_id: Uuid,
+    starts_at: DateTime<Utc>,
+    patient_id: Uuid,
+    booked_by: &'a str,
+    /// Set when rescheduling: the appointment this one replaces (already cancelled in `tx`).
+    previous: Option<&'a AppointmentRow>,
+}
+
+/// Validates the slot, applies the rules and inserts the appointment with its outbox rows.
+async fn place(
+    state: &AppState,
+    tx: &mut Transaction<'static, Postgres>,
+    p: Placement<'_>,
+) -> ApiResult<AppointmentRow> {
+    let now = Utc::now();
+    if p.starts_at <= now {
+        return Err(ApiError::Invalid("starts_at is in the past".into()));
+    }
+    let around = Span {
+        start: p.starts_at - Duration::days(2),
+        end: p.starts_at + Duration::days(2),
+    };
+    let schedule = db::practitioners::schedule_for_booking(
+        &mut **tx,
+        p.practitioner_id,
+        p.appointment_type_id,
+        around,
+    )
+    .await?
+    .ok_or_else(|| ApiError::Invalid(format!("no practitioner {}", p.practitioner_id)))?;
+    let minutes = schedule.duration_minutes.ok_or_else(|| {
+        ApiError::Invalid(format!("no appointment type {}", p.appointment_type_id))
+    })?;
+    let generator = Schedule {
+        tz: TimeZone::parse(&schedule.time_zone)?.0,
+        windows: schedule.windows(),
+        exceptions: schedule.exceptions(),
+    };
+    let slot = generator
+        .slot_at(Duration::minutes(minutes as i64), p.starts_at)
+        .ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "{} is not the start of a slot this practitioner offers for this appointment type",
+                p.starts_at.to_rfc3339()
+            ))
+        })?;
+
+    if let Some(exclusion) = state.rules.same_specialty_exclusion(slot.start) {
+        db::appointments::lock_patient(tx, p.patient_id).await?;
+        if let Some(other) = db::appointments::same_specialty_start(
+            &mut **tx,
+            p.patient_id,
+            &schedule.specialty,
+            exclusion,
+        )
+        .await?
+        {
+            return Err(ApiError::Conflict(format!(
+                "the patient already has a {} appointment at {}; two must be at least {} days apart",
+                schedule.specialty,
+                other.to_rfc3339(),
+                state.rules.same_specialty_min.num_days()
+            )));
+        }
+    }
+
+    let new = NewAppointment {
+        id: Uuid::new_v4(),
+        practitioner_id: p.practitioner_id,
+        patient_id: p.patient_id,
+        appointment_type_id: p.appointment_type_id,
+        specialty: &schedule.specialty,
+        slot,
+        booked_by: p.booked_by,
+        rescheduled_from: p.previous.map(|a| a.id),
+    };
+    let preview = AppointmentRow {
+        id: new.id,
+        practitioner_id: new.practitioner_id,
+        patient_id: new.patient_id,
+        appointment_type_id: new.appointment_type_id,
+        specialty: schedule.specialty.clone(),
+        starts_at: slot.start,
+        ends_at: slot.end,
+        status: Status::Booked.as_str().into(),
+        booked_by: p.booked_by.into(),
+        rescheduled_from: new.rescheduled_from,
+        rescheduled_to: None,
+        cancelled_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let outbox = events::booked_rows(&preview, p.previous);
+    let row = db::appointments::insert_with_outbox(&mut **tx, &new, &outbox)
+        .await
+        .map_err(|e| ApiError::from_db(e, CONSTRAINTS))?;
+
+    for hold in db::waitlist::active_holds(&mut **tx, &[p.practitioner_id], slot).await? {
+        if hold.patient_id != p.patient_id {
+            return Err(ApiError::Conflict(format!(
+                "this slot is held for a patient from the waitlist until {}",
+                hold.expires_at.to_rfc3339()
+            )));
+        }
+        db::waitlist::release_hold(&mut **tx, hold.id).await?;
+        db::waitlist::set_status(&mut **tx, hold.waitlist_entry_id, "fulfilled").await?;
+    }
+    Ok(row)
+}
+
+/// Loads an appointment the caller may act on as patient or admin (404 for other patients').
+async fn load_for_update(
+    tx: &mut Transaction<'static, Postgres>,
+    caller: &AuthUser,
+    id: Uuid,
+) -> ApiResult<AppointmentRow> {
+    caller.require(&[Role::Admin, Role::Patient])?;
+    let row = db::appointments::by_id_for_update(tx, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no appointment {id}")))?;
+    if caller.role() == Role::Patient && caller_id(caller)? != row.patient_id {
+        return Err(ApiError::NotFound(format!("no appointment {id}")));
+    }
+    if row.status() != Status::Booked {
+        return Err(ApiError::Conflict(format!(
+            "only booked appointments can change (this one is {})",
+            row.status()
+        )));
+    }
+    Ok(row)
+}
+
+/// Cancels an appointment. Patients may cancel their own until the cancellation window closes
+/// (`cancellation_window_hours` before the start); admins any time. Withdraws its reminders and
+/// offers the slot to the waitlist.
+#[utoipa::path(post, path = "/v1/appointments/{id}/cancel", tag = "appointments",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "Appointment id")),
+    responses((status = 200, body = Appointment), (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, description = "Not booked, or the cancellation window has closed", body = Problem)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Appointment>> {
+    let mut tx = state.pool.begin().await?;
+    let row = load_for_update(&mut tx, &caller, id).await?;
+    if caller.role() == Role::Patient {
+        state
+            .rules
+            .check_patient_may_cancel(row.starts_at, Utc::now())?;
+    }
+    let cancelled = db::appointments::transition(&mut *tx, id, Status::Cancelled, &[Status::Booked])
+        .await?
+        .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
+    db::outbox::cancel_reminders(&mut *tx, id).await?;
+    db::outbox::insert(&mut *tx, &[events::cancelled_row(&cancelled)]).await?;
+    crate::waitlist::offer_freed_slot(
+        &mut tx,
+        &state.rules,
+        row.practitioner_id,
+        row.appointment_type_id,
+        row.span(),
+        row.patient_id,
+    )
+    .await?;
+    tx.commit().await?;
+    state.relay_wake.notify_one();
+    tracing::info!(by = %caller.subject(), appointment = %id, "appointment cancelled");
+    Ok(Json(cancelled.into()))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Reschedule {
+    /// Start of the new slot (same practitioner).
+    pub starts_at: DateTime<Utc>,
+    /// Defaults to the current appointment's type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment_type_id: Option<Uuid>,
+}
+
+/// Moves an appointment to another slot of the same practitioner: the old one is cancelled
+/// (with `rescheduled_to`), a new one booked (with `rescheduled_from`), atomically. Same rules
+/// as cancelling; honours `Idempotency-Key` like booking.
+#[utoipa::path(post, path = "/v1/appointments/{id}/reschedule", tag = "appointments",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "Appointment id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    request_body = Reschedule,
+    responses((status = 201, description = "The new appointment", body = Appointment),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn reschedule(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    Json(body): Json<Reschedule>,
+) -> ApiResult<Response> {
+    caller.require(&[Role::Admin, Role::Patient])?;
+    let idempotency =
+        Idempotency::from_request(&caller, &headers, &format!("reschedule {id}"), &body)?;
+    let mut tx = match idempotency.begin(&state.pool).await? {
+        Started::Proceed(tx) => tx,
+        Started::Replay(response) => return Ok(response),
+    };
+    let result = reschedule_in(&state, &mut tx, &caller, id, &body).await;
+    match result {
+        Ok(row) => {
+            let response = idempotency
+                .finish(tx, StatusCode::CREATED, &Appointment::from(row))
+                .await?;
+            state.relay_wake.notify_one();
+            state.count_outcome("rescheduled");
+            Ok(response)
+        }
+        Err(e) => {
+            tx.rollback().await?;
+            state.count_outcome(outcome_label(&e));
+            idempotency.remember_error(&state.pool, &e).await;
+            Err(e)
+        }
+    }
+}
+
+async fn reschedule_in(
+    state: &AppState,
+    tx: &mut Transaction<'static, Postgres>,
+    caller: &AuthUser,
+    id: Uuid,
+    body: &Reschedule,
+) -> ApiResult<AppointmentRow> {
+    let old = load_for_update(tx, caller, id).await?;
+    if caller.role() == Role::Patient {
+        state
+            .rules
+            .check_patient_may_cancel(old.starts_at, Utc::now())?;
+    }
+    db::appointments::transition(&mut **tx, id, Status::Cancelled, &[Status::Booked])
+        .await?
+        .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
+    db::outbox::cancel_reminders(&mut **tx, id).await?;
+    let new = place(
+        state,
+        tx,
+        Placement {
+            practitioner_id: old.practitioner_id,
+            appointment_type_id: body.appointment_type_id.unwrap_or(old.appointment_type_id),
+            starts_at: body.starts_at,
+            patient_id: old.patient_id,
+            booked_by: caller.subject(),
+            previous: Some(&old),
+        },
+    )
+    .await?;
+    db::appointments::set_rescheduled_to(&mut **tx, old.id, new.id).await?;
+    if !new.span().overlaps(&old.span()) {
+        crate::waitlist::offer_freed_slot(
+            tx,
+            &state.rules,
+            old.practitioner_id,
+            old.appointment_type_id,
+            old.span(),
+            old.patient_id,
+        )
+        .await?;
+    }
+    tracing::info!(by = %caller.subject(), from = %old.id, to = %new.id, "appointment rescheduled");
+    Ok(new)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListParams {
+    /// Appointments starting at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// …and before this one.
+    pub to: Option<DateTime<Utc>>,
+    pub status: Option<Status>,
+    /// Admins and services only (clinicians see their own agenda, patients their own).
+    pub practitioner_id: Option<Uuid>,
+    /// Admins and services only.
+    pub patient_id: Option<Uuid>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AppointmentPage {
+    pub items: Vec<Appointment>,
+    pub limit: i64,
+    pub offset: i64,
+    pub next_offset: Option<i64>,
+}
+
+/// Appointments by start time: a patient's own, a clinician's agenda, or (admins, services)
+/// anyone's.
+#[utoipa::path(get, path = "/v1/appointments", tag = "appointments", security(("bearer" = [])),
+    params(ListParams),
+    responses((status = 200, body = AppointmentPage), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Query(q): Query<ListParams>,
+) -> ApiResult<Json<AppointmentPage>> {
+    caller.require(&[Role::Admin, Role::Service, Role::Clinician, Role::Patient])?;
+    let (limit, offset) = PageParams {
+        limit: q.limit,
+        offset: q.offset,
+    }
+    .resolve()?;
+    let mut filter = AppointmentFilter {
+        patient_id: q.patient_id,
+        practitioner_id: q.practitioner_id,
+        status: q.status,
+        from: q.from,
+        to: q.to,
+    };
+    match caller.role() {
+        Role::Patient => {
+            let me = caller_id(&caller)?;
+            if q.patient_id.is_some_and(|p| p != me) {
+                return Err(ApiError::Forbidden(
+                    "patients see only their own appointments".into(),
+                ));
+            }
+            filter.patient_id = Some(me);
+        }
+        Role::Clinician => {
+            let mine = own_practitioner(&state, &caller).await?;
+            if q.practitioner_id.is_some_and(|p| p != mine) {
+                return Err(ApiError::Forbidden(
+                    "clinicians see only their own agenda".into(),
+                ));
+            }
+            filter.practitioner_id = Some(mine);
+        }
+        _ => {}
+    }
+    let rows = db::appointments::list(&state.pool, &filter, limit, offset).await?;
+    Ok(Json(AppointmentPage {
+        next_offset: next_offset(rows.len(), limit, offset),
+        items: rows.into_iter().map(Into::into).collect(),
+        limit,
+        offset,
+    }))
+}
+
+/// The practitioner id of a clinician caller (403 without a profile).
+async fn own_practitioner(state: &AppState, caller: &AuthUser) -> ApiResult<Uuid> {
+    let me = caller_id(caller)?;
+    db::practitioners::by_user_id(&state.pool, me)
+        .await?
+        .map(|p| p.id)
+        .ok_or_else(|| ApiError::Forbidden("you have no practitioner profile".into()))
+}
+
+/// One appointment (patients: their own; clinicians: their agenda's).
+#[utoipa::path(get, path = "/v1/appointments/{id}", tag = "appointments",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "Appointment id")),
+    responses((status = 200, body = Appointment), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Appointment>> {
+    caller.require(&[Role::Admin, Role::Service, Role::Clinician, Role::Patient])?;
+    let not_found = || ApiError::NotFound(format!("no appointment {id}"));
+    let row = db::appointments::by_id(&state.pool, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let visible = match caller.role() {
+        Role::Patient => caller_id(&caller)? == row.patient_id,
+        Role::Clinician => own_practitioner(&state, &caller).await? == row.practitioner_id,
+        _ => true,
+    };
+    if !visible {
+        return Err(not_found());
+    }
+    Ok(Json(row.into()))
+}
+
+/// A practitioner's (or an admin's) status mark.
+async fn mark(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+    to: Status,
+) -> ApiResult<Json<Appointment>> {
+    caller.require(&[Role::Admin, Role::Clinician])?;
+    let row = db::appointments::by_id(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no appointment {id}")))?;
+    if caller.role() == Role::Clinician && own_practitioner(state, caller).await? != row.practitioner_id
+    {
+        return Err(ApiError::Forbidden(
+            "clinicians may mark only their own appointments".into(),
+        ));
+    }
+    let updated = db::appointments::transition(&state.pool, id, to, to.allowed_from())
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "cannot mark a {} appointment {to}",
+                row.status()
+            ))
+        })?;
+    tracing::info!(by = %caller.subject(), appointment = %id, status = %to, "appointment marked");
+    Ok(Json(updated.into()))
+}
+
+/// The patient has arrived (from `booked`).
+#[utoipa::path(post, path = "/v1/appointments/{id}/arrived", tag = "appointments",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "Appointment id")),
+    responses((status = 200, body = Appointment), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn mark_arrived(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Appointment>> {
+    mark(&state, &caller, id, Status::Arrived).await
+}
+
+/// The patient did not come (from `booked`).
+#[utoipa::path(post, path = "/v1/appointments/{id}/noshow", tag = "appointments",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "Appointment id")),
+    responses((status = 200, body = Appointment), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn mark_noshow(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Appointment>> {
+    mark(&state, &caller, id, Status::Noshow).await
+}
+
+/// The appointment took place (from `booked` or `arrived`).
+#[utoipa::path(post, path = "/v1/appointments/{id}/fulfilled", tag = "appointments",
+    security(("bearer" = [])), params(("id" = Uuid, Path, description = "Appointment id")),
+    responses((status = 200, body = Appointment), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn mark_fulfilled(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Appointment>> {
+    mark(&state, &caller, id, Status::Fulfilled).await
+}

@@ -1,0 +1,205 @@
+//! Bookings' HTTP API, under `/v1/` (the gateway maps `/api/v1/` here). One module per resource.
+//!
+//! RBAC in one place: patients act for themselves (their token's `sub` is their patient id),
+//! admins for anyone, clinicians through their practitioner profile (`practitioners.user_id` =
+//! their `sub`), services read. Devices may do nothing here.
+
+pub mod appointment_types;
+pub mod appointments;
+pub mod idempotency;
+pub mod practitioners;
+pub mod slots;
+pub mod waitlist;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use axum::routing::{get, post, put};
+use axum::Router;
+use episante_kit::server::{service_router, ServiceParts};
+use episante_kit::{ApiError, AuthUser, Metrics, Role, TokenVerifier};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use serde::Deserialize;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use utoipa::{IntoParams, OpenApi};
+use uuid::Uuid;
+
+use crate::config::BookingsConfig;
+use crate::domain::rules::Rules;
+
+/// Roles that may read practitioners, appointment types and free slots.
+pub const READERS: &[Role] = &[Role::Admin, Role::Clinician, Role::Patient, Role::Service];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BookingOutcome {
+    pub outcome: &'static str,
+}
+
+/// Shared by all handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub verifier: Arc<TokenVerifier>,
+    pub config: Arc<BookingsConfig>,
+    pub rules: Rules,
+    /// Poked after a commit that wrote outbox rows, so the relay publishes them at once.
+    pub relay_wake: Arc<Notify>,
+    pub booking_outcomes: Family<BookingOutcome, Counter>,
+}
+
+impl FromRef<AppState> for Arc<TokenVerifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(
+        pool: PgPool,
+        verifier: Arc<TokenVerifier>,
+        config: &BookingsConfig,
+        metrics: &Metrics,
+    ) -> Self {
+        let booking_outcomes = Family::<BookingOutcome, Counter>::default();
+        metrics.register(
+            "episante_bookings_attempts",
+            "Booking and rescheduling attempts by outcome",
+            booking_outcomes.clone(),
+        );
+        AppState {
+            pool,
+            verifier,
+            config: Arc::new(config.clone()),
+            rules: Rules::from_config(config),
+            relay_wake: Arc::new(Notify::new()),
+            booking_outcomes,
+        }
+    }
+
+    pub fn count_outcome(&self, outcome: &'static str) {
+        self.booking_outcomes
+            .get_or_create(&BookingOutcome { outcome })
+            .inc();
+    }
+}
+
+/// The caller's user id (`sub`), for roles that act as themselves.
+pub fn caller_id(caller: &AuthUser) -> Result<Uuid, ApiError> {
+    caller
+        .subject()
+        .parse()
+        .map_err(|_| ApiError::Forbidden("this token's subject is not a user".into()))
+}
+
+/// `limit` / `offset` of list endpoints.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+pub struct PageParams {
+    /// 1 to 500, default 50.
+    pub limit: Option<i64>,
+    /// Default 0.
+    pub offset: Option<i64>,
+}
+
+impl PageParams {
+    pub fn resolve(&self) -> Result<(i64, i64), ApiError> {
+        let limit = self.limit.unwrap_or(50);
+        let offset = self.offset.unwrap_or(0);
+        if !(1..=500).contains(&limit) || offset < 0 {
+            return Err(ApiError::Invalid(
+                "limit must be 1 to 500 and offset not negative".into(),
+            ));
+        }
+        Ok((limit, offset))
+    }
+}
+
+/// The offset of the next page when this one came back full (there may be more).
+pub fn next_offset(returned: usize, limit: i64, offset: i64) -> Option<i64> {
+    (returned as i64 == limit).then_some(offset + limit)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "EpiSante bookings service", version = "1"),
+    paths(
+        practitioners::create,
+        practitioners::list,
+        practitioners::get,
+        practitioners::get_availability,
+        practitioners::put_availability,
+        appointment_types::create,
+        appointment_types::list,
+        slots::search,
+        appointments::book,
+        appointments::list,
+        appointments::get,
+        appointments::cancel,
+        appointments::reschedule,
+        appointments::mark_arrived,
+        appointments::mark_noshow,
+        appointments::mark_fulfilled,
+        waitlist::join,
+        waitlist::list,
+        waitlist::leave,
+    ),
+    tags(
+        (name = "practitioners", description = "Practitioner profiles and availability"),
+        (name = "appointment-types", description = "What can be booked, and for how long"),
+        (name = "slots", description = "Free slot search"),
+        (name = "appointments", description = "Booking, cancelling, rescheduling, agenda"),
+        (name = "waitlist", description = "Waiting for a freed slot"),
+    )
+)]
+struct ApiDoc;
+
+pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
+    let pool = state.pool.clone();
+    let api = Router::new()
+        .route(
+            "/v1/practitioners",
+            post(practitioners::create).get(practitioners::list),
+        )
+        .route("/v1/practitioners/{id}", get(practitioners::get))
+        .route(
+            "/v1/practitioners/{id}/availability",
+            put(practitioners::put_availability).get(practitioners::get_availability),
+        )
+        .route(
+            "/v1/appointment-types",
+            post(appointment_types::create).get(appointment_types::list),
+        )
+        .route("/v1/slots", get(slots::search))
+        .route(
+            "/v1/appointments",
+            post(appointments::book).get(appointments::list),
+        )
+        .route("/v1/appointments/{id}", get(appointments::get))
+        .route("/v1/appointments/{id}/cancel", post(appointments::cancel))
+        .route(
+            "/v1/appointments/{id}/reschedule",
+            post(appointments::reschedule),
+        )
+        .route(
+            "/v1/appointments/{id}/arrived",
+            post(appointments::mark_arrived),
+        )
+        .route("/v1/appointments/{id}/noshow", post(appointments::mark_noshow))
+        .route(
+            "/v1/appointments/{id}/fulfilled",
+            post(appointments::mark_fulfilled),
+        )
+        .route("/v1/waitlist", post(waitlist::join).get(waitlist::list))
+        .route("/v1/waitlist/{id}", axum::routing::delete(waitlist::leave))
+        .with_state(state);
+    service_router(
+        api,
+        ServiceParts {
+            metrics,
+            openapi: ApiDoc::openapi(),
+            pool,
+        },
+    )
+}

@@ -1,0 +1,100 @@
+//! EpiSante bookings service: practitioners, weekly schedules, slot search and conflict-free
+//! booking, with reminders and a waitlist.
+//!
+//! No double booking is enforced by PostgreSQL itself (an exclusion constraint on practitioner
+//! and time range), so it holds across any number of instances and races. Events (booked,
+//! cancelled, rescheduled, reminders, waitlist offers) go through a transactional outbox to
+//! `bookings.events.v1`. Layout: `config` (settings), `domain` (schedules, slots, rules,
+//! statuses), `db` (queries + `migrations/`), `http` (routes), `events` (payloads, outbox
+//! relay), `waitlist` (hand-over of freed slots).
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod events;
+pub mod http;
+pub mod waitlist;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use episante_kit::events::EventBus;
+use episante_kit::{Metrics, Shutdown, TokenVerifier};
+use prometheus_client::metrics::counter::Counter;
+use tokio::task::JoinHandle;
+
+use crate::config::Settings;
+use crate::events::OutboxRelay;
+use crate::http::AppState;
+
+/// A built bookings service: routes ready to serve, background tasks (outbox relay, waitlist
+/// upkeep) already running until the `shutdown` given to [`build`].
+pub struct BookingsService {
+    pub router: Router,
+    pub state: AppState,
+    /// The background tasks; they end after `shutdown` triggers.
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+/// Provisions the database, starts the outbox relay and the waitlist upkeep, builds the routes.
+/// `bus` is passed in because `episante up` shares one in-memory bus among all services.
+pub async fn build(
+    settings: Settings,
+    bus: Arc<dyn EventBus>,
+    shutdown: Shutdown,
+) -> anyhow::Result<BookingsService> {
+    let config = &settings.bookings;
+    let pool =
+        episante_kit::db::provision(&settings.database, &config.database, &db::MIGRATOR).await?;
+    let verifier = TokenVerifier::remote(&settings.tokens);
+    let metrics = Metrics::new("bookings");
+    let state = AppState::new(pool.clone(), verifier, config, &metrics);
+    let published = Counter::default();
+    metrics.register(
+        "episante_bookings_events_published",
+        "Outbox rows published to the event bus",
+        published.clone(),
+    );
+    let interval = Duration::from_millis(config.relay_interval_ms.max(10));
+    let relay = OutboxRelay {
+        pool: pool.clone(),
+        bus,
+        batch: config.relay_batch.max(1),
+        interval,
+        wake: state.relay_wake.clone(),
+        published,
+    };
+    let tasks = vec![
+        tokio::spawn(relay.run(shutdown.clone())),
+        tokio::spawn(waitlist::run_upkeep(
+            pool,
+            state.rules,
+            interval,
+            config.idempotency_ttl_hours,
+            state.relay_wake.clone(),
+            shutdown,
+        )),
+    ];
+    let router = http::router(state.clone(), metrics);
+    Ok(BookingsService {
+        router,
+        state,
+        tasks,
+    })
+}
+
+/// Serves the bookings service on `listener` until `shutdown`, then waits for its background
+/// tasks to stop.
+pub async fn serve(
+    service: BookingsService,
+    listener: tokio::net::TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "bookings service listening");
+    episante_kit::server::serve(listener, service.router, shutdown).await?;
+    for task in service.tasks {
+        task.await.ok();
+    }
+    Ok(())
+}
