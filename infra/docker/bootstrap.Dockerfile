@@ -1,0 +1,12 @@
+# syntax=docker/dockerfile:1.7
+# The `vault-bootstrap` one-shot: bash, openssl and the OpenBao CLI, plus infra/vault.
+ARG OPENBAO_VERSION=2.7.2
+FROM openbao/openbao:${OPENBAO_VERSION} AS bao
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bash ca-certificates openssl \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=bao /bin/bao /usr/local/bin/bao
+COPY infra/vault /opt/episante/vault
+ENTRYPOINT ["/opt/episante/vault/init.sh"]
