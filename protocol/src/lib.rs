@@ -7,9 +7,11 @@
 
 pub mod ack;
 pub mod reading;
+pub mod records;
 pub mod topics;
 
 pub use ack::{DeadLetter, ReadingsAck};
 pub use reading::{
     is_valid_device_id, Reading, ReadingBatch, ReadingError, VitalKind, READING_BATCH_VERSION,
 };
+pub use records::{CareTeamEvent, DeviceAssignmentEvent};

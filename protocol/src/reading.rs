@@ -49,6 +49,43 @@ impl VitalKind {
         }
     }
 
+    /// LOINC code of the observation (FHIR `Observation.code`), as listed by the FHIR vital-signs
+    /// profile.
+    pub fn loinc(self) -> &'static str {
+        match self {
+            VitalKind::HeartRate => "8867-4",
+            VitalKind::Spo2 => "59408-5",
+            VitalKind::BodyTemperature => "8310-5",
+            VitalKind::RespiratoryRate => "9279-1",
+            VitalKind::SystolicBp => "8480-6",
+            VitalKind::DiastolicBp => "8462-4",
+        }
+    }
+
+    /// Human-readable name (LOINC display).
+    pub fn display(self) -> &'static str {
+        match self {
+            VitalKind::HeartRate => "Heart rate",
+            VitalKind::Spo2 => "Oxygen saturation in Arterial blood by Pulse oximetry",
+            VitalKind::BodyTemperature => "Body temperature",
+            VitalKind::RespiratoryRate => "Respiratory rate",
+            VitalKind::SystolicBp => "Systolic blood pressure",
+            VitalKind::DiastolicBp => "Diastolic blood pressure",
+        }
+    }
+
+    /// The snake_case name used on the wire and in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VitalKind::HeartRate => "heart_rate",
+            VitalKind::Spo2 => "spo2",
+            VitalKind::BodyTemperature => "body_temperature",
+            VitalKind::RespiratoryRate => "respiratory_rate",
+            VitalKind::SystolicBp => "systolic_bp",
+            VitalKind::DiastolicBp => "diastolic_bp",
+        }
+    }
+
     /// Physically plausible range; values outside are sensor faults, not patients.
     pub fn plausible_range(self) -> (f64, f64) {
         match self {

@@ -12,6 +12,9 @@ pub const KAFKA_READINGS: &str = "telemetry.readings.v1";
 pub const KAFKA_DEAD_LETTER: &str = "telemetry.dead-letter.v1";
 /// Kafka topic carrying device ↔ patient assignment changes from the records service.
 pub const KAFKA_DEVICE_ASSIGNMENTS: &str = "records.device-assignments.v1";
+/// Kafka topic carrying, per patient, the clinicians currently allowed to see them (care teams),
+/// from the records service; keyed by patient id, so the latest event per patient is the truth.
+pub const KAFKA_CARE_TEAMS: &str = "records.care-teams.v1";
 /// Kafka topic carrying alert lifecycle events from the alerts service.
 pub const KAFKA_ALERT_EVENTS: &str = "alerts.events.v1";
 /// Kafka topic carrying booking events from the bookings service.

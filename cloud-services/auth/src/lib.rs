@@ -15,11 +15,9 @@ pub mod signing_keys;
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::Router;
 use episante_kit::{Metrics, Role, Shutdown, TokenVerifier};
 use sqlx::PgPool;
-use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
 
 use crate::config::Settings;
 use crate::domain::password_hasher::PasswordHasher;
@@ -74,27 +72,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<AuthService> {
 }
 
 fn key_store(settings: &Settings) -> anyhow::Result<KeyStore> {
-    match &settings.vault.addr {
-        Some(addr) => {
-            let token = settings
-                .vault
-                .token
-                .as_ref()
-                .context("vault.addr is set but vault.token (VAULT_TOKEN) is not")?;
-            let client = VaultClient::new(
-                VaultClientSettingsBuilder::default()
-                    .address(addr)
-                    .token(token.expose())
-                    .build()
-                    .context("invalid Vault settings")?,
-            )
-            .context("creating the Vault client")?;
-            Ok(KeyStore::Vault {
-                client: Box::new(client),
-                mount: settings.auth.vault_kv_mount.clone(),
-                path: settings.auth.vault_signing_keys_path.clone(),
-            })
-        }
+    match episante_kit::vault::client(&settings.vault)? {
+        Some(client) => Ok(KeyStore::Vault {
+            client: Box::new(client),
+            mount: settings.auth.vault_kv_mount.clone(),
+            path: settings.auth.vault_signing_keys_path.clone(),
+        }),
         None => {
             let path = settings.auth.data_dir.join("signing-keys.json");
             tracing::warn!(

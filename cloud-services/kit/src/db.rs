@@ -155,6 +155,57 @@ pub async fn provision(
     Ok(pool)
 }
 
+/// Makes `tables` of a provisioned service database append-only for the service's own role.
+///
+/// Migrations run as the service role, so it owns what it creates — and an owner can always
+/// UPDATE or DELETE. For tables that must be tamper-evident (audit trails), ownership is handed to
+/// the administrative account of `config.admin_url` and the service role keeps only SELECT and
+/// INSERT (plus USAGE on the tables' sequences, which move with their table). Idempotent; run it after every `provision`.
+pub async fn make_append_only(
+    config: &DatabaseConfig,
+    db: &ServiceDatabase,
+    tables: &[&str],
+) -> anyhow::Result<()> {
+    let options = PgConnectOptions::from_str(config.admin_url.expose())
+        .context("database.admin_url is not a valid PostgreSQL URL")?
+        .database(&db.name);
+    let mut admin = options
+        .connect()
+        .await
+        .context("connecting to the service database as admin")?;
+    for table in tables {
+        check_identifier("table", table)?;
+        let sequences: Vec<String> = sqlx::query_scalar(
+            "SELECT s.relname::text FROM pg_class s JOIN pg_depend d ON d.objid = s.oid \
+             JOIN pg_class t ON d.refobjid = t.oid \
+             WHERE s.relkind = 'S' AND t.relname = $1",
+        )
+        .bind(table)
+        .fetch_all(&mut admin)
+        .await?;
+        let mut statements = vec![
+            format!("ALTER TABLE \"{table}\" OWNER TO CURRENT_USER"),
+            format!("REVOKE ALL ON \"{table}\" FROM \"{}\"", db.role),
+            format!("GRANT SELECT, INSERT ON \"{table}\" TO \"{}\"", db.role),
+        ];
+        for seq in sequences {
+            check_identifier("sequence", &seq)?;
+            statements.push(format!(
+                "GRANT USAGE, SELECT ON SEQUENCE \"{seq}\" TO \"{}\"",
+                db.role
+            ));
+        }
+        for statement in statements {
+            sqlx::query(&statement)
+                .execute(&mut admin)
+                .await
+                .with_context(|| format!("{statement}"))?;
+        }
+    }
+    admin.close().await.ok();
+    Ok(())
+}
+
 /// Drops a service database and its role (used by tests and `episante` reset commands).
 pub async fn drop_database(admin_url: &str, name: &str, role: &str) -> anyhow::Result<()> {
     check_identifier("database", name)?;

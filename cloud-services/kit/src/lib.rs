@@ -16,8 +16,10 @@ pub mod problem;
 pub mod secret;
 pub mod server;
 pub mod service_args;
+pub mod service_token;
 pub mod shutdown;
 pub mod telemetry;
+pub mod vault;
 
 pub use authz::{AuthUser, Claims, Role, TokenVerifier};
 pub use config::{ConfigSource, DatabaseConfig, TokenConfig, VaultConfig};

@@ -9,6 +9,7 @@
 
 pub mod kafka;
 pub mod memory;
+pub mod outbox;
 
 use std::future::Future;
 use std::pin::Pin;

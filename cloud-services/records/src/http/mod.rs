@@ -1,0 +1,201 @@
+//! Records' HTTP API, under `/v1/` (the gateway maps `/api/v1/` here). Every handler that touches
+//! a patient checks the caller's [`PatientScope`] first and records an audit entry before it
+//! answers.
+
+pub mod audit;
+pub mod care_teams;
+pub mod devices;
+pub mod fhir;
+pub mod history;
+pub mod keys;
+pub mod patients;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+use episante_kit::events::outbox::OutboxRelay;
+use episante_kit::server::{service_router, ServiceParts};
+use episante_kit::{ApiError, AuthUser, Metrics, TokenVerifier};
+use serde_json::Value;
+use sqlx::PgPool;
+use utoipa::OpenApi;
+use uuid::Uuid;
+
+use crate::audit::{AuditEntry, AuditLog};
+use crate::domain::access::PatientScope;
+use crate::peers::Peers;
+use crate::store::PatientStore;
+
+/// Shared by all handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub verifier: Arc<TokenVerifier>,
+    pub store: Arc<PatientStore>,
+    pub audit: AuditLog,
+    pub outbox: OutboxRelay,
+    pub peers: Arc<Peers>,
+}
+
+impl FromRef<AppState> for Arc<TokenVerifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+/// The purpose-of-use request header recorded with every audit entry (HL7 PurposeOfUse codes
+/// such as `TREAT`, `ETREAT`, `HOPERAT`, or any short token).
+pub const PURPOSE_HEADER: &str = "x-purpose-of-use";
+
+/// An authenticated caller and why they are asking.
+pub struct Caller {
+    pub user: AuthUser,
+    pub purpose: String,
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    Arc<TokenVerifier>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        let purpose = match parts.headers.get(PURPOSE_HEADER) {
+            None => "unspecified".to_string(),
+            Some(v) => {
+                let v = v.to_str().unwrap_or_default().trim();
+                let ok = (1..=64).contains(&v.len())
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                if !ok {
+                    return Err(ApiError::BadRequest(format!(
+                        "{PURPOSE_HEADER} must be 1 to 64 letters, digits, '-', '_' or '.'"
+                    )));
+                }
+                v.to_string()
+            }
+        };
+        Ok(Caller { user, purpose })
+    }
+}
+
+impl Caller {
+    pub fn scope(&self) -> Result<PatientScope, ApiError> {
+        PatientScope::of(&self.user)
+    }
+
+    pub fn id(&self) -> &str {
+        self.user.subject()
+    }
+
+    /// An audit entry for `action` on `patient` by this caller.
+    pub fn audit(&self, action: &'static str, patient: Option<Uuid>, detail: Value) -> AuditEntry {
+        AuditEntry {
+            actor: self.user.subject().to_string(),
+            actor_role: self.user.role().to_string(),
+            patient_id: patient,
+            action,
+            purpose: self.purpose.clone(),
+            detail,
+        }
+    }
+}
+
+/// `limit`/`offset` checks shared by list endpoints.
+pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiError> {
+    let limit = limit.unwrap_or(100);
+    let offset = offset.unwrap_or(0);
+    if !(1..=500).contains(&limit) || offset < 0 {
+        return Err(ApiError::Invalid(
+            "limit must be 1 to 500 and offset not negative".into(),
+        ));
+    }
+    Ok((limit, offset))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "EpiSante patient records", version = "1"),
+    paths(
+        patients::create, patients::list, patients::get, patients::update, patients::archive,
+        patients::consents, patients::set_consent,
+        history::list, history::create,
+        devices::list, devices::assign, devices::unassign,
+        care_teams::create, care_teams::list, care_teams::get,
+        care_teams::add_member, care_teams::remove_member,
+        care_teams::add_patient, care_teams::remove_patient,
+        audit::list, audit::verify,
+        fhir::patient, fhir::observations,
+        keys::rotate, keys::rewrap,
+    ),
+    tags(
+        (name = "patients", description = "Patient identity (encrypted), consents, history"),
+        (name = "devices", description = "Device assignment"),
+        (name = "care-teams", description = "Who looks after whom (admin)"),
+        (name = "audit", description = "The PII access trail (admin)"),
+        (name = "fhir", description = "FHIR R4 export"),
+        (name = "keys", description = "Encryption key rotation (admin)"),
+    )
+)]
+struct ApiDoc;
+
+pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
+    let pool = state.pool.clone();
+    let api = Router::new()
+        .route("/v1/patients", post(patients::create).get(patients::list))
+        .route(
+            "/v1/patients/{id}",
+            get(patients::get).patch(patients::update),
+        )
+        .route("/v1/patients/{id}/archive", post(patients::archive))
+        .route("/v1/patients/{id}/consents", get(patients::consents))
+        .route(
+            "/v1/patients/{id}/consents/{scope}",
+            put(patients::set_consent),
+        )
+        .route(
+            "/v1/patients/{id}/history",
+            get(history::list).post(history::create),
+        )
+        .route(
+            "/v1/patients/{id}/devices",
+            get(devices::list).post(devices::assign),
+        )
+        .route(
+            "/v1/patients/{id}/devices/{device_id}",
+            delete(devices::unassign),
+        )
+        .route(
+            "/v1/care-teams",
+            post(care_teams::create).get(care_teams::list),
+        )
+        .route("/v1/care-teams/{id}", get(care_teams::get))
+        .route(
+            "/v1/care-teams/{id}/members/{clinician_id}",
+            put(care_teams::add_member).delete(care_teams::remove_member),
+        )
+        .route(
+            "/v1/care-teams/{id}/patients/{patient_id}",
+            put(care_teams::add_patient).delete(care_teams::remove_patient),
+        )
+        .route("/v1/audit", get(audit::list))
+        .route("/v1/audit/verify", post(audit::verify))
+        .route("/v1/fhir/Patient/{id}", get(fhir::patient))
+        .route("/v1/fhir/Observation", get(fhir::observations))
+        .route("/v1/records/keys/rotate", post(keys::rotate))
+        .route("/v1/records/keys/rewrap", post(keys::rewrap))
+        .with_state(state);
+    service_router(
+        api,
+        ServiceParts {
+            metrics,
+            openapi: ApiDoc::openapi(),
+            pool,
+        },
+    )
+}

@@ -1,0 +1,331 @@
+//! Patient identity: create (admin), read, search, update, archive; consents.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use episante_kit::{ApiError, ApiResult, Problem, Role};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{page, AppState, Caller};
+use crate::crypto::blind_index::name_tokens;
+use crate::db::patients::{ConsentRow, PatientFilter};
+use crate::db::{self, CONSTRAINTS};
+use crate::domain::access::{not_found, PatientScope};
+use crate::domain::patient::{
+    parse_consent_scope, parse_national_id, IdentityPatch, PatientIdentity,
+};
+use crate::store::Patient;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatePatient {
+    #[serde(flatten)]
+    pub identity: PatientIdentity,
+    /// The patient's own auth user (role `patient`), if they have an account.
+    pub user_id: Option<Uuid>,
+}
+
+/// Creates a patient record (admin).
+#[utoipa::path(post, path = "/v1/patients", tag = "patients", security(("bearer" = [])),
+    request_body = CreatePatient,
+    responses((status = 201, body = Patient), (status = 403, body = Problem),
+        (status = 409, description = "National id or user already used", body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreatePatient>,
+) -> ApiResult<(StatusCode, Json<Patient>)> {
+    caller.user.require(&[Role::Admin])?;
+    let identity = body.identity.validated()?;
+    let patient = state
+        .store
+        .insert(&state.pool, body.user_id, &identity)
+        .await?;
+    state
+        .audit
+        .record(vec![caller.audit(
+            "patient.create",
+            Some(patient.id),
+            json!({}),
+        )])
+        .await?;
+    Ok((StatusCode::CREATED, Json(patient)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListParams {
+    /// Name search: every word must match a given or family name (accents and case ignored).
+    pub name: Option<String>,
+    /// Exact national id.
+    pub national_id: Option<String>,
+    /// Include archived records.
+    pub archived: Option<bool>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PatientPage {
+    pub patients: Vec<Patient>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Lists or searches the patients the caller may see.
+#[utoipa::path(get, path = "/v1/patients", tag = "patients", security(("bearer" = [])),
+    params(ListParams),
+    responses((status = 200, body = PatientPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<PatientPage>> {
+    let scope = caller.scope()?;
+    let (limit, offset) = page(params.limit, params.offset)?;
+    let name_tokens = match params.name.as_deref() {
+        None => None,
+        Some(name) => {
+            let tokens = name_tokens(name);
+            if tokens.is_empty() || tokens.len() > 8 {
+                return Err(ApiError::Invalid("name must hold 1 to 8 words".into()));
+            }
+            Some(
+                state
+                    .store
+                    .index
+                    .name_tokens(tokens.iter().map(String::as_str)),
+            )
+        }
+    };
+    let national_id = params
+        .national_id
+        .as_deref()
+        .map(parse_national_id)
+        .transpose()?
+        .map(|n| state.store.index.national_id(&n));
+    let rows = db::patients::list(
+        &state.pool,
+        &PatientFilter {
+            scope,
+            name_tokens,
+            national_id,
+            include_archived: params.archived.unwrap_or(false),
+            limit,
+            offset,
+        },
+    )
+    .await?;
+    let mut patients = Vec::with_capacity(rows.len());
+    for row in rows {
+        patients.push(state.store.open(row).await?);
+    }
+    let searched = params.name.is_some() || params.national_id.is_some();
+    let entries = patients
+        .iter()
+        .map(|p| caller.audit("patient.list", Some(p.id), json!({ "search": searched })))
+        .collect();
+    state.audit.record(entries).await?;
+    Ok(Json(PatientPage {
+        patients,
+        limit,
+        offset,
+    }))
+}
+
+/// Loads a patient the caller may see, or 404.
+pub async fn visible_patient(
+    state: &AppState,
+    scope: &PatientScope,
+    id: Uuid,
+) -> Result<Patient, ApiError> {
+    scope.check(&state.pool, id).await?;
+    state
+        .store
+        .get(&state.pool, id)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+/// One patient.
+#[utoipa::path(get, path = "/v1/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Patient id")),
+    responses((status = 200, body = Patient), (status = 404, description = "No such patient, or not yours", body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Patient>> {
+    let patient = visible_patient(&state, &caller.scope()?, id).await?;
+    state
+        .audit
+        .record(vec![caller.audit("patient.read", Some(id), json!({}))])
+        .await?;
+    Ok(Json(patient))
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdatePatient {
+    #[serde(flatten)]
+    pub identity: IdentityPatch,
+    /// Link (or with `null`, unlink) the patient's auth user. Admin only.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub user_id: Option<Option<Uuid>>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Option<Option<Uuid>>, D::Error> {
+    Option::<Uuid>::deserialize(de).map(Some)
+}
+
+/// Changes identity fields (admin, or a clinician in the patient's care team).
+#[utoipa::path(patch, path = "/v1/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Patient id")), request_body = UpdatePatient,
+    responses((status = 200, body = Patient), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(body): Json<UpdatePatient>,
+) -> ApiResult<Json<Patient>> {
+    caller.user.require(&[Role::Admin, Role::Clinician])?;
+    caller.scope()?.check(&state.pool, id).await?;
+    if body.user_id.is_some() {
+        caller.user.require(&[Role::Admin])?;
+    }
+    let mut tx = state.pool.begin().await?;
+    let row = db::patients::by_id_for_update(&mut *tx, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let current = state.store.open(row).await?;
+    let fields: Vec<String> = serde_json::to_value(&body.identity)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .map(|o| {
+            o.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k)
+                .collect()
+        })
+        .unwrap_or_default();
+    let identity = body.identity.apply(current.identity).validated()?;
+    let mut patient = state.store.update(&mut *tx, id, &identity).await?;
+    if let Some(user_id) = body.user_id {
+        let row = db::patients::set_user(&mut *tx, id, user_id)
+            .await
+            .map_err(|e| ApiError::from_db(e, CONSTRAINTS))?
+            .ok_or_else(|| not_found(id))?;
+        patient.user_id = row.user_id;
+    }
+    state
+        .audit
+        .record(vec![caller.audit(
+            "patient.update",
+            Some(id),
+            json!({ "fields": fields, "user_link_changed": body.user_id.is_some() }),
+        )])
+        .await?;
+    tx.commit().await?;
+    Ok(Json(patient))
+}
+
+/// Archives a record (admin): it leaves default lists and its devices are unassigned. Records
+/// are never deleted (retention rules).
+#[utoipa::path(post, path = "/v1/patients/{id}/archive", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Patient id")),
+    responses((status = 200, body = Patient), (status = 404, body = Problem)))]
+pub async fn archive(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Patient>> {
+    caller.user.require(&[Role::Admin])?;
+    let mut tx = state.pool.begin().await?;
+    let row = db::patients::set_status(&mut *tx, id, "archived")
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    for device in db::devices::for_patient(&mut *tx, id).await? {
+        db::devices::delete(&mut *tx, &device.device_id, id).await?;
+        crate::events::device_assignment(&mut tx, &device.device_id, None).await?;
+    }
+    state
+        .audit
+        .record(vec![caller.audit("patient.archive", Some(id), json!({}))])
+        .await?;
+    tx.commit().await?;
+    state.outbox.wake();
+    Ok(Json(state.store.open(row).await?))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Consent {
+    pub scope: String,
+    pub granted: bool,
+    pub recorded_by: String,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<ConsentRow> for Consent {
+    fn from(r: ConsentRow) -> Self {
+        Consent {
+            scope: r.scope,
+            granted: r.granted,
+            recorded_by: r.recorded_by,
+            recorded_at: r.recorded_at,
+        }
+    }
+}
+
+/// The patient's consents.
+#[utoipa::path(get, path = "/v1/patients/{id}/consents", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Patient id")),
+    responses((status = 200, body = Vec<Consent>), (status = 404, body = Problem)))]
+pub async fn consents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<Consent>>> {
+    caller.scope()?.check(&state.pool, id).await?;
+    let rows = db::patients::consents(&state.pool, id).await?;
+    state
+        .audit
+        .record(vec![caller.audit("consent.read", Some(id), json!({}))])
+        .await?;
+    Ok(Json(rows.into_iter().map(Consent::from).collect()))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SetConsent {
+    pub granted: bool,
+}
+
+/// Grants or withdraws a consent (the patient themself, or an admin on their behalf).
+#[utoipa::path(put, path = "/v1/patients/{id}/consents/{scope}", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Patient id"), ("scope" = String, Path, description = "e.g. remote-monitoring")),
+    request_body = SetConsent,
+    responses((status = 200, body = Consent), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_consent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, scope)): Path<(Uuid, String)>,
+    Json(body): Json<SetConsent>,
+) -> ApiResult<Json<Consent>> {
+    caller.user.require(&[Role::Admin, Role::Patient])?;
+    caller.scope()?.check(&state.pool, id).await?;
+    let scope = parse_consent_scope(&scope)?;
+    let row = db::patients::set_consent(&state.pool, id, &scope, body.granted, caller.id()).await?;
+    state
+        .audit
+        .record(vec![caller.audit(
+            "consent.update",
+            Some(id),
+            json!({ "scope": scope, "granted": body.granted }),
+        )])
+        .await?;
+    Ok(Json(row.into()))
+}

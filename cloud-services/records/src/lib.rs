@@ -1,0 +1,131 @@
+//! EpiSante patient records: who the patients are, who looks after them, which devices feed them.
+//!
+//! Identity and history are PII/PHI: encrypted field-by-field with data keys wrapped by Vault
+//! transit (`crypto`), findable only through blind indexes, readable only by callers in scope
+//! (`domain::access`), and every access lands in a hash-chained, append-only audit trail
+//! (`audit`). Device assignments and care teams are published for the alerts service (`events`).
+//! Layout: `config`, `domain`, `crypto`, `store` (encrypt/decrypt + db), `db` + `migrations/`,
+//! `http`, `peers` (registry and alerts over HTTP), `events`, `audit`.
+
+pub mod audit;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod events;
+pub mod http;
+pub mod peers;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use episante_kit::events::outbox::OutboxRelay;
+use episante_kit::events::EventBus;
+use episante_kit::service_token::ServiceToken;
+use episante_kit::{Metrics, Shutdown, TokenVerifier};
+
+use crate::audit::AuditLog;
+use crate::config::Settings;
+use crate::crypto::key_wrapper::VaultCallSeconds;
+use crate::crypto::{BlindIndex, KeyWrapper, PiiCipher};
+use crate::http::AppState;
+use crate::peers::Peers;
+use crate::store::PatientStore;
+
+/// A built, not yet serving, records service.
+pub struct RecordsService {
+    pub router: Router,
+    pub state: AppState,
+}
+
+/// Provisions the database, opens the keys (Vault or local), starts the audit writer and the
+/// outbox relay (both stop with `shutdown`), and builds the routes. `bus` is shared with the other
+/// services when they run in one process.
+pub async fn build(
+    settings: Settings,
+    bus: Arc<dyn EventBus>,
+    shutdown: Shutdown,
+) -> anyhow::Result<RecordsService> {
+    let cfg = &settings.records;
+    let pool =
+        episante_kit::db::provision(&settings.database, &cfg.database, &db::MIGRATOR).await?;
+    episante_kit::db::make_append_only(&settings.database, &cfg.database, db::APPEND_ONLY_TABLES)
+        .await?;
+    let metrics = Metrics::new("records");
+    let vault_calls =
+        VaultCallSeconds::new_with_constructor(episante_kit::metrics::latency_histogram);
+    metrics.register(
+        "episante_records_vault_call_seconds",
+        "Time spent in Vault transit calls, by operation",
+        vault_calls.clone(),
+    );
+    let (wrapper, index) = match episante_kit::vault::client(&settings.vault)? {
+        Some(client) => {
+            let client = Arc::new(client);
+            let wrapper = KeyWrapper::vault(
+                client.clone(),
+                &cfg.transit_mount,
+                &cfg.transit_key,
+                vault_calls,
+            )
+            .await?;
+            let index =
+                BlindIndex::from_vault(&client, &cfg.kv_mount, &cfg.blind_index_key_path).await?;
+            (wrapper, index)
+        }
+        None => (
+            KeyWrapper::local(&cfg.data_dir.join("master.key"))?,
+            BlindIndex::from_file(&cfg.data_dir.join("blind-index.key"))?,
+        ),
+    };
+    tracing::info!(keys = %wrapper.describe(), "records encryption ready");
+    let cipher = PiiCipher::new(
+        wrapper,
+        cfg.data_key_max_uses,
+        Duration::from_secs(cfg.data_key_max_age_secs),
+        cfg.data_key_cache_size,
+    );
+    bus.ensure_topics(events::TOPICS).await?;
+    let outbox = OutboxRelay::spawn(
+        pool.clone(),
+        bus,
+        shutdown.clone(),
+        Duration::from_millis(500),
+    );
+    let token = Arc::new(ServiceToken::new(
+        reqwest::Client::new(),
+        &cfg.auth_url,
+        &cfg.client_id,
+        cfg.client_secret.clone(),
+    ));
+    let state = AppState {
+        pool: pool.clone(),
+        verifier: TokenVerifier::remote(&settings.tokens),
+        store: Arc::new(PatientStore {
+            cipher: Arc::new(cipher),
+            index: Arc::new(index),
+        }),
+        audit: AuditLog::spawn(pool),
+        outbox,
+        peers: Arc::new(Peers::new(
+            token,
+            &cfg.registry_url,
+            cfg.alerts_url.as_deref(),
+        )?),
+    };
+    let router = http::router(state.clone(), metrics);
+    Ok(RecordsService { router, state })
+}
+
+/// Serves the records service on `listener` until `shutdown`.
+pub async fn serve(
+    service: RecordsService,
+    listener: tokio::net::TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "records service listening");
+    episante_kit::server::serve(listener, service.router, shutdown).await?;
+    Ok(())
+}

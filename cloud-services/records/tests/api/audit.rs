@@ -1,0 +1,164 @@
+//! The audit trail: an entry for every PII access, append-only for the service role, and
+//! tampering detected by the hash chain.
+
+use episante_kit::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::Executor;
+
+use crate::helpers::spawn_app;
+
+async fn audit(app: &crate::helpers::TestApp, query: &str) -> Vec<Value> {
+    let (status, body) = app.get(&format!("/v1/audit?{query}"), app.admin()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn every_pii_access_is_recorded_with_who_what_and_why() {
+    let app = spawn_app().await;
+    let clinician = app.user(Role::Clinician, "Dr Audit").await;
+    let patient = app.create_patient("Audited", "31313131").await;
+    let id = patient["id"].as_str().unwrap();
+    let team = app.create_team("Audit team").await;
+    app.put_in_team(&team, "members", &clinician.id.to_string())
+        .await;
+    app.put_in_team(&team, "patients", id).await;
+
+    let response = app
+        .http
+        .get(format!("{}/v1/patients/{id}", app.base))
+        .bearer_auth(&clinician.token)
+        .header("x-purpose-of-use", "ETREAT")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    app.get(&format!("/v1/patients/{id}/history"), &clinician.token)
+        .await;
+    app.get(&format!("/v1/fhir/Patient/{id}"), &clinician.token)
+        .await;
+    app.call(
+        Method::PATCH,
+        &format!("/v1/patients/{id}"),
+        &clinician.token,
+        Some(json!({"email": "new@example.org"})),
+    )
+    .await;
+    app.get("/v1/patients?name=audited", &clinician.token).await;
+    // A refused access leaves the record untouched and reveals nothing, but is not a PII access.
+    let outsider = app.user(Role::Clinician, "Dr Outside").await;
+    app.get(&format!("/v1/patients/{id}"), &outsider.token)
+        .await;
+
+    let entries = audit(&app, &format!("patient_id={id}")).await;
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "patient.create",
+            "care_team.add_patient",
+            "patient.read",
+            "history.read",
+            "fhir.patient.read",
+            "patient.update",
+            "patient.list"
+        ]
+    );
+    let read = &entries[2];
+    assert_eq!(read["actor"], clinician.id.to_string());
+    assert_eq!(read["actor_role"], "clinician");
+    assert_eq!(read["purpose"], "ETREAT");
+    assert_eq!(entries[3]["purpose"], "TREAT");
+    assert_eq!(entries[5]["detail"]["fields"], json!(["email"]));
+    // No PII in the trail itself.
+    let dump = serde_json::to_string(&entries).unwrap();
+    assert!(!dump.contains("Audited") && !dump.contains("new@example.org"));
+    // Filter by actor.
+    let by_clinician = audit(&app, &format!("actor={}", clinician.id)).await;
+    assert_eq!(by_clinician.len(), 5);
+}
+
+#[tokio::test]
+async fn the_service_role_cannot_rewrite_history() {
+    let app = spawn_app().await;
+    app.create_patient("Immutable", "41414141").await;
+    let role = &app.settings.records.database.role;
+    let mut conn = app.admin_sql().await;
+    conn.execute(format!("SET ROLE \"{role}\"").as_str())
+        .await
+        .unwrap();
+    for statement in [
+        "UPDATE audit_events SET purpose = 'forged'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ] {
+        let error = conn.execute(statement).await.unwrap_err().to_string();
+        assert!(error.contains("permission denied"), "{statement}: {error}");
+    }
+    // …while it can still append (the service works) and read.
+    conn.execute("SELECT count(*) FROM audit_events")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn tampering_is_detected_at_the_first_broken_link() {
+    let app = spawn_app().await;
+    let patient = app.create_patient("Chain", "51515151").await;
+    let id = patient["id"].as_str().unwrap();
+    for _ in 0..5 {
+        app.get(&format!("/v1/patients/{id}"), app.admin()).await;
+    }
+    let (status, verdict) = app
+        .call(Method::POST, "/v1/audit/verify", app.admin(), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(verdict["intact"], true, "{verdict}");
+    let checked = verdict["checked"].as_u64().unwrap();
+    assert!(checked >= 6, "{verdict}");
+
+    let entries = audit(&app, "").await;
+    let victim = entries[3]["seq"].as_i64().unwrap();
+    // A DBA with superuser rights bypasses the trigger and edits an entry…
+    let mut conn = app.admin_sql().await;
+    conn.execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
+    conn.execute(
+        format!("UPDATE audit_events SET actor = 'someone-else' WHERE seq = {victim}").as_str(),
+    )
+    .await
+    .unwrap();
+    // …and the chain says where.
+    let (_, verdict) = app
+        .call(Method::POST, "/v1/audit/verify", app.admin(), None)
+        .await;
+    assert_eq!(verdict["intact"], false, "{verdict}");
+    assert_eq!(verdict["first_broken_seq"], victim, "{verdict}");
+
+    // Deleting an entry instead breaks the link of the next one.
+    let app = spawn_app().await;
+    let patient = app.create_patient("Chain", "51515151").await;
+    let id = patient["id"].as_str().unwrap();
+    for _ in 0..3 {
+        app.get(&format!("/v1/patients/{id}"), app.admin()).await;
+    }
+    let entries = audit(&app, "").await;
+    let removed = entries[1]["seq"].as_i64().unwrap();
+    let mut conn = app.admin_sql().await;
+    conn.execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
+    conn.execute(format!("DELETE FROM audit_events WHERE seq = {removed}").as_str())
+        .await
+        .unwrap();
+    let (_, verdict) = app
+        .call(Method::POST, "/v1/audit/verify", app.admin(), None)
+        .await;
+    assert_eq!(verdict["intact"], false);
+    assert_eq!(verdict["first_broken_seq"], entries[2]["seq"], "{verdict}");
+}

@@ -1,0 +1,9 @@
+//! Records API tests against real servers: PostgreSQL, OpenBao (transit + KV), the auth service
+//! and the broker's device registry, all started per test.
+
+mod access;
+mod audit;
+mod devices;
+mod encryption;
+mod helpers;
+mod patients;

@@ -1,0 +1,232 @@
+//! Create, read, search, update, archive; history; consents; bad input.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{assert_problem, patient_body, spawn_app};
+
+#[tokio::test]
+async fn create_read_update_archive() {
+    let app = spawn_app().await;
+    let created = app.create_patient("Lovelace", "1 85 12 75 108 042").await;
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["identity"]["national_id"], "1851275108042");
+    assert_eq!(created["identity"]["address"]["country"], "GB");
+    assert_eq!(created["status"], "active");
+
+    let (status, read) = app.get(&format!("/v1/patients/{id}"), app.admin()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["identity"], created["identity"]);
+
+    let (status, updated) = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/patients/{id}"),
+            app.admin(),
+            Some(json!({"phone": "+33 6 12 34 56 78", "email": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["identity"]["phone"], "+33612345678");
+    assert!(updated["identity"]["email"].is_null());
+    assert_eq!(updated["identity"]["family_name"], "Lovelace");
+
+    let (status, archived) = app
+        .call(
+            Method::POST,
+            &format!("/v1/patients/{id}/archive"),
+            app.admin(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(archived["status"], "archived");
+    let (_, list) = app.get("/v1/patients", app.admin()).await;
+    assert_eq!(list["patients"].as_array().unwrap().len(), 0);
+    let (_, list) = app.get("/v1/patients?archived=true", app.admin()).await;
+    assert_eq!(list["patients"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn search_by_name_and_national_id_through_blind_indexes() {
+    let app = spawn_app().await;
+    let emilie = app.create_patient("Dupont", "2 90 01 75 111 111").await;
+    app.create_patient("Durand", "2 90 01 75 222 222").await;
+    // Accents and case do not matter; every word must match.
+    let mut body = patient_body("Müller", "1 70 01 75 333 333");
+    body["given_names"] = json!(["Émilie"]);
+    let (status, muller) = app
+        .call(Method::POST, "/v1/patients", app.admin(), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let (_, found) = app
+        .get("/v1/patients?name=emilie%20MULLER", app.admin())
+        .await;
+    let found = found["patients"].as_array().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], muller["id"]);
+
+    let (_, found) = app.get("/v1/patients?name=ada", app.admin()).await;
+    assert_eq!(found["patients"].as_array().unwrap().len(), 2);
+
+    let (_, found) = app
+        .get("/v1/patients?national_id=290017511-1111", app.admin())
+        .await;
+    let found = found["patients"].as_array().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["id"], emilie["id"]);
+
+    let (_, none) = app.get("/v1/patients?name=nobody", app.admin()).await;
+    assert!(none["patients"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn duplicate_national_id_is_a_conflict() {
+    let app = spawn_app().await;
+    app.create_patient("One", "1234567").await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/v1/patients",
+            app.admin(),
+            Some(patient_body("Two", "12-34-567")),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::CONFLICT);
+    assert!(body["detail"].as_str().unwrap().contains("national id"));
+}
+
+#[tokio::test]
+async fn bad_input_is_a_problem_and_changes_nothing() {
+    let app = spawn_app().await;
+    let mut cases = Vec::new();
+    for (field, value) in [
+        ("family_name", json!("")),
+        ("phone", json!("0612")),
+        ("email", json!("not-an-email")),
+        ("birth_date", json!("2999-01-01")),
+        ("national_id", json!("12")),
+        ("given_names", json!([])),
+    ] {
+        let mut body = patient_body("Bad", "99999999");
+        body[field] = value;
+        cases.push((field, body));
+    }
+    for (field, body) in cases {
+        let (status, answer) = app
+            .call(Method::POST, "/v1/patients", app.admin(), Some(body))
+            .await;
+        assert_problem(status, &answer, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            answer["detail"]
+                .as_str()
+                .unwrap()
+                .contains(field.split('_').next().unwrap()),
+            "{field}: {answer}"
+        );
+    }
+    // Malformed JSON and wrong types.
+    let response = app
+        .http
+        .post(format!("{}/v1/patients", app.base))
+        .bearer_auth(app.admin())
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error());
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/v1/patients",
+            app.admin(),
+            Some(json!({"sex": 3})),
+        )
+        .await;
+    assert!(status.is_client_error(), "{body}");
+    let (status, body) = app.get("/v1/patients/not-a-uuid", app.admin()).await;
+    assert!(status.is_client_error(), "{body}");
+    let (status, body) = app.get("/v1/patients?limit=0", app.admin()).await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, list) = app.get("/v1/patients", app.admin()).await;
+    assert!(list["patients"].as_array().unwrap().is_empty());
+    // A bad purpose header is refused.
+    let response = app
+        .http
+        .get(format!("{}/v1/patients", app.base))
+        .bearer_auth(app.admin())
+        .header("x-purpose-of-use", "no spaces allowed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn history_and_consents() {
+    let app = spawn_app().await;
+    let patient = app.create_patient("Curie", "1867110700").await;
+    let id = patient["id"].as_str().unwrap();
+    let (status, entry) = app
+        .call(
+            Method::POST,
+            &format!("/v1/patients/{id}/history"),
+            app.admin(),
+            Some(json!({"kind": "allergy", "text": "Penicillin", "onset": "2001-05-01"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{entry}");
+    app.call(
+        Method::POST,
+        &format!("/v1/patients/{id}/history"),
+        app.admin(),
+        Some(json!({"kind": "medication", "text": "Metformin 500 mg twice daily"})),
+    )
+    .await;
+    let (_, all) = app
+        .get(&format!("/v1/patients/{id}/history"), app.admin())
+        .await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let (_, allergies) = app
+        .get(
+            &format!("/v1/patients/{id}/history?kind=allergy"),
+            app.admin(),
+        )
+        .await;
+    assert_eq!(allergies[0]["text"], "Penicillin");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/v1/patients/{id}/history"),
+            app.admin(),
+            Some(json!({"kind": "allergy", "text": "  "})),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (status, consent) = app
+        .call(
+            Method::PUT,
+            &format!("/v1/patients/{id}/consents/remote-monitoring"),
+            app.admin(),
+            Some(json!({"granted": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{consent}");
+    let (_, consents) = app
+        .get(&format!("/v1/patients/{id}/consents"), app.admin())
+        .await;
+    assert_eq!(consents[0]["scope"], "remote-monitoring");
+    assert_eq!(consents[0]["granted"], true);
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/v1/patients/{id}/consents/Bad%20Scope"),
+            app.admin(),
+            Some(json!({"granted": true})),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -1,0 +1,149 @@
+//! The auth service, running in-process on a free port with its own fresh database, for the
+//! integration tests of every other crate.
+//!
+//! Every service verifies tokens against auth's JWKS, so every service's tests need a real auth
+//! service to mint real tokens. Starting it here once keeps those tests honest (real EdDSA tokens,
+//! real JWKS fetches) and keeps the start-up code in one place.
+
+use episante_kit::telemetry::LogConfig;
+use episante_kit::{Role, Secret, Shutdown, TokenConfig};
+use episante_testkit::TestDb;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+pub const ADMIN_EMAIL: &str = "root@episante.test";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+/// Password of every user made by [`TestAuth::create_user`].
+pub const USER_PASSWORD: &str = "a long enough test password";
+
+/// A running auth service; stops when dropped.
+pub struct TestAuth {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// The bootstrap admin's access token.
+    pub admin_token: String,
+    http: reqwest::Client,
+    shutdown: Shutdown,
+    _db: TestDb,
+    _dir: tempfile::TempDir,
+}
+
+/// A user created for a test, logged in.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub token: String,
+}
+
+impl Drop for TestAuth {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+impl TestAuth {
+    /// Starts auth on `127.0.0.1:0` with a fresh database and a known admin, and logs the admin in.
+    pub async fn start() -> TestAuth {
+        let db = TestDb::new();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let settings = episante_auth::config::Settings {
+            auth: episante_auth::config::AuthConfig {
+                database: db.service_database(),
+                data_dir: dir.path().to_path_buf(),
+                bootstrap_admin_email: ADMIN_EMAIL.into(),
+                bootstrap_admin_password: Some(Secret::new(ADMIN_PASSWORD)),
+                ..Default::default()
+            },
+            database: db.config(),
+            tokens: TokenConfig::default(),
+            vault: Default::default(),
+            log: LogConfig::default(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind auth");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let service = episante_auth::build(settings).await.expect("auth builds");
+        let shutdown = Shutdown::new();
+        tokio::spawn(episante_auth::serve(service, listener, shutdown.clone()));
+        let admin_token =
+            episante_testkit::auth_client::login(&base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        TestAuth {
+            base,
+            admin_token,
+            http: reqwest::Client::new(),
+            shutdown,
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.base)
+    }
+
+    /// Token settings for a service under test: verify against this auth's JWKS.
+    pub fn token_config(&self) -> TokenConfig {
+        TokenConfig {
+            jwks_url: self.jwks_url(),
+            ..Default::default()
+        }
+    }
+
+    /// Creates a user with `role` and a unique email derived from `name`, and logs them in.
+    pub async fn create_user(&self, role: Role, name: &str) -> TestUser {
+        let email = format!(
+            "{}-{}@episante.test",
+            name.to_lowercase().replace(' ', "."),
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
+        let response = self
+            .http
+            .post(format!("{}/v1/auth/users", self.base))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({
+                "email": email, "display_name": name, "role": role, "password": USER_PASSWORD
+            }))
+            .send()
+            .await
+            .expect("auth reachable");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "creating {email}: {status} {body}");
+        let id = body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("user id");
+        let token = episante_testkit::auth_client::login(&self.base, &email, USER_PASSWORD).await;
+        TestUser {
+            id,
+            email,
+            role,
+            token,
+        }
+    }
+
+    /// Registers a service client and returns its client id and secret.
+    pub async fn create_service_client(&self, client_id: &str) -> (String, String) {
+        let response = self
+            .http
+            .post(format!("{}/v1/auth/service-clients", self.base))
+            .bearer_auth(&self.admin_token)
+            .json(&json!({ "client_id": client_id }))
+            .send()
+            .await
+            .expect("auth reachable");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(
+            status.is_success(),
+            "creating client {client_id}: {status} {body}"
+        );
+        (
+            client_id.to_string(),
+            body["client_secret"].as_str().expect("secret").to_string(),
+        )
+    }
+}
