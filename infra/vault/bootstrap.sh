@@ -10,12 +10,13 @@
 #       secret/episante/records/blind-index-key   {key}       HMAC key of the records blind index
 #       secret/episante/alerts/webhook-secret     {secret}    alert webhook signatures
 #       secret/episante/<service>/postgres        {password}  superuser of the service's Postgres
+#       secret/episante/<service>/database-role   {password}  the service's own role (all instances)
 #       secret/episante/auth/bootstrap-admin      {email,password} the first admin
 #       secret/episante/grafana/admin             {password}
 #   - one least-privilege policy per service (policies/<service>.hcl) and one periodic, orphan
 #     token per service
 #   - files for the containers, one directory per consumer (mounted only into it):
-#       $SECRETS_DIR/<service>/vault-token, database-url, postgres-password
+#       $SECRETS_DIR/<service>/vault-token, database-url, postgres-password, database-password
 #       $SECRETS_DIR/auth/admin-password, $SECRETS_DIR/grafana/admin-password
 #       $SECRETS_DIR/gateway/tls.crt, tls.key (self-signed unless already there)
 #
@@ -95,6 +96,8 @@ kv_seed episante/auth/bootstrap-admin password random_b64 "email=$ADMIN_EMAIL"
 kv_seed episante/grafana/admin password random_b64
 for service in $SERVICES; do
   kv_seed "episante/$service/postgres" password random_hex
+  # The service's own database role: shared by all its instances (one that starts sets it).
+  kv_seed "episante/$service/database-role" password random_hex
 done
 
 # --- policies --------------------------------------------------------------------------------
@@ -140,6 +143,8 @@ for service in $SERVICES; do
   put_file "$dir" postgres-password "$password" 0444
   put_file "$dir" database-url \
     "postgres://postgres:$password@$service$DB_HOST_SUFFIX:5432/postgres" 0400 "$SERVICE_UID"
+  put_file "$dir" database-password \
+    "$(kv_field "episante/$service/database-role" password)" 0400 "$SERVICE_UID"
 done
 
 if grep -qw auth <<<"$SERVICES"; then
