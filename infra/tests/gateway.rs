@@ -297,6 +297,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("/api/v1/care-teams/t1/members", "records", "/v1/care-teams/t1/members"),
     ("/api/v1/audit?patient=p1", "records", "/v1/audit?patient=p1"),
     ("/api/v1/fhir/Patient/p1", "records", "/v1/fhir/Patient/p1"),
+    ("/api/v1/records/keys/rotate", "records", "/v1/records/keys/rotate"),
     ("/api/v1/patients/p1/vitals", "alerts", "/v1/patients/p1/vitals"),
     ("/api/v1/patients/p1/vitals?kind=spo2&from=1", "alerts", "/v1/patients/p1/vitals?kind=spo2&from=1"),
     ("/api/v1/patients/p1/alert-rules", "alerts", "/v1/patients/p1/alert-rules"),

@@ -1,6 +1,6 @@
 # episante-records: the records-pii transit key (envelope encryption of patient PII: data keys,
-# encrypt/decrypt, rewrap after rotation) and read access to its own secrets (blind-index HMAC key
-# at secret/episante/records/blind-index-key). It cannot create, rotate, export or delete keys.
+# encrypt/decrypt, rotation, rewrap) and read access to its own secrets (blind-index HMAC key
+# at secret/episante/records/blind-index-key). It cannot create, export, configure or delete keys.
 path "transit/datakey/plaintext/records-pii" {
   capabilities = ["update"]
 }
@@ -19,6 +19,11 @@ path "transit/rewrap/records-pii" {
 # Key metadata (versions, min_decryption_version): no key material.
 path "transit/keys/records-pii" {
   capabilities = ["read"]
+}
+# Admin-triggered rotation (POST /v1/records/keys/rotate adds a key version, then rewraps). Adding
+# a version loses nothing: it cannot delete, export, trim or reconfigure the key.
+path "transit/keys/records-pii/rotate" {
+  capabilities = ["update"]
 }
 path "secret/data/episante/records/*" {
   capabilities = ["read"]
