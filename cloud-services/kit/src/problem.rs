@@ -64,8 +64,13 @@ impl ApiError {
     }
 
     /// Maps a database error, turning violations of the named constraints into 409 with the given
-    /// message; anything else is internal. `constraints` is `(constraint name, client message)`.
+    /// message, and an exhausted connection pool into 503 (overload: the client may retry);
+    /// anything else is internal. `constraints` is `(constraint name, client message)`.
     pub fn from_db(err: sqlx::Error, constraints: &[(&str, &str)]) -> ApiError {
+        if matches!(err, sqlx::Error::PoolTimedOut) {
+            tracing::warn!("database pool exhausted: answering 503");
+            return ApiError::Unavailable("the service is overloaded; retry shortly".into());
+        }
         if let sqlx::Error::Database(db) = &err {
             if let Some(name) = db.constraint() {
                 if let Some((_, message)) = constraints.iter().find(|(c, _)| *c == name) {

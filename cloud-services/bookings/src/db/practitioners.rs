@@ -189,12 +189,16 @@ pub struct ScheduleRow {
     pub exception_starts: Vec<DateTime<Utc>>,
     pub exception_ends: Vec<DateTime<Utc>>,
     pub duration_minutes: Option<i32>,
+    /// Whether a non-cancelled appointment already overlaps the requested slot (a cheap early
+    /// answer under contention; the exclusion constraint stays the source of truth).
+    pub taken: bool,
 }
 
 pub async fn schedule_for_booking(
     db: impl PgExecutor<'_>,
     practitioner_id: Uuid,
     appointment_type_id: Uuid,
+    starts_at: DateTime<Utc>,
     span: Span,
 ) -> Result<Option<ScheduleRow>, sqlx::Error> {
     sqlx::query_as(
@@ -209,13 +213,19 @@ pub async fn schedule_for_booking(
                   AND e.ends_at > $3 AND e.starts_at < $4 ORDER BY starts_at, id) AS exception_starts,
             ARRAY(SELECT ends_at FROM availability_exceptions e WHERE e.practitioner_id = p.id
                   AND e.ends_at > $3 AND e.starts_at < $4 ORDER BY starts_at, id) AS exception_ends,
-            (SELECT duration_minutes FROM appointment_types t WHERE t.id = $2) AS duration_minutes
+            (SELECT duration_minutes FROM appointment_types t WHERE t.id = $2) AS duration_minutes,
+            EXISTS (SELECT 1 FROM appointments a
+                    WHERE a.practitioner_id = p.id AND a.status <> 'cancelled'
+                      AND tstzrange(a.starts_at, a.ends_at, '[)') && tstzrange($5, $5 + make_interval(
+                          mins => (SELECT duration_minutes FROM appointment_types t WHERE t.id = $2)), '[)')
+                   ) AS taken
          FROM practitioners p WHERE p.id = $1",
     )
     .bind(practitioner_id)
     .bind(appointment_type_id)
     .bind(span.start)
     .bind(span.end)
+    .bind(starts_at)
     .fetch_optional(db)
     .await
 }

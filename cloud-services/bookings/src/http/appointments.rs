@@ -20,11 +20,15 @@ use uuid::Uuid;
 use super::idempotency::{Idempotency, Started};
 use super::{caller_id, next_offset, AppState, PageParams};
 use crate::db::appointments::{AppointmentFilter, AppointmentRow, NewAppointment};
+use crate::db::practitioners::ScheduleRow;
 use crate::db::{self, CONSTRAINTS};
 use crate::domain::appointment::Status;
 use crate::domain::practitioner::TimeZone;
 use crate::domain::schedule::{Schedule, Span};
 use crate::events;
+
+/// What a booking of a taken slot is told (the same as the exclusion constraint's message).
+const SLOT_TAKEN: &str = "this slot is already booked (or overlaps a booked appointment)";
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Appointment {
@@ -117,22 +121,39 @@ pub async fn book(
 ) -> ApiResult<Response> {
     let patient_id = patient_for(&caller, body.patient_id)?;
     let idempotency = Idempotency::from_request(&caller, &headers, "book", &body)?;
+    let placement = Placement {
+        practitioner_id: body.practitioner_id,
+        appointment_type_id: body.appointment_type_id,
+        starts_at: body.starts_at,
+        patient_id,
+        booked_by: caller.subject(),
+        previous: None,
+    };
+    // Without a key, validate before opening a transaction: under contention most attempts end
+    // here with a 409 at the cost of one query. With a key, a stored answer must win, so
+    // everything happens after the claim.
+    let early = if idempotency.is_keyed() {
+        None
+    } else {
+        match load_slot(&state.pool, &placement).await {
+            Ok(loaded) => Some(loaded),
+            Err(e) => {
+                state.count_outcome(outcome_label(&e));
+                return Err(e);
+            }
+        }
+    };
     let mut tx = match idempotency.begin(&state.pool).await? {
         Started::Proceed(tx) => tx,
         Started::Replay(response) => return Ok(response),
     };
-    let placed = place(
-        &state,
-        &mut tx,
-        Placement {
-            practitioner_id: body.practitioner_id,
-            appointment_type_id: body.appointment_type_id,
-            starts_at: body.starts_at,
-            patient_id,
-            booked_by: caller.subject(),
-            previous: None,
-        },
-    )
+    let placed = async {
+        let (schedule, slot) = match early {
+            Some(loaded) => loaded,
+            None => load_slot(&mut *tx, &placement).await?,
+        };
+        place(&state, &mut tx, &placement, &schedule, slot).await
+    }
     .await;
     match placed {
         Ok(row) => {
@@ -162,14 +183,13 @@ struct Placement<'a> {
     previous: Option<&'a AppointmentRow>,
 }
 
-/// Validates the slot, applies the rules and inserts the appointment with its outbox rows.
-async fn place(
-    state: &AppState,
-    tx: &mut Transaction<'static, Postgres>,
-    p: Placement<'_>,
-) -> ApiResult<AppointmentRow> {
-    let now = Utc::now();
-    if p.starts_at <= now {
+/// Checks that the requested start is a free slot of the practitioner for the appointment type;
+/// returns the practitioner's schedule row and the slot.
+async fn load_slot(
+    db: impl sqlx::PgExecutor<'_>,
+    p: &Placement<'_>,
+) -> ApiResult<(ScheduleRow, Span)> {
+    if p.starts_at <= Utc::now() {
         return Err(ApiError::Invalid("starts_at is in the past".into()));
     }
     let around = Span {
@@ -177,9 +197,10 @@ async fn place(
         end: p.starts_at + Duration::days(2),
     };
     let schedule = db::practitioners::schedule_for_booking(
-        &mut **tx,
+        db,
         p.practitioner_id,
         p.appointment_type_id,
+        p.starts_at,
         around,
     )
     .await?
@@ -200,7 +221,21 @@ async fn place(
                 p.starts_at.to_rfc3339()
             ))
         })?;
+    if schedule.taken {
+        return Err(ApiError::Conflict(SLOT_TAKEN.into()));
+    }
+    Ok((schedule, slot))
+}
 
+/// Applies the rules and inserts the appointment with its outbox rows, in `tx`.
+async fn place(
+    state: &AppState,
+    tx: &mut Transaction<'static, Postgres>,
+    p: &Placement<'_>,
+    schedule: &ScheduleRow,
+    slot: Span,
+) -> ApiResult<AppointmentRow> {
+    let now = Utc::now();
     if let Some(exclusion) = state.rules.same_specialty_exclusion(slot.start) {
         db::appointments::lock_patient(tx, p.patient_id).await?;
         if let Some(other) = db::appointments::same_specialty_start(
@@ -395,19 +430,16 @@ async fn reschedule_in(
         .await?
         .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
     db::outbox::cancel_reminders(&mut **tx, id).await?;
-    let new = place(
-        state,
-        tx,
-        Placement {
-            practitioner_id: old.practitioner_id,
-            appointment_type_id: body.appointment_type_id.unwrap_or(old.appointment_type_id),
-            starts_at: body.starts_at,
-            patient_id: old.patient_id,
-            booked_by: caller.subject(),
-            previous: Some(&old),
-        },
-    )
-    .await?;
+    let placement = Placement {
+        practitioner_id: old.practitioner_id,
+        appointment_type_id: body.appointment_type_id.unwrap_or(old.appointment_type_id),
+        starts_at: body.starts_at,
+        patient_id: old.patient_id,
+        booked_by: caller.subject(),
+        previous: Some(&old),
+    };
+    let (schedule, slot) = load_slot(&mut **tx, &placement).await?;
+    let new = place(state, tx, &placement, &schedule, slot).await?;
     db::appointments::set_rescheduled_to(&mut **tx, old.id, new.id).await?;
     if !new.span().overlaps(&old.span()) {
         crate::waitlist::offer_freed_slot(

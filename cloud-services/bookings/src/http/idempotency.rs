@@ -10,7 +10,6 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use episante_kit::problem::problem_response;
 use episante_kit::{ApiError, ApiResult, AuthUser};
 use serde::Serialize;
@@ -77,6 +76,11 @@ impl Idempotency {
                 digest: hasher.finalize().to_vec(),
             }),
         })
+    }
+
+    /// Whether the client sent a key.
+    pub fn is_keyed(&self) -> bool {
+        self.claim.is_some()
     }
 
     /// Opens the work's transaction and claims the key in it.
@@ -187,9 +191,4 @@ fn replay(status: i16, body: String) -> Response {
         .headers_mut()
         .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     response
-}
-
-/// Convenience for handlers without a stored answer.
-pub fn created<T: Serialize>(body: T) -> Response {
-    (StatusCode::CREATED, Json(body)).into_response()
 }

@@ -1,1 +1,11 @@
+//! Bookings API tests: a real service on port 0 with its own PostgreSQL database per test, a
+//! real auth service for tokens, and an in-memory event bus the tests read.
 
+mod helpers;
+
+mod booking;
+mod problems;
+mod rbac;
+mod reminders;
+mod slots;
+mod waitlist;
