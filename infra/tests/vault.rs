@@ -352,3 +352,47 @@ async fn init_initialises_once_and_unseals_on_every_start() {
         .unwrap();
     assert_eq!(answer.status(), 200);
 }
+
+#[tokio::test]
+async fn service_clients_get_their_auth_client_secret_through_vault() {
+    let vault = TestVault::start().await.expect("OpenBao starts");
+    let auth = episante_test_platform::TestAuth::start().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let dir = secrets.path();
+    std::fs::create_dir_all(dir.join("auth")).unwrap();
+    std::fs::write(dir.join("auth/admin-email"), episante_test_platform::ADMIN_EMAIL).unwrap();
+    std::fs::write(dir.join("auth/admin-password"), episante_test_platform::ADMIN_PASSWORD).unwrap();
+    let envs = vec![
+        ("VAULT_ADDR", vault.addr.clone()),
+        ("VAULT_TOKEN", vault.token.clone()),
+        ("AUTH_URL", auth.base.clone()),
+        ("SECRETS_DIR", dir.display().to_string()),
+        ("CLIENTS", "records alerts".to_string()),
+    ];
+    let first = run_script("service-clients.sh", &envs);
+    assert!(first.contains("records: registering service client"), "{first}");
+    let secret = std::fs::read_to_string(dir.join("records/client-secret")).unwrap();
+    let mode = std::fs::metadata(dir.join("records/client-secret")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o400);
+    let stored = vault.read("secret/data/episante/records/service-client").await.unwrap();
+    assert_eq!(stored["data"]["data"]["client_secret"], secret.as_str());
+
+    // The secret works for the client-credentials grant.
+    let token = reqwest::Client::new()
+        .post(format!("{}/v1/auth/token", auth.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "records"),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 200);
+
+    // Rerun: nothing registered again, same secret written out.
+    std::fs::remove_file(dir.join("records/client-secret")).unwrap();
+    let second = run_script("service-clients.sh", &envs);
+    assert!(!second.contains("registering"), "{second}");
+    assert_eq!(std::fs::read_to_string(dir.join("records/client-secret")).unwrap(), secret);
+}
