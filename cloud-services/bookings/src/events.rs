@@ -91,19 +91,18 @@ impl BookingEvent {
 }
 
 /// Reminder kinds and how long before the start each is due.
-pub const REMINDERS: [(&str, &str, i64); 2] =
-    [("reminder_24h", "24h", 24 * 3600), ("reminder_1h", "1h", 3600)];
+pub const REMINDERS: [(&str, &str, i64); 2] = [
+    ("reminder_24h", "24h", 24 * 3600),
+    ("reminder_1h", "1h", 3600),
+];
 
 /// The outbox rows a new booking writes: the event itself and its reminders still in the future.
 pub fn booked_rows(a: &AppointmentRow, previous: Option<&AppointmentRow>) -> Vec<NewOutboxRow> {
     let now = Utc::now();
     let mut rows = Vec::with_capacity(3);
     match previous {
-        None => rows.push(BookingEvent::about("appointment.booked", a, now).into_row(
-            "booked",
-            a.id,
-            now,
-        )),
+        None => rows
+            .push(BookingEvent::about("appointment.booked", a, now).into_row("booked", a.id, now)),
         Some(old) => {
             let mut event = BookingEvent::about("appointment.rescheduled", a, now);
             event.previous_appointment_id = Some(old.id);

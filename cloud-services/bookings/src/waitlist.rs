@@ -34,8 +34,7 @@ pub async fn offer_freed_slot(
     if slot.start <= now {
         return Ok(None);
     }
-    let Some(entry) =
-        db::waitlist::first_waiting_for(tx, practitioner_id, slot, freed_by).await?
+    let Some(entry) = db::waitlist::first_waiting_for(tx, practitioner_id, slot, freed_by).await?
     else {
         return Ok(None);
     };
@@ -63,10 +62,12 @@ pub async fn expire_holds(pool: &PgPool, rules: &Rules, limit: i64) -> anyhow::R
     let holds = db::waitlist::claim_expired_holds(&mut tx, limit).await?;
     for hold in &holds {
         db::waitlist::release_hold(&mut *tx, hold.id).await?;
-        sqlx::query("UPDATE waitlist_entries SET status = 'expired' WHERE id = $1 AND status = 'offered'")
-            .bind(hold.waitlist_entry_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE waitlist_entries SET status = 'expired' WHERE id = $1 AND status = 'offered'",
+        )
+        .bind(hold.waitlist_entry_id)
+        .execute(&mut *tx)
+        .await?;
         let taken = !db::appointments::busy(&mut *tx, &[hold.practitioner_id], hold.span())
             .await?
             .is_empty();

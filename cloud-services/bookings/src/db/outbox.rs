@@ -41,10 +41,7 @@ impl<'a> From<&'a [NewOutboxRow]> for OutboxColumns<'a> {
     }
 }
 
-pub async fn insert(
-    db: impl PgExecutor<'_>,
-    rows: &[NewOutboxRow],
-) -> Result<(), sqlx::Error> {
+pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewOutboxRow]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -106,10 +103,7 @@ pub async fn claim_due(
     .await
 }
 
-pub async fn mark_sent(
-    tx: &mut Transaction<'_, Postgres>,
-    ids: &[i64],
-) -> Result<(), sqlx::Error> {
+pub async fn mark_sent(tx: &mut Transaction<'_, Postgres>, ids: &[i64]) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE outbox SET sent_at = now() WHERE id = ANY ($1)")
         .bind(ids)
         .execute(&mut **tx)

@@ -53,10 +53,12 @@ pub async fn by_id(
     db: impl PgExecutor<'_>,
     id: Uuid,
 ) -> Result<Option<PractitionerRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM practitioners WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM practitioners WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn by_user_id(

@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn time_zones_must_be_iana_names() {
-        assert_eq!(TimeZone::parse("Europe/Paris").unwrap().name(), "Europe/Paris");
+        assert_eq!(
+            TimeZone::parse("Europe/Paris").unwrap().name(),
+            "Europe/Paris"
+        );
         for bad in ["", "Paris", "CEST+2", "Europe/Atlantis"] {
             assert!(TimeZone::parse(bad).is_err(), "{bad}");
         }
@@ -94,10 +97,18 @@ mod tests {
 
     #[test]
     fn labels_and_languages_are_checked() {
-        assert_eq!(Label::parse_lowercase("s", " Cardiology ").unwrap().as_str(), "cardiology");
+        assert_eq!(
+            Label::parse_lowercase("s", " Cardiology ")
+                .unwrap()
+                .as_str(),
+            "cardiology"
+        );
         assert!(Label::parse("s", "  ").is_err());
         assert!(Label::parse("s", "a\nb").is_err());
-        assert_eq!(parse_languages(&["FR".into(), "pt-BR".into()]).unwrap(), ["fr", "pt-br"]);
+        assert_eq!(
+            parse_languages(&["FR".into(), "pt-BR".into()]).unwrap(),
+            ["fr", "pt-br"]
+        );
         assert!(parse_languages(&["f".into()]).is_err());
         assert!(parse_languages(&["fr; drop".into()]).is_err());
     }

@@ -71,8 +71,12 @@ mod tests {
     fn cancellation_closes_four_hours_before_by_default() {
         let start: DateTime<Utc> = "2026-05-04T10:00:00Z".parse().unwrap();
         let r = rules();
-        assert!(r.check_patient_may_cancel(start, start - Duration::hours(5)).is_ok());
-        assert!(r.check_patient_may_cancel(start, start - Duration::hours(4)).is_ok());
+        assert!(r
+            .check_patient_may_cancel(start, start - Duration::hours(5))
+            .is_ok());
+        assert!(r
+            .check_patient_may_cancel(start, start - Duration::hours(4))
+            .is_ok());
         assert!(r
             .check_patient_may_cancel(start, start - Duration::hours(4) + Duration::seconds(1))
             .is_err());

@@ -8,7 +8,9 @@
 //! the earlier instant, so slots never overlap. Exceptions (holidays, absences) are instant
 //! ranges: whatever overlaps one is not offered.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday,
+};
 use chrono_tz::Tz;
 use episante_kit::ApiError;
 
@@ -176,18 +178,14 @@ mod tests {
     use super::*;
 
     fn paris_mornings() -> Schedule {
-        let windows = [
-            Weekday::Sat,
-            Weekday::Sun,
-            Weekday::Mon,
-        ]
-        .into_iter()
-        .map(|d| WeeklyWindow {
-            weekday: d,
-            start: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-            end: NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
-        })
-        .collect();
+        let windows = [Weekday::Sat, Weekday::Sun, Weekday::Mon]
+            .into_iter()
+            .map(|d| WeeklyWindow {
+                weekday: d,
+                start: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+                end: NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+            })
+            .collect();
         Schedule {
             tz: chrono_tz::Europe::Paris,
             windows,
@@ -206,7 +204,11 @@ mod tests {
     #[test]
     fn local_nine_o_clock_survives_spring_forward() {
         // 2026-03-29 03:00 CET → CEST: Saturday is UTC+1, Sunday and Monday UTC+2.
-        let slots = paris_mornings().slots(Duration::minutes(30), date("2026-03-28"), date("2026-03-30"));
+        let slots = paris_mornings().slots(
+            Duration::minutes(30),
+            date("2026-03-28"),
+            date("2026-03-30"),
+        );
         let starts: Vec<_> = slots.iter().map(|s| s.start).collect();
         assert_eq!(
             starts,
@@ -224,7 +226,11 @@ mod tests {
     #[test]
     fn local_nine_o_clock_survives_fall_back() {
         // 2026-10-25 03:00 CEST → 02:00 CET.
-        let slots = paris_mornings().slots(Duration::minutes(60), date("2026-10-24"), date("2026-10-26"));
+        let slots = paris_mornings().slots(
+            Duration::minutes(60),
+            date("2026-10-24"),
+            date("2026-10-26"),
+        );
         let starts: Vec<_> = slots.iter().map(|s| s.start).collect();
         assert_eq!(
             starts,
@@ -248,12 +254,20 @@ mod tests {
             exceptions: vec![],
         };
         // Spring: 02:00 and 02:30 do not exist.
-        let spring = night(Weekday::Sun).slots(Duration::minutes(30), date("2026-03-29"), date("2026-03-29"));
+        let spring = night(Weekday::Sun).slots(
+            Duration::minutes(30),
+            date("2026-03-29"),
+            date("2026-03-29"),
+        );
         assert_eq!(spring.len(), 4, "{spring:?}");
         assert_eq!(spring[1].start, utc("2026-03-29T00:30:00Z"));
         assert_eq!(spring[2].start, utc("2026-03-29T01:00:00Z")); // 03:00 CEST
-        // Autumn: 02:00 and 02:30 happen twice; offered once, at the earlier instant.
-        let autumn = night(Weekday::Sun).slots(Duration::minutes(30), date("2026-10-25"), date("2026-10-25"));
+                                                                  // Autumn: 02:00 and 02:30 happen twice; offered once, at the earlier instant.
+        let autumn = night(Weekday::Sun).slots(
+            Duration::minutes(30),
+            date("2026-10-25"),
+            date("2026-10-25"),
+        );
         assert_eq!(autumn.len(), 6, "{autumn:?}");
         for pair in autumn.windows(2) {
             assert!(!pair[0].overlaps(&pair[1]), "{pair:?}");
@@ -268,7 +282,11 @@ mod tests {
         let day = days_span(schedule.tz, date("2026-03-29"), date("2026-03-29"));
         assert_eq!(day.end - day.start, Duration::hours(23));
         schedule.exceptions.push(day);
-        let slots = schedule.slots(Duration::minutes(30), date("2026-03-28"), date("2026-03-30"));
+        let slots = schedule.slots(
+            Duration::minutes(30),
+            date("2026-03-28"),
+            date("2026-03-30"),
+        );
         assert_eq!(slots.len(), 4);
         assert!(slots.iter().all(|s| !s.overlaps(&day)));
         assert!(schedule

@@ -341,9 +341,10 @@ pub async fn cancel(
             .rules
             .check_patient_may_cancel(row.starts_at, Utc::now())?;
     }
-    let cancelled = db::appointments::transition(&mut *tx, id, Status::Cancelled, &[Status::Booked])
-        .await?
-        .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
+    let cancelled =
+        db::appointments::transition(&mut *tx, id, Status::Cancelled, &[Status::Booked])
+            .await?
+            .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
     db::outbox::cancel_reminders(&mut *tx, id).await?;
     db::outbox::insert(&mut *tx, &[events::cancelled_row(&cancelled)]).await?;
     crate::waitlist::offer_freed_slot(
@@ -578,7 +579,8 @@ async fn mark(
     let row = db::appointments::by_id(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no appointment {id}")))?;
-    if caller.role() == Role::Clinician && own_practitioner(state, caller).await? != row.practitioner_id
+    if caller.role() == Role::Clinician
+        && own_practitioner(state, caller).await? != row.practitioner_id
     {
         return Err(ApiError::Forbidden(
             "clinicians may mark only their own appointments".into(),
@@ -587,10 +589,7 @@ async fn mark(
     let updated = db::appointments::transition(&state.pool, id, to, to.allowed_from())
         .await?
         .ok_or_else(|| {
-            ApiError::Conflict(format!(
-                "cannot mark a {} appointment {to}",
-                row.status()
-            ))
+            ApiError::Conflict(format!("cannot mark a {} appointment {to}", row.status()))
         })?;
     tracing::info!(by = %caller.subject(), appointment = %id, status = %to, "appointment marked");
     Ok(Json(updated.into()))

@@ -66,9 +66,8 @@ impl Idempotency {
         let mut hasher = Sha256::new();
         hasher.update(operation.as_bytes());
         hasher.update([0]);
-        hasher.update(
-            serde_json::to_vec(body).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?,
-        );
+        hasher
+            .update(serde_json::to_vec(body).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?);
         Ok(Idempotency {
             claim: Some(Claim {
                 caller: caller.subject().to_string(),

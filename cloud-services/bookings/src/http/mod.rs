@@ -186,7 +186,10 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
             "/v1/appointments/{id}/arrived",
             post(appointments::mark_arrived),
         )
-        .route("/v1/appointments/{id}/noshow", post(appointments::mark_noshow))
+        .route(
+            "/v1/appointments/{id}/noshow",
+            post(appointments::mark_noshow),
+        )
         .route(
             "/v1/appointments/{id}/fulfilled",
             post(appointments::mark_fulfilled),

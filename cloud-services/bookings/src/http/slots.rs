@@ -88,8 +88,7 @@ pub async fn search(
         location: q.location.map(|s| s.trim().to_lowercase()),
         language: q.language.map(|s| s.trim().to_ascii_lowercase()),
     };
-    let practitioners =
-        db::practitioners::list(&state.pool, &filter, MAX_PRACTITIONERS, 0).await?;
+    let practitioners = db::practitioners::list(&state.pool, &filter, MAX_PRACTITIONERS, 0).await?;
     if practitioners.is_empty() {
         return Ok(Json(SlotPage {
             items: vec![],

@@ -96,10 +96,7 @@ async fn retries_with_an_idempotency_key_get_the_same_answer() {
     .await;
     let retry = app.book(&patient.token, &body, Some("key-1")).await;
     assert_eq!(retry.status(), StatusCode::CREATED);
-    assert_eq!(
-        retry.headers().get("idempotent-replayed").unwrap(),
-        "true"
-    );
+    assert_eq!(retry.headers().get("idempotent-replayed").unwrap(), "true");
     let retry: serde_json::Value = retry.json().await.unwrap();
     assert_eq!(retry, first);
 
@@ -107,19 +104,18 @@ async fn retries_with_an_idempotency_key_get_the_same_answer() {
     let other = practice.booking(start + Duration::hours(1), None);
     let r = app.book(&patient.token, &other, Some("key-1")).await;
     let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(problem["detail"].as_str().unwrap().contains("Idempotency-Key"));
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Idempotency-Key"));
 
     // Keys are per caller: another patient may use the same key for their own booking.
     let other_patient = app.user(Role::Patient, "Other").await;
-    let r = app
-        .book(&other_patient.token, &body, Some("key-1"))
-        .await;
+    let r = app.book(&other_patient.token, &body, Some("key-1")).await;
     assert_problem(r, StatusCode::CONFLICT).await;
 
     // A conflict is remembered too: the retry gets the same 409 even after the slot frees up.
-    let r = app
-        .book(&other_patient.token, &body, Some("key-2"))
-        .await;
+    let r = app.book(&other_patient.token, &body, Some("key-2")).await;
     assert_problem(r, StatusCode::CONFLICT).await;
     let cancel = app
         .post(
@@ -129,9 +125,7 @@ async fn retries_with_an_idempotency_key_get_the_same_answer() {
         )
         .await;
     expect_status(cancel, StatusCode::OK).await;
-    let r = app
-        .book(&other_patient.token, &body, Some("key-2"))
-        .await;
+    let r = app.book(&other_patient.token, &body, Some("key-2")).await;
     assert_eq!(r.headers().get("idempotent-replayed").unwrap(), "true");
     assert_problem(r, StatusCode::CONFLICT).await;
 
@@ -183,7 +177,8 @@ async fn a_patient_cannot_hold_two_appointments_of_one_specialty_within_n_days()
     let patient = app.user(Role::Patient, "Pat").await;
     let day1 = cardio.slot_after(Duration::days(1));
     expect_status(
-        app.book(&patient.token, &cardio.booking(day1, None), None).await,
+        app.book(&patient.token, &cardio.booking(day1, None), None)
+            .await,
         StatusCode::CREATED,
     )
     .await;
@@ -243,7 +238,10 @@ async fn cancellation_closes_n_hours_before_for_patients_and_withdraws_reminders
         )
         .await;
     let problem = assert_problem(r, StatusCode::CONFLICT).await;
-    assert!(problem["detail"].as_str().unwrap().contains("cancellation closed"));
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("cancellation closed"));
     // Admins may still cancel (the practitioner is ill).
     let cancelled = expect_status(
         app.post(
@@ -376,11 +374,17 @@ async fn rescheduling_moves_the_appointment_and_its_reminders() {
     .unwrap();
     let new_id = id_of(new);
     assert_eq!(
-        reminders.iter().filter(|(a, live)| *a == new_id && *live).count(),
+        reminders
+            .iter()
+            .filter(|(a, live)| *a == new_id && *live)
+            .count(),
         2
     );
     assert_eq!(
-        reminders.iter().filter(|(a, live)| *a == old_id && *live).count(),
+        reminders
+            .iter()
+            .filter(|(a, live)| *a == old_id && *live)
+            .count(),
         0
     );
     // Into a taken slot: 409, and the original stays booked.

@@ -114,7 +114,11 @@ async fn start_instance(settings: &Settings, bus: &MemoryBus) -> (Instance, PgPo
     .await
     .expect("bookings service builds");
     let pool = service.state.pool.clone();
-    let handle = tokio::spawn(episante_bookings::serve(service, listener, shutdown.clone()));
+    let handle = tokio::spawn(episante_bookings::serve(
+        service,
+        listener,
+        shutdown.clone(),
+    ));
     (
         Instance {
             base,
@@ -251,8 +255,7 @@ impl TestApp {
         let group = format!("test-{}", Uuid::new_v4());
         let mut sub = self.bus.subscribe(&group, &[KAFKA_BOOKING_EVENTS]).unwrap();
         let mut events = Vec::new();
-        while let Ok(Ok(record)) =
-            tokio::time::timeout(Duration::from_millis(50), sub.next()).await
+        while let Ok(Ok(record)) = tokio::time::timeout(Duration::from_millis(50), sub.next()).await
         {
             events.push(serde_json::from_slice(&record.payload).expect("event JSON"));
         }

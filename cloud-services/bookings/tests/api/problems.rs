@@ -20,62 +20,163 @@ async fn bad_input_gets_problem_json() {
             .body(body)
             .send()
     };
-    assert_problem(raw("{\"practitioner_id\": ").await.unwrap(), StatusCode::BAD_REQUEST).await;
+    assert_problem(
+        raw("{\"practitioner_id\": ").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     assert_problem(
         raw("{\"practitioner_id\": \"not-a-uuid\"}").await.unwrap(),
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     let missing = assert_problem(raw("{}").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(missing["detail"].as_str().unwrap().contains("practitioner_id"), "{missing}");
+    assert!(
+        missing["detail"]
+            .as_str()
+            .unwrap()
+            .contains("practitioner_id"),
+        "{missing}"
+    );
 
     // Semantically wrong bookings.
     let in_past = practice.booking(chrono::Utc::now() - Duration::hours(1), None);
-    assert_problem(app.book(&patient.token, &in_past, None).await, StatusCode::UNPROCESSABLE_ENTITY).await;
-    let off_grid = practice.booking(practice.slot_after(Duration::days(1)) + Duration::minutes(7), None);
-    assert_problem(app.book(&patient.token, &off_grid, None).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_problem(
+        app.book(&patient.token, &in_past, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let off_grid = practice.booking(
+        practice.slot_after(Duration::days(1)) + Duration::minutes(7),
+        None,
+    );
+    assert_problem(
+        app.book(&patient.token, &off_grid, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     let mut unknown = practice.booking(practice.slot_after(Duration::days(1)), None);
     unknown["practitioner_id"] = json!(uuid::Uuid::new_v4());
-    assert_problem(app.book(&patient.token, &unknown, None).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_problem(
+        app.book(&patient.token, &unknown, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     let mut unknown = practice.booking(practice.slot_after(Duration::days(1)), None);
     unknown["appointment_type_id"] = json!(uuid::Uuid::new_v4());
-    assert_problem(app.book(&patient.token, &unknown, None).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_problem(
+        app.book(&patient.token, &unknown, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
 
     // Paths and queries.
-    assert_problem(app.get("/v1/appointments/nope", &patient.token).await, StatusCode::BAD_REQUEST).await;
     assert_problem(
-        app.get(&format!("/v1/appointments/{}", uuid::Uuid::new_v4()), &patient.token).await,
+        app.get("/v1/appointments/nope", &patient.token).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_problem(
+        app.get(
+            &format!("/v1/appointments/{}", uuid::Uuid::new_v4()),
+            &patient.token,
+        )
+        .await,
         StatusCode::NOT_FOUND,
     )
     .await;
-    assert_problem(app.get("/v1/nothing-here", &patient.token).await, StatusCode::NOT_FOUND).await;
+    assert_problem(
+        app.get("/v1/nothing-here", &patient.token).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     let app_ref = &app;
     let slots = |query: String| {
         let token = patient.token.clone();
         async move { app_ref.get(&format!("/v1/slots?{query}"), &token).await }
     };
     let kind = practice.kind;
-    assert_problem(slots(format!("appointment_type_id={kind}&from=2027-13-01&to=2027-01-02")).await, StatusCode::BAD_REQUEST).await;
-    assert_problem(slots(format!("appointment_type_id={kind}&from=2027-01-01")).await, StatusCode::BAD_REQUEST).await;
-    assert_problem(slots(format!("appointment_type_id={kind}&from=2027-01-10&to=2027-01-01")).await, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert_problem(slots(format!("appointment_type_id={kind}&from=2027-01-01&to=2027-06-01")).await, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert_problem(slots(format!("appointment_type_id={kind}&from=2027-01-01&to=2027-01-02&limit=0")).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_problem(
-        slots(format!("appointment_type_id={}&from=2027-01-01&to=2027-01-02", uuid::Uuid::new_v4())).await,
+        slots(format!(
+            "appointment_type_id={kind}&from=2027-13-01&to=2027-01-02"
+        ))
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_problem(
+        slots(format!("appointment_type_id={kind}&from=2027-01-01")).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_problem(
+        slots(format!(
+            "appointment_type_id={kind}&from=2027-01-10&to=2027-01-01"
+        ))
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    let r = app.call(Method::DELETE, "/v1/appointments", Some(&patient.token), None).await;
+    assert_problem(
+        slots(format!(
+            "appointment_type_id={kind}&from=2027-01-01&to=2027-06-01"
+        ))
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_problem(
+        slots(format!(
+            "appointment_type_id={kind}&from=2027-01-01&to=2027-01-02&limit=0"
+        ))
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_problem(
+        slots(format!(
+            "appointment_type_id={}&from=2027-01-01&to=2027-01-02",
+            uuid::Uuid::new_v4()
+        ))
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let r = app
+        .call(
+            Method::DELETE,
+            "/v1/appointments",
+            Some(&patient.token),
+            None,
+        )
+        .await;
     assert_problem(r, StatusCode::METHOD_NOT_ALLOWED).await;
 
     // Profiles and availability.
     let clinician = app.user(Role::Clinician, "Dr Zone").await;
-    let profile = |tz: &str| json!({"user_id": clinician.id, "display_name": "Dr Zone",
-        "specialty": "cardiology", "location": "Lyon", "time_zone": tz});
-    let bad_tz = assert_problem(app.post("/v1/practitioners", app.admin(), &profile("Mars/Olympus")).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let profile = |tz: &str| {
+        json!({"user_id": clinician.id, "display_name": "Dr Zone",
+        "specialty": "cardiology", "location": "Lyon", "time_zone": tz})
+    };
+    let bad_tz = assert_problem(
+        app.post("/v1/practitioners", app.admin(), &profile("Mars/Olympus"))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert!(bad_tz["detail"].as_str().unwrap().contains("time_zone"));
-    expect_status(app.post("/v1/practitioners", app.admin(), &profile("Europe/Paris")).await, StatusCode::CREATED).await;
-    assert_problem(app.post("/v1/practitioners", app.admin(), &profile("Europe/Paris")).await, StatusCode::CONFLICT).await;
+    expect_status(
+        app.post("/v1/practitioners", app.admin(), &profile("Europe/Paris"))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_problem(
+        app.post("/v1/practitioners", app.admin(), &profile("Europe/Paris"))
+            .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
     let practitioner = practice.practitioner;
     let availability = |body: serde_json::Value| async move {
         app_ref
@@ -99,7 +200,11 @@ async fn bad_input_gets_problem_json() {
         assert_problem(availability(bad).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let r = app
-        .post("/v1/appointment-types", app.admin(), &json!({"name": "long", "duration_minutes": 1000}))
+        .post(
+            "/v1/appointment-types",
+            app.admin(),
+            &json!({"name": "long", "duration_minutes": 1000}),
+        )
         .await;
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
 
@@ -108,6 +213,14 @@ async fn bad_input_gets_problem_json() {
         let r = app.http.get(app.url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
     }
-    let openapi: serde_json::Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let openapi: serde_json::Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(openapi["paths"]["/v1/appointments/{id}/reschedule"].is_object());
 }

@@ -27,7 +27,12 @@ async fn the_rbac_matrix_holds() {
     // Practitioner profiles: admins create; nobody else.
     let profile = json!({"user_id": Uuid::new_v4(), "display_name": "X", "specialty": "x",
         "location": "y", "time_zone": "UTC"});
-    for token in [&clinician.token, &patient.token, &device.token, &service.token] {
+    for token in [
+        &clinician.token,
+        &patient.token,
+        &device.token,
+        &service.token,
+    ] {
         let r = app.post("/v1/practitioners", token, &profile).await;
         assert_problem(r, StatusCode::FORBIDDEN).await;
     }
@@ -64,7 +69,11 @@ async fn the_rbac_matrix_holds() {
                 .await
         }
     };
-    expect_status(put(&clinician.token, practice.practitioner).await, StatusCode::OK).await;
+    expect_status(
+        put(&clinician.token, practice.practitioner).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_problem(
         put(&clinician.token, other_practitioner).await,
         StatusCode::FORBIDDEN,
@@ -77,26 +86,40 @@ async fn the_rbac_matrix_holds() {
     .await;
     // Appointment types: admins create.
     let r = app
-        .post("/v1/appointment-types", &clinician.token, &json!({"name": "x", "duration_minutes": 10}))
+        .post(
+            "/v1/appointment-types",
+            &clinician.token,
+            &json!({"name": "x", "duration_minutes": 10}),
+        )
         .await;
     assert_problem(r, StatusCode::FORBIDDEN).await;
 
     // Booking: patients for themselves only; admins for anyone (naming them); nobody else.
     let slot = practice.slot_after(Duration::days(1));
     let r = app
-        .book(&patient.token, &practice.booking(slot, Some(stranger.id)), None)
+        .book(
+            &patient.token,
+            &practice.booking(slot, Some(stranger.id)),
+            None,
+        )
         .await;
     assert_problem(r, StatusCode::FORBIDDEN).await;
     for token in [&clinician.token, &device.token, &service.token] {
         let r = app.book(token, &practice.booking(slot, None), None).await;
         assert_problem(r, StatusCode::FORBIDDEN).await;
     }
-    let r = app.book(app.admin(), &practice.booking(slot, None), None).await;
+    let r = app
+        .book(app.admin(), &practice.booking(slot, None), None)
+        .await;
     assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY).await;
     let mine = id_of(
         expect_status(
-            app.book(&patient.token, &practice.booking(slot, Some(patient.id)), None)
-                .await,
+            app.book(
+                &patient.token,
+                &practice.booking(slot, Some(patient.id)),
+                None,
+            )
+            .await,
             StatusCode::CREATED,
         )
         .await,
@@ -116,7 +139,8 @@ async fn the_rbac_matrix_holds() {
 
     // Reading: patients their own (others' are 404), clinicians their agenda, admins all.
     expect_status(
-        app.get(&format!("/v1/appointments/{mine}"), &patient.token).await,
+        app.get(&format!("/v1/appointments/{mine}"), &patient.token)
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -132,16 +156,26 @@ async fn the_rbac_matrix_holds() {
         StatusCode::NOT_FOUND,
     )
     .await;
-    let own = expect_status(app.get("/v1/appointments", &patient.token).await, StatusCode::OK).await;
+    let own = expect_status(
+        app.get("/v1/appointments", &patient.token).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(own["items"].as_array().unwrap().len(), 1);
     assert_problem(
-        app.get(&format!("/v1/appointments?patient_id={}", stranger.id), &patient.token)
-            .await,
+        app.get(
+            &format!("/v1/appointments?patient_id={}", stranger.id),
+            &patient.token,
+        )
+        .await,
         StatusCode::FORBIDDEN,
     )
     .await;
-    let agenda =
-        expect_status(app.get("/v1/appointments", &clinician.token).await, StatusCode::OK).await;
+    let agenda = expect_status(
+        app.get("/v1/appointments", &clinician.token).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(agenda["items"].as_array().unwrap().len(), 2);
     let colleague = expect_status(
         app.get("/v1/appointments", &other_clinician.token).await,
@@ -168,7 +202,11 @@ async fn the_rbac_matrix_holds() {
         StatusCode::FORBIDDEN,
     )
     .await;
-    let all = expect_status(app.get("/v1/appointments", app.admin()).await, StatusCode::OK).await;
+    let all = expect_status(
+        app.get("/v1/appointments", app.admin()).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
 
     // Status marks: the practitioner (or an admin), not a colleague or the patient.
@@ -176,34 +214,62 @@ async fn the_rbac_matrix_holds() {
         let (path, token) = (format!("/v1/appointments/{id}/{what}"), token.to_string());
         async move { app_ref.call(Method::POST, &path, Some(&token), None).await }
     };
-    assert_problem(mark("arrived", mine, &patient.token).await, StatusCode::FORBIDDEN).await;
+    assert_problem(
+        mark("arrived", mine, &patient.token).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     assert_problem(
         mark("arrived", mine, &other_clinician.token).await,
         StatusCode::FORBIDDEN,
     )
     .await;
-    let arrived = expect_status(mark("arrived", mine, &clinician.token).await, StatusCode::OK).await;
+    let arrived = expect_status(
+        mark("arrived", mine, &clinician.token).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(arrived["status"], "arrived");
     // An arrived patient is not a no-show, and cannot be cancelled any more.
-    assert_problem(mark("noshow", mine, &clinician.token).await, StatusCode::CONFLICT).await;
+    assert_problem(
+        mark("noshow", mine, &clinician.token).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
     let r = app
-        .post(&format!("/v1/appointments/{mine}/cancel"), &patient.token, &json!({}))
+        .post(
+            &format!("/v1/appointments/{mine}/cancel"),
+            &patient.token,
+            &json!({}),
+        )
         .await;
     assert_problem(r, StatusCode::CONFLICT).await;
-    let done = expect_status(mark("fulfilled", mine, &clinician.token).await, StatusCode::OK).await;
+    let done = expect_status(
+        mark("fulfilled", mine, &clinician.token).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(done["status"], "fulfilled");
     let noshow = expect_status(mark("noshow", theirs, app.admin()).await, StatusCode::OK).await;
     assert_eq!(noshow["status"], "noshow");
     // Patients cannot cancel others' appointments; clinicians cannot cancel at all.
     assert_problem(
-        app.post(&format!("/v1/appointments/{theirs}/cancel"), &patient.token, &json!({}))
-            .await,
+        app.post(
+            &format!("/v1/appointments/{theirs}/cancel"),
+            &patient.token,
+            &json!({}),
+        )
+        .await,
         StatusCode::NOT_FOUND,
     )
     .await;
     assert_problem(
-        app.post(&format!("/v1/appointments/{theirs}/cancel"), &clinician.token, &json!({}))
-            .await,
+        app.post(
+            &format!("/v1/appointments/{theirs}/cancel"),
+            &clinician.token,
+            &json!({}),
+        )
+        .await,
         StatusCode::FORBIDDEN,
     )
     .await;
@@ -211,35 +277,49 @@ async fn the_rbac_matrix_holds() {
     // Waitlist: patients for themselves, admins for anyone, nobody else.
     let date = (slot + Duration::hours(practice.zone_offset as i64)).date_naive();
     let entry = |patient_id: Option<Uuid>| {
-        let mut body = json!({"practitioner_id": practice.practitioner, "from_date": date, "to_date": date});
+        let mut body =
+            json!({"practitioner_id": practice.practitioner, "from_date": date, "to_date": date});
         if let Some(p) = patient_id {
             body["patient_id"] = json!(p);
         }
         body
     };
     assert_problem(
-        app.post("/v1/waitlist", &patient.token, &entry(Some(stranger.id))).await,
+        app.post("/v1/waitlist", &patient.token, &entry(Some(stranger.id)))
+            .await,
         StatusCode::FORBIDDEN,
     )
     .await;
     assert_problem(
-        app.post("/v1/waitlist", &clinician.token, &entry(None)).await,
+        app.post("/v1/waitlist", &clinician.token, &entry(None))
+            .await,
         StatusCode::FORBIDDEN,
     )
     .await;
     let joined = id_of(
         expect_status(
-            app.post("/v1/waitlist", app.admin(), &entry(Some(stranger.id))).await,
+            app.post("/v1/waitlist", app.admin(), &entry(Some(stranger.id)))
+                .await,
             StatusCode::CREATED,
         )
         .await,
     );
     let r = app
-        .call(Method::DELETE, &format!("/v1/waitlist/{joined}"), Some(&patient.token), None)
+        .call(
+            Method::DELETE,
+            &format!("/v1/waitlist/{joined}"),
+            Some(&patient.token),
+            None,
+        )
         .await;
     assert_problem(r, StatusCode::NOT_FOUND).await;
     let r = app
-        .call(Method::DELETE, &format!("/v1/waitlist/{joined}"), Some(&stranger.token), None)
+        .call(
+            Method::DELETE,
+            &format!("/v1/waitlist/{joined}"),
+            Some(&stranger.token),
+            None,
+        )
         .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 }

@@ -16,7 +16,9 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
     let mut app = spawn_app().await;
     let clinician = app.user(episante_kit::Role::Clinician, "Dr Who").await;
     let (zone, offset) = morning_zone();
-    let practitioner = app.create_practitioner(&clinician, "cardiology", &zone).await;
+    let practitioner = app
+        .create_practitioner(&clinician, "cardiology", &zone)
+        .await;
     let kind = app.create_type("short", 5).await;
 
     // Two appointments whose reminders fall due in ~10 s: one an hour away (its 1 h reminder),
@@ -44,7 +46,11 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
             "starts_at": starts_at, "patient_id": Uuid::new_v4()
         });
         ids.push(id_of(
-            expect_status(app.book(app.admin(), &body, None).await, StatusCode::CREATED).await,
+            expect_status(
+                app.book(app.admin(), &body, None).await,
+                StatusCode::CREATED,
+            )
+            .await,
         ));
     }
     app.wait_for_events("two booked events", |e| {
@@ -54,7 +60,10 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
 
     // The service goes down before the reminders are due…
     app.stop_first_instance().await;
-    assert!(Utc::now() < due, "setup took longer than the reminder lead time");
+    assert!(
+        Utc::now() < due,
+        "setup took longer than the reminder lead time"
+    );
     assert!(app
         .events()
         .await
@@ -70,7 +79,10 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
     let b = app.start_instance().await;
     let events = app
         .wait_for_events("both reminders", |e| {
-            e.iter().filter(|e| e.kind == "appointment.reminder").count() >= 2
+            e.iter()
+                .filter(|e| e.kind == "appointment.reminder")
+                .count()
+                >= 2
         })
         .await;
     let pending: i64 = sqlx::query_scalar(
@@ -99,7 +111,10 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
         .iter()
         .any(|e| e.appointment_id == Some(ids[1]) && e.reminder.as_deref() == Some("24h")));
     assert_eq!(
-        events.iter().filter(|e| e.kind == "appointment.booked").count(),
+        events
+            .iter()
+            .filter(|e| e.kind == "appointment.booked")
+            .count(),
         2,
         "a restart must not resend what was sent"
     );
@@ -112,7 +127,10 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!(future, 1, "only the second appointment's 1 h reminder is still to come");
+    assert_eq!(
+        future, 1,
+        "only the second appointment's 1 h reminder is still to come"
+    );
     a.stop().await;
     b.stop().await;
 }

@@ -74,9 +74,7 @@ async fn slots_keep_local_time_across_both_dst_changes() {
 
     // Booking the DST-day slot works; booking an instant that is not a slot start does not.
     let patient = app.user(Role::Patient, "Pat").await;
-    let body = |starts_at: &str| {
-        json!({"practitioner_id": practitioner, "appointment_type_id": kind, "starts_at": starts_at})
-    };
+    let body = |starts_at: &str| json!({"practitioner_id": practitioner, "appointment_type_id": kind, "starts_at": starts_at});
     expect_status(
         app.book(&patient.token, &body("2027-03-28T09:00:00+02:00"), None)
             .await,
@@ -128,8 +126,14 @@ async fn exceptions_filters_and_pages() {
         StatusCode::OK,
     )
     .await;
-    assert_eq!(availability["exceptions"][0]["starts_at"], "2027-03-27T23:00:00Z");
-    assert_eq!(availability["exceptions"][0]["ends_at"], "2027-03-28T22:00:00Z");
+    assert_eq!(
+        availability["exceptions"][0]["starts_at"],
+        "2027-03-27T23:00:00Z"
+    );
+    assert_eq!(
+        availability["exceptions"][0]["ends_at"],
+        "2027-03-28T22:00:00Z"
+    );
 
     // Search by specialty and location, paged.
     let page = |offset: i64| {
@@ -155,8 +159,11 @@ async fn exceptions_filters_and_pages() {
     assert_eq!(none["items"].as_array().unwrap().len(), 0);
     // Practitioners are searchable the same way.
     let found = expect_status(
-        app.get("/v1/practitioners?specialty=cardiology&language=fr", app.admin())
-            .await,
+        app.get(
+            "/v1/practitioners?specialty=cardiology&language=fr",
+            app.admin(),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;

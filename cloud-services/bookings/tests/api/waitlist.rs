@@ -42,8 +42,12 @@ async fn a_freed_slot_is_held_for_the_first_in_line() {
     join(&app, &second.token, &practice, slot).await;
 
     expect_status(
-        app.post(&format!("/v1/appointments/{booked}/cancel"), &holder.token, &json!({}))
-            .await,
+        app.post(
+            &format!("/v1/appointments/{booked}/cancel"),
+            &holder.token,
+            &json!({}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
