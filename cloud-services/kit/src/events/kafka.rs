@@ -130,6 +130,7 @@ impl EventSubscription for KafkaSubscription {
                 offset: message.offset(),
                 key: message.key().map(<[u8]>::to_vec),
                 payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                timestamp_ms: message.timestamp().to_millis(),
             })
         })
     }
@@ -145,5 +146,25 @@ impl EventSubscription for KafkaSubscription {
         self.consumer
             .commit(&list, CommitMode::Async)
             .map_err(kafka_err)
+    }
+
+    fn lag(&self, record: &EventRecord) -> Option<i64> {
+        // librdkafka caches each partition's high watermark from fetch responses; reading it is
+        // local (no broker round trip), which the safe API does not expose.
+        let topic = std::ffi::CString::new(record.topic.as_str()).ok()?;
+        let (mut low, mut high) = (0i64, 0i64);
+        // SAFETY: the client pointer is valid while `self.consumer` lives, the topic is a valid
+        // NUL-terminated string for the call, and the out-pointers point to live locals.
+        let err = unsafe {
+            rdkafka::bindings::rd_kafka_get_watermark_offsets(
+                self.consumer.client().native_ptr(),
+                topic.as_ptr(),
+                record.partition,
+                &mut low,
+                &mut high,
+            )
+        };
+        (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+            .then(|| (high - record.offset - 1).max(0))
     }
 }

@@ -33,6 +33,7 @@ impl EventBus for MemoryBus {
                 offset,
                 key: Some(key.as_bytes().to_vec()),
                 payload,
+                timestamp_ms: Some(chrono::Utc::now().timestamp_millis()),
             });
         }
         self.appended.notify_waiters();
@@ -111,6 +112,12 @@ impl EventSubscription for MemorySubscription {
                 notified.await;
             }
         })
+    }
+
+    fn lag(&self, record: &EventRecord) -> Option<i64> {
+        let logs = self.bus.logs.lock().expect("memory bus poisoned");
+        let len = logs.topics.get(&record.topic).map_or(0, Vec::len) as i64;
+        Some((len - record.offset - 1).max(0))
     }
 
     fn commit(&mut self, record: &EventRecord) -> Result<(), EventBusError> {

@@ -25,6 +25,9 @@ pub struct EventRecord {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
+    /// When the bus accepted the event (Kafka `CreateTime`), ms since the epoch: the start of
+    /// end-to-end latency measurements downstream.
+    pub timestamp_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -63,6 +66,11 @@ pub trait EventSubscription: Send {
 
     /// Marks `record` and everything before it on its partition as processed.
     fn commit(&mut self, record: &EventRecord) -> Result<(), EventBusError>;
+
+    /// Events after `record` on its partition not consumed yet (consumer lag), when known.
+    fn lag(&self, _record: &EventRecord) -> Option<i64> {
+        None
+    }
 }
 
 /// `[kafka]` section: Kafka when `brokers` is set, else the in-memory bus.

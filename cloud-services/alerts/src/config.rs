@@ -1,0 +1,85 @@
+//! The alerts service's configuration: section `[alerts]` plus the shared `[database]`,
+//! `[tokens]`, `[vault]`, `[kafka]` and `[log]` sections.
+
+use episante_kit::config::ConfigError;
+use episante_kit::db::ServiceDatabase;
+use episante_kit::events::EventBusConfig;
+use episante_kit::telemetry::LogConfig;
+use episante_kit::{ConfigSource, DatabaseConfig, Secret, TokenConfig, VaultConfig};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlertsConfig {
+    /// HTTP listen address (`EPISANTE_ALERTS__BIND`).
+    pub bind: String,
+    pub database: ServiceDatabase,
+    /// Kafka consumer group; instances in one group share the partitions.
+    pub consumer_group: String,
+    /// Records applied per database transaction at most.
+    pub max_batch: usize,
+    /// A resolved-looking vital must stay normal this long before the alert auto-resolves, s.
+    pub resolve_hold_secs: u64,
+    /// A critical alert not acknowledged within this is escalated, s.
+    pub escalate_after_secs: u64,
+    /// How often the escalation check runs, s.
+    pub escalation_check_secs: u64,
+    /// A device silent this long (wall clock) raises a dropout alert, s; 0 disables the watchdog.
+    pub dropout_watchdog_secs: u64,
+    /// Webhook URLs notified of new critical alerts and escalations.
+    pub webhook_urls: Vec<String>,
+    /// HMAC-SHA-256 key signing webhook bodies. Unset: read from Vault KV
+    /// (`webhook_secret_path`), else generated at start (and logged as such).
+    pub webhook_secret: Option<Secret>,
+    pub kv_mount: String,
+    pub webhook_secret_path: String,
+    /// Delivery attempts before a webhook is given up.
+    pub webhook_max_attempts: u32,
+    /// First retry delay, ms; doubles each attempt (capped at 5 minutes).
+    pub webhook_initial_backoff_ms: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            bind: "0.0.0.0:8086".into(),
+            database: ServiceDatabase::named("episante_alerts"),
+            consumer_group: "episante-alerts".into(),
+            max_batch: 1000,
+            resolve_hold_secs: 120,
+            escalate_after_secs: 300,
+            escalation_check_secs: 5,
+            dropout_watchdog_secs: 120,
+            webhook_urls: Vec::new(),
+            webhook_secret: None,
+            kv_mount: "secret".into(),
+            webhook_secret_path: "episante/alerts/webhook-secret".into(),
+            webhook_max_attempts: 8,
+            webhook_initial_backoff_ms: 1000,
+        }
+    }
+}
+
+/// Everything the alerts service reads.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub alerts: AlertsConfig,
+    pub database: DatabaseConfig,
+    pub tokens: TokenConfig,
+    pub vault: VaultConfig,
+    pub kafka: EventBusConfig,
+    pub log: LogConfig,
+}
+
+impl Settings {
+    pub fn from_source(source: &ConfigSource) -> Result<Self, ConfigError> {
+        Ok(Settings {
+            alerts: source.section("alerts")?,
+            database: source.section("database")?,
+            tokens: source.section("tokens")?,
+            vault: source.section("vault")?,
+            kafka: source.section("kafka")?,
+            log: source.section("log")?,
+        })
+    }
+}

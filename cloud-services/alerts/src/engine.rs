@@ -1,0 +1,437 @@
+//! The rule engine: turns each device's reading stream into alert signals.
+//!
+//! It keeps, per device, a short window of recent samples per vital and, per rule, whether the
+//! stream is currently abnormal. A rule *triggers* when the stream turns abnormal, *continues*
+//! (throttled) while it stays so, and *clears* once it has been normal — beyond the rule's
+//! hysteresis — for the hold time. All times are the readings' own timestamps, so accelerated
+//! simulations and replays after an outage behave like real time.
+//!
+//! State is in memory and rebuilt after a restart: windows refill from new readings, and the
+//! consumer seeds "abnormal" for rules that still have an open alert, so an episode that ended
+//! while the service was down still clears, and one that continues is not raised twice (the
+//! database allows one open alert per patient and rule anyway).
+
+use std::collections::{HashMap, VecDeque};
+
+use episante_protocol::{Reading, VitalKind};
+
+use crate::domain::alert::Severity;
+use crate::domain::news2;
+use crate::domain::rules::{AlertRule, Direction, RuleKind};
+
+/// Samples older than the longest rule window plus this are dropped.
+const MARGIN_MS: i64 = 60_000;
+/// At most one `Continue` per rule and this much stream time.
+const CONTINUE_EVERY_MS: i64 = 10_000;
+/// Latest values older than this do not count towards the NEWS2 aggregate.
+const AGGREGATE_FRESH_MS: i64 = 300_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalKind {
+    Trigger,
+    Continue,
+    Clear,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    pub device_id: String,
+    pub rule_key: String,
+    pub vital: Option<VitalKind>,
+    pub kind: SignalKind,
+    /// The value the rule judged (a mean, a delta, a gap in seconds…).
+    pub value: f64,
+    pub ts_ms: i64,
+    pub severity: Severity,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+struct RuleState {
+    abnormal: bool,
+    normal_since: Option<i64>,
+    last_continue: i64,
+}
+
+#[derive(Debug, Default)]
+struct DeviceStream {
+    last_ts: Option<i64>,
+    samples: HashMap<VitalKind, VecDeque<(i64, f64)>>,
+    latest: HashMap<VitalKind, (i64, f64)>,
+    states: HashMap<String, RuleState>,
+}
+
+pub struct RuleEngine {
+    streams: HashMap<String, DeviceStream>,
+    hold_ms: i64,
+}
+
+/// What a rule sees at one instant: abnormal, clearly normal, or neither (not enough data, or
+/// inside the hysteresis band).
+struct Verdict {
+    abnormal: bool,
+    normal: bool,
+    value: f64,
+}
+
+impl RuleEngine {
+    pub fn new(hold_secs: u64) -> Self {
+        RuleEngine {
+            streams: HashMap::new(),
+            hold_ms: hold_secs as i64 * 1000,
+        }
+    }
+
+    pub fn knows(&self, device: &str) -> bool {
+        self.streams.contains_key(device)
+    }
+
+    /// Starts tracking `device`: its last reading time (for gaps) and the rules with an open alert.
+    pub fn seed(&mut self, device: &str, last_ts: Option<i64>, open_rules: &[String]) {
+        let stream = self.streams.entry(device.to_string()).or_default();
+        stream.last_ts = last_ts;
+        for key in open_rules {
+            stream.states.entry(key.clone()).or_default().abnormal = true;
+        }
+    }
+
+    /// Stops tracking `device` (unassigned: its episodes belong to the old patient).
+    pub fn forget(&mut self, device: &str) {
+        self.streams.remove(device);
+    }
+
+    /// The aggregate NEWS2 floor of a stream at `ts`.
+    fn severity_floor(stream: &DeviceStream, ts: i64) -> Option<Severity> {
+        news2::severity_floor(news2::aggregate(
+            stream
+                .latest
+                .iter()
+                .filter(|(_, (t, _))| ts - t <= AGGREGATE_FRESH_MS)
+                .map(|(k, (_, v))| (*k, *v)),
+        ))
+    }
+
+    /// Feeds one reading of `device` through `rules`.
+    pub fn observe(&mut self, device: &str, rules: &[AlertRule], reading: &Reading) -> Vec<Signal> {
+        let hold_ms = self.hold_ms;
+        let stream = self.streams.entry(device.to_string()).or_default();
+        let ts = reading.ts_ms;
+        let mut signals = Vec::new();
+
+        // Gaps: judged on arrival of the reading after the silence.
+        let gap = stream.last_ts.map(|last| ts - last);
+        if stream.last_ts.is_none_or(|last| ts > last) {
+            stream.last_ts = Some(ts);
+        }
+        for rule in rules {
+            if let RuleKind::Dropout { after_secs } = rule.kind {
+                let silent = gap.is_some_and(|g| g >= after_secs as i64 * 1000);
+                let verdict = Verdict {
+                    abnormal: silent,
+                    normal: !silent,
+                    value: gap.unwrap_or(0) as f64 / 1000.0,
+                };
+                step(device, rule, stream, verdict, ts, hold_ms, None, &mut signals);
+            }
+        }
+
+        let kind = reading.kind;
+        let keep_ms = rules
+            .iter()
+            .filter(|r| r.vital() == Some(kind))
+            .map(|r| window_ms(&r.kind))
+            .max()
+            .unwrap_or(0)
+            + MARGIN_MS;
+        let samples = stream.samples.entry(kind).or_default();
+        samples.push_back((ts, reading.value));
+        while samples.front().is_some_and(|(t, _)| *t < ts - keep_ms) {
+            samples.pop_front();
+        }
+        stream.latest.insert(kind, (ts, reading.value));
+        let floor = Self::severity_floor(stream, ts);
+
+        for rule in rules.iter().filter(|r| r.vital() == Some(kind)) {
+            let samples = &stream.samples[&kind];
+            let verdict = judge(&rule.kind, samples, ts, reading.value);
+            step(device, rule, stream, verdict, ts, hold_ms, floor, &mut signals);
+        }
+        signals
+    }
+
+    /// Devices silent since before `cutoff_ms` (wall clock, for the watchdog), with the rules
+    /// that would flag them: triggers `device.dropout`-kind rules now rather than on resume.
+    pub fn silent_since(
+        &mut self,
+        device: &str,
+        rules: &[AlertRule],
+        now_ms: i64,
+        silent_for_ms: i64,
+    ) -> Vec<Signal> {
+        let hold_ms = self.hold_ms;
+        let Some(stream) = self.streams.get_mut(device) else {
+            return Vec::new();
+        };
+        let mut signals = Vec::new();
+        for rule in rules {
+            if let RuleKind::Dropout { .. } = rule.kind {
+                let verdict = Verdict {
+                    abnormal: true,
+                    normal: false,
+                    value: silent_for_ms as f64 / 1000.0,
+                };
+                if !stream.states.get(&rule.key).is_some_and(|s| s.abnormal) {
+                    step(device, rule, stream, verdict, now_ms, hold_ms, None, &mut signals);
+                }
+            }
+        }
+        signals
+    }
+}
+
+fn window_ms(kind: &RuleKind) -> i64 {
+    1000 * match kind {
+        RuleKind::Threshold { sustain_secs, .. } => *sustain_secs as i64,
+        RuleKind::RateOfChange { window_secs, .. } | RuleKind::Flatline { window_secs, .. } => {
+            *window_secs as i64
+        }
+        RuleKind::Dropout { .. } => 0,
+    }
+}
+
+/// The samples of the last `window` ms, or `None` if the stream does not reach that far back.
+fn covered(samples: &VecDeque<(i64, f64)>, ts: i64, window: i64) -> Option<Vec<f64>> {
+    let reaches = samples.front().is_some_and(|(t, _)| *t <= ts - window);
+    reaches.then(|| {
+        samples
+            .iter()
+            .filter(|(t, _)| *t >= ts - window)
+            .map(|(_, v)| *v)
+            .collect()
+    })
+}
+
+fn judge(kind: &RuleKind, samples: &VecDeque<(i64, f64)>, ts: i64, value: f64) -> Verdict {
+    let undecided = Verdict {
+        abnormal: false,
+        normal: false,
+        value,
+    };
+    let window = window_ms(kind);
+    match kind {
+        RuleKind::Threshold {
+            direction,
+            threshold,
+            hysteresis,
+            ..
+        } => {
+            let Some(values) = covered(samples, ts, window).filter(|v| !v.is_empty()) else {
+                return undecided;
+            };
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let (abnormal, normal) = match direction {
+                Direction::Above => (mean >= *threshold, mean < threshold - hysteresis),
+                Direction::Below => (mean <= *threshold, mean > threshold + hysteresis),
+            };
+            Verdict {
+                abnormal,
+                normal,
+                value: (mean * 10.0).round() / 10.0,
+            }
+        }
+        RuleKind::RateOfChange {
+            direction, delta, ..
+        } => {
+            let Some(values) = covered(samples, ts, window) else {
+                return undecided;
+            };
+            let moved = match direction {
+                Direction::Above => value - values.iter().cloned().fold(f64::INFINITY, f64::min),
+                Direction::Below => values.iter().cloned().fold(f64::NEG_INFINITY, f64::max) - value,
+            };
+            Verdict {
+                abnormal: moved >= *delta,
+                normal: moved < delta / 2.0,
+                value: moved,
+            }
+        }
+        RuleKind::Flatline { .. } => {
+            let Some(values) = covered(samples, ts, window).filter(|v| v.len() >= 3) else {
+                return undecided;
+            };
+            let flat = values.iter().all(|v| *v == values[0]);
+            Verdict {
+                abnormal: flat,
+                normal: !flat,
+                value,
+            }
+        }
+        RuleKind::Dropout { .. } => undecided,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step(
+    device: &str,
+    rule: &AlertRule,
+    stream: &mut DeviceStream,
+    verdict: Verdict,
+    ts: i64,
+    hold_ms: i64,
+    floor: Option<Severity>,
+    out: &mut Vec<Signal>,
+) {
+    let state = stream.states.entry(rule.key.clone()).or_default();
+    let kind = if verdict.abnormal {
+        state.normal_since = None;
+        if !state.abnormal {
+            state.abnormal = true;
+            state.last_continue = ts;
+            Some(SignalKind::Trigger)
+        } else if ts - state.last_continue >= CONTINUE_EVERY_MS {
+            state.last_continue = ts;
+            Some(SignalKind::Continue)
+        } else {
+            None
+        }
+    } else if verdict.normal && state.abnormal {
+        let since = *state.normal_since.get_or_insert(ts);
+        if ts - since >= hold_ms {
+            state.abnormal = false;
+            state.normal_since = None;
+            Some(SignalKind::Clear)
+        } else {
+            None
+        }
+    } else {
+        if state.abnormal && !verdict.normal {
+            // Inside the hysteresis band: not normal yet.
+            state.normal_since = None;
+        }
+        None
+    };
+    if let Some(kind) = kind {
+        let severity = floor.map_or(rule.severity, |f| f.max(rule.severity));
+        out.push(Signal {
+            device_id: device.to_string(),
+            rule_key: rule.key.clone(),
+            vital: rule.vital(),
+            kind,
+            value: verdict.value,
+            ts_ms: ts,
+            severity,
+            message: rule.describe(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::rules::default_rules;
+
+    fn reading(seq: u64, ts_s: i64, kind: VitalKind, value: f64) -> Reading {
+        Reading {
+            seq,
+            ts_ms: ts_s * 1000,
+            kind,
+            value,
+            unit: kind.unit().into(),
+        }
+    }
+
+    /// Feeds `hr(t)` every 5 s from `from` to `to` seconds; returns the signals.
+    fn feed(engine: &mut RuleEngine, from: i64, to: i64, hr: impl Fn(i64) -> f64) -> Vec<Signal> {
+        let rules = default_rules();
+        let mut out = Vec::new();
+        for t in (from..to).step_by(5) {
+            out.extend(engine.observe("d1", &rules, &reading(t as u64, t, VitalKind::HeartRate, hr(t))));
+        }
+        out
+    }
+
+    fn kinds(signals: &[Signal], key: &str) -> Vec<SignalKind> {
+        signals
+            .iter()
+            .filter(|s| s.rule_key == key && s.kind != SignalKind::Continue)
+            .map(|s| s.kind)
+            .collect()
+    }
+
+    #[test]
+    fn sustained_tachycardia_triggers_once_and_clears_after_the_hold() {
+        let mut engine = RuleEngine::new(120);
+        let noisy = |t: i64| if t % 10 == 0 { 72.3 } else { 74.1 };
+        let mut s = feed(&mut engine, 0, 600, noisy);
+        assert!(s.is_empty(), "{s:?}");
+        // A 30-second spike is not sustained.
+        s = feed(&mut engine, 600, 630, |_| 150.0);
+        s.extend(feed(&mut engine, 630, 900, noisy));
+        assert!(kinds(&s, "heart_rate.high").is_empty(), "{s:?}");
+        // Five minutes at 138: one trigger, continues, then one clear 120 s after recovery.
+        s = feed(&mut engine, 900, 1200, |t| 138.0 + (t % 3) as f64);
+        s.extend(feed(&mut engine, 1200, 1600, noisy));
+        assert_eq!(
+            kinds(&s, "heart_rate.high"),
+            [SignalKind::Trigger, SignalKind::Clear]
+        );
+        let trigger = s.iter().find(|x| x.kind == SignalKind::Trigger).unwrap();
+        // The mean of the last 60 s crosses 131 once most of the window is tachycardic.
+        assert!(trigger.ts_ms >= 945_000, "needs most of 60 s: {}", trigger.ts_ms);
+        assert_eq!(trigger.severity, Severity::High);
+    }
+
+    #[test]
+    fn hysteresis_keeps_an_episode_open_near_the_threshold() {
+        let mut engine = RuleEngine::new(60);
+        let mut s = feed(&mut engine, 0, 300, |_| 135.0);
+        // 128 is below 131 but inside the 6-beat hysteresis: still the same episode.
+        s.extend(feed(&mut engine, 300, 900, |_| 128.0));
+        s.extend(feed(&mut engine, 900, 1000, |_| 136.0));
+        assert_eq!(kinds(&s, "heart_rate.high"), [SignalKind::Trigger]);
+    }
+
+    #[test]
+    fn flatline_and_dropout() {
+        let mut engine = RuleEngine::new(60);
+        let s = feed(&mut engine, 0, 200, |_| 71.0);
+        assert_eq!(kinds(&s, "heart_rate.flatline"), [SignalKind::Trigger]);
+        let mut engine = RuleEngine::new(60);
+        let mut s = feed(&mut engine, 0, 100, |t| 70.0 + (t % 2) as f64);
+        // 90 s of silence, then readings again: one dropout alert, cleared after the hold.
+        s.extend(feed(&mut engine, 190, 400, |t| 70.0 + (t % 2) as f64));
+        assert_eq!(
+            kinds(&s, "device.dropout"),
+            [SignalKind::Trigger, SignalKind::Clear]
+        );
+    }
+
+    #[test]
+    fn aggregate_news2_raises_severity_to_critical() {
+        let mut engine = RuleEngine::new(60);
+        let rules = default_rules();
+        let mut out = Vec::new();
+        for t in (0..200).step_by(5) {
+            for (kind, v) in [
+                (VitalKind::Spo2, 88.0),
+                (VitalKind::RespiratoryRate, 27.0),
+                (VitalKind::HeartRate, 140.0),
+            ] {
+                out.extend(engine.observe("d1", &rules, &reading(t as u64, t, kind, v)));
+            }
+        }
+        let hr = out
+            .iter()
+            .find(|s| s.rule_key == "heart_rate.high" && s.kind == SignalKind::Trigger)
+            .unwrap();
+        assert_eq!(hr.severity, Severity::Critical);
+    }
+
+    #[test]
+    fn seeded_open_episodes_clear_after_a_restart() {
+        let mut engine = RuleEngine::new(60);
+        engine.seed("d1", Some(0), &["heart_rate.high".to_string()]);
+        let s = feed(&mut engine, 5, 400, |t| 70.0 + (t % 2) as f64);
+        assert_eq!(kinds(&s, "heart_rate.high"), [SignalKind::Clear]);
+    }
+}

@@ -1,0 +1,260 @@
+//! Listing alerts and acting on them: acknowledge, resolve with a note, assign.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{AlertScope, AppState};
+use crate::db::alerts::{Action, Alert, AlertEvent, AlertFilter};
+use crate::domain::alert::{event_kind, AlertState, Severity};
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListParams {
+    /// `open` (default: active and acknowledged), `active`, `acknowledged`, `resolved` or `all`.
+    pub state: Option<String>,
+    pub severity: Option<Severity>,
+    pub patient_id: Option<Uuid>,
+    /// A clinician id, or `me`.
+    pub assigned_to: Option<String>,
+    /// 1 to 1000, default 200.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertPage {
+    pub alerts: Vec<Alert>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Alerts visible to the caller, most severe first, then oldest first.
+#[utoipa::path(get, path = "/v1/alerts", tag = "alerts", security(("bearer" = [])),
+    params(ListParams),
+    responses((status = 200, body = AlertPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<AlertPage>> {
+    let scope = AlertScope::of(&caller)?;
+    let states: Vec<String> = match p.state.as_deref().unwrap_or("open") {
+        "open" => vec!["active".into(), "acknowledged".into()],
+        "all" => vec!["active".into(), "acknowledged".into(), "resolved".into()],
+        s => match AlertState::parse(s) {
+            Some(s) => vec![s.as_str().into()],
+            None => {
+                return Err(ApiError::Invalid(
+                    "state must be open, active, acknowledged, resolved or all".into(),
+                ))
+            }
+        },
+    };
+    let limit = p.limit.unwrap_or(200);
+    let offset = p.offset.unwrap_or(0);
+    if !(1..=1000).contains(&limit) || offset < 0 {
+        return Err(ApiError::Invalid("limit must be 1 to 1000, offset ≥ 0".into()));
+    }
+    let assigned_to = match p.assigned_to.as_deref() {
+        None => None,
+        Some("me") => Some(caller.subject().parse().map_err(|_| {
+            ApiError::Invalid("assigned_to=me needs a user token".into())
+        })?),
+        Some(id) => Some(
+            id.parse()
+                .map_err(|_| ApiError::Invalid("assigned_to must be a user id or me".into()))?,
+        ),
+    };
+    if let Some(patient) = p.patient_id {
+        scope.check(&state.pool, patient).await?;
+    }
+    let alerts = crate::db::alerts::list(
+        &state.pool,
+        &AlertFilter {
+            patients: scope.patients(&state.pool).await?,
+            patient: p.patient_id,
+            states,
+            severity: p.severity.map(|s| s.as_str().to_string()),
+            assigned_to,
+            limit,
+            offset,
+        },
+    )
+    .await?;
+    Ok(Json(AlertPage {
+        alerts,
+        limit,
+        offset,
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertDetail {
+    #[serde(flatten)]
+    pub alert: Alert,
+    /// Everything that happened to it, oldest first.
+    pub history: Vec<AlertEvent>,
+}
+
+async fn visible(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Alert, ApiError> {
+    let scope = AlertScope::of(caller)?;
+    let alert = crate::db::alerts::by_id(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
+    scope
+        .check(&state.pool, alert.patient_id)
+        .await
+        .map_err(|_| ApiError::NotFound(format!("no alert {id}")))?;
+    Ok(alert)
+}
+
+/// One alert with its history.
+#[utoipa::path(get, path = "/v1/alerts/{id}", tag = "alerts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Alert id")),
+    responses((status = 200, body = AlertDetail), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<AlertDetail>> {
+    let alert = visible(&state, &caller, id).await?;
+    let history = crate::db::alerts::history(&state.pool, id).await?;
+    Ok(Json(AlertDetail { alert, history }))
+}
+
+/// Applies `action` if `allowed(current)`, records it, answers the new alert.
+async fn act(
+    state: &AppState,
+    caller: &AuthUser,
+    id: Uuid,
+    action: Action<'_>,
+    kind: &str,
+    note: Option<&str>,
+    allowed: impl Fn(&Alert) -> Result<(), ApiError>,
+) -> Result<Alert, ApiError> {
+    caller.require(&[Role::Admin, Role::Clinician])?;
+    visible(state, caller, id).await?;
+    let mut tx = state.pool.begin().await?;
+    let current = crate::db::alerts::by_id_for_update(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
+    allowed(&current)?;
+    let alert = crate::db::alerts::apply(&mut tx, id, &action).await?;
+    crate::lifecycle::record(&mut tx, &state.webhook_urls, &alert, kind, Some(caller.subject()), note)
+        .await?;
+    tx.commit().await?;
+    state.outbox.wake();
+    Ok(alert)
+}
+
+/// Acknowledges an active alert ("I am on it").
+#[utoipa::path(post, path = "/v1/alerts/{id}/acknowledge", tag = "alerts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Alert id")),
+    responses((status = 200, body = Alert), (status = 404, body = Problem),
+        (status = 409, description = "Not active", body = Problem)))]
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Alert>> {
+    let by = caller.subject().to_string();
+    let alert = act(&state, &caller, id, Action::Acknowledge { by: &by }, event_kind::ACKNOWLEDGED, None, |a| {
+        if a.state == "active" {
+            Ok(())
+        } else {
+            Err(ApiError::Conflict(format!("alert is {}, not active", a.state)))
+        }
+    })
+    .await?;
+    Ok(Json(alert))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResolveAlert {
+    /// Why it is resolved (1 to 2000 characters).
+    pub note: String,
+}
+
+/// Resolves an open alert with a note.
+#[utoipa::path(post, path = "/v1/alerts/{id}/resolve", tag = "alerts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Alert id")), request_body = ResolveAlert,
+    responses((status = 200, body = Alert), (status = 404, body = Problem),
+        (status = 409, description = "Already resolved", body = Problem), (status = 422, body = Problem)))]
+pub async fn resolve(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<ResolveAlert>,
+) -> ApiResult<Json<Alert>> {
+    let note = body.note.trim();
+    if note.is_empty() || note.chars().count() > 2000 {
+        return Err(ApiError::Invalid("note must be 1 to 2000 characters".into()));
+    }
+    let by = caller.subject().to_string();
+    let alert = act(
+        &state,
+        &caller,
+        id,
+        Action::Resolve { by: &by, note },
+        event_kind::RESOLVED,
+        Some(note),
+        |a| {
+            if a.state == "resolved" {
+                Err(ApiError::Conflict("alert is already resolved".into()))
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    Ok(Json(alert))
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct AssignAlert {
+    /// The clinician to assign; omitted, the caller.
+    pub clinician_id: Option<Uuid>,
+}
+
+/// Assigns an open alert to a clinician (yourself by default; a clinician may assign only
+/// clinicians of the patient's care team, an admin anyone).
+#[utoipa::path(post, path = "/v1/alerts/{id}/assign", tag = "alerts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Alert id")), request_body = AssignAlert,
+    responses((status = 200, body = Alert), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn assign(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+    body: Option<Json<AssignAlert>>,
+) -> ApiResult<Json<Alert>> {
+    let body = body.map(|b| b.0).unwrap_or_default();
+    let to = match body.clinician_id {
+        Some(c) => c,
+        None => caller
+            .subject()
+            .parse()
+            .map_err(|_| ApiError::Invalid("clinician_id is required for this caller".into()))?,
+    };
+    let alert = visible(&state, &caller, id).await?;
+    if caller.role() == Role::Clinician
+        && !crate::db::routing::in_care(&state.pool, to, alert.patient_id).await?
+    {
+        return Err(ApiError::Invalid(
+            "the assignee is not in the patient's care team".into(),
+        ));
+    }
+    let note = format!("assigned to {to}");
+    let alert = act(&state, &caller, id, Action::Assign { to }, event_kind::ASSIGNED, Some(&note), |a| {
+        if a.state == "resolved" {
+            Err(ApiError::Conflict("alert is already resolved".into()))
+        } else {
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(Json(alert))
+}

@@ -1,0 +1,120 @@
+//! The alerts HTTP API under `/v1/`: alerts and their lifecycle, the live stream, and the
+//! patient-scoped vitals history and rule overrides. Clinicians see and act only on patients in
+//! their care teams (others answer 404, like records); admins on all.
+
+pub mod alerts;
+pub mod patients;
+pub mod stream;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use axum::routing::{get, post};
+use axum::Router;
+use episante_kit::events::outbox::OutboxRelay;
+use episante_kit::server::{service_router, ServiceParts};
+use episante_kit::{ApiError, AuthUser, Metrics, Role, TokenVerifier};
+use sqlx::PgPool;
+use utoipa::OpenApi;
+use uuid::Uuid;
+
+use crate::feed::AlertFeed;
+use crate::rule_book::RuleBook;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub verifier: Arc<TokenVerifier>,
+    pub rules: Arc<RuleBook>,
+    pub feed: AlertFeed,
+    pub outbox: OutboxRelay,
+    pub webhook_urls: Arc<Vec<String>>,
+}
+
+impl FromRef<AppState> for Arc<TokenVerifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+/// Which patients' alerts a caller sees.
+pub enum AlertScope {
+    All,
+    Clinician(Uuid),
+}
+
+impl AlertScope {
+    pub fn of(caller: &AuthUser) -> Result<AlertScope, ApiError> {
+        match caller.role() {
+            Role::Admin => Ok(AlertScope::All),
+            Role::Clinician => caller
+                .subject()
+                .parse()
+                .map(AlertScope::Clinician)
+                .map_err(|_| ApiError::Forbidden("token subject is not a user".into())),
+            other => Err(ApiError::Forbidden(format!("role {other} may not see alerts"))),
+        }
+    }
+
+    /// 404 unless `patient` is visible.
+    pub async fn check(&self, pool: &PgPool, patient: Uuid) -> Result<(), ApiError> {
+        match self {
+            AlertScope::All => Ok(()),
+            AlertScope::Clinician(c) => {
+                if crate::db::routing::in_care(pool, *c, patient).await? {
+                    Ok(())
+                } else {
+                    Err(ApiError::NotFound(format!("no patient {patient} in your care")))
+                }
+            }
+        }
+    }
+
+    /// The patients visible (`None`: all).
+    pub async fn patients(&self, pool: &PgPool) -> Result<Option<Vec<Uuid>>, ApiError> {
+        Ok(match self {
+            AlertScope::All => None,
+            AlertScope::Clinician(c) => Some(crate::db::routing::patients_of(pool, *c).await?),
+        })
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "EpiSante alerts", version = "1"),
+    paths(
+        alerts::list, alerts::get, alerts::acknowledge, alerts::resolve, alerts::assign,
+        stream::stream,
+        patients::vitals, patients::rules, patients::set_rules,
+    ),
+    tags(
+        (name = "alerts", description = "Alerts and their lifecycle"),
+        (name = "patients", description = "Vitals history and alert rules of a patient"),
+    )
+)]
+struct ApiDoc;
+
+pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
+    let pool = state.pool.clone();
+    let api = Router::new()
+        .route("/v1/alerts", get(alerts::list))
+        .route("/v1/alerts/stream", get(stream::stream))
+        .route("/v1/alerts/{id}", get(alerts::get))
+        .route("/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/v1/alerts/{id}/resolve", post(alerts::resolve))
+        .route("/v1/alerts/{id}/assign", post(alerts::assign))
+        .route("/v1/patients/{id}/vitals", get(patients::vitals))
+        .route(
+            "/v1/patients/{id}/alert-rules",
+            get(patients::rules).put(patients::set_rules),
+        )
+        .with_state(state);
+    service_router(
+        api,
+        ServiceParts {
+            metrics,
+            openapi: ApiDoc::openapi(),
+            pool,
+        },
+    )
+}

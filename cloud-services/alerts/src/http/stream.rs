@@ -1,0 +1,134 @@
+//! `GET /v1/alerts/stream`: Server-Sent Events of alert events for the caller's patients,
+//! resumable with `Last-Event-ID` (or `?last_event_id=`): missed events are replayed from the
+//! database before live ones, and a client too slow for the live feed is caught up the same way.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use episante_kit::{ApiError, ApiResult, AuthUser, Problem};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::{AlertScope, AppState};
+use crate::db::alerts::AlertEvent;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StreamParams {
+    /// Resume after this event id (same as the `Last-Event-ID` header).
+    pub last_event_id: Option<i64>,
+}
+
+/// Live alert events (`event: alert`, `id:` the event id, `data:` the event JSON).
+#[utoipa::path(get, path = "/v1/alerts/stream", tag = "alerts", security(("bearer" = [])),
+    params(StreamParams, ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this id")),
+    responses((status = 200, description = "text/event-stream of alert events", content_type = "text/event-stream"),
+        (status = 403, body = Problem)))]
+pub async fn stream(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    headers: HeaderMap,
+    Query(params): Query<StreamParams>,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    let scope = AlertScope::of(&caller)?;
+    let header_id = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .ok_or_else(|| ApiError::BadRequest("Last-Event-ID must be an event id".into()))?,
+        ),
+    };
+    // Without a resume point, start from now.
+    let start = match header_id.or(params.last_event_id) {
+        Some(id) => id,
+        None => sqlx::query_scalar("SELECT COALESCE(max(id), 0) FROM alert_events")
+            .fetch_one(&state.pool)
+            .await?,
+    };
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(pump(state, scope, start, tx));
+    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+fn to_sse(e: &AlertEvent) -> Event {
+    Event::default()
+        .id(e.id.to_string())
+        .event("alert")
+        .data(serde_json::to_string(e).unwrap_or_default())
+}
+
+/// Feeds one client until it goes away.
+async fn pump(state: AppState, scope: AlertScope, mut last: i64, tx: mpsc::Sender<Result<Event, Infallible>>) {
+    let mut live = state.feed.subscribe();
+    let mut visible: Option<HashSet<Uuid>>;
+    let mut refreshed;
+    'replay: loop {
+        // Catch up from the table.
+        loop {
+            let patients = match scope.patients(&state.pool).await {
+                Ok(p) => p,
+                Err(_) => return,
+            };
+            visible = patients.as_ref().map(|p| p.iter().copied().collect());
+            refreshed = Instant::now();
+            let events = match crate::db::alerts::events_after(
+                &state.pool,
+                last,
+                patients.as_deref(),
+                500,
+            )
+            .await
+            {
+                Ok(e) => e,
+                Err(_) => return,
+            };
+            let full = events.len() == 500;
+            for e in &events {
+                last = e.id;
+                if tx.send(Ok(to_sse(e))).await.is_err() {
+                    return;
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        // Then live.
+        loop {
+            let event = tokio::select! {
+                received = live.recv() => received,
+                _ = tx.closed() => return,
+            };
+            match event {
+                Ok(e) => {
+                    if e.id <= last {
+                        continue;
+                    }
+                    if refreshed.elapsed() > Duration::from_secs(5) {
+                        if let Ok(p) = scope.patients(&state.pool).await {
+                            visible = p.map(|p| p.into_iter().collect());
+                        }
+                        refreshed = Instant::now();
+                    }
+                    if visible.as_ref().is_none_or(|v| v.contains(&e.patient_id)) {
+                        if tx.send(Ok(to_sse(&e))).await.is_err() {
+                            return;
+                        }
+                    }
+                    last = e.id;
+                }
+                Err(RecvError::Lagged(_)) => continue 'replay,
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+}
