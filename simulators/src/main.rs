@@ -10,10 +10,9 @@ mod bench;
 mod device_link;
 mod edge_driver;
 mod fleet;
-mod scenario;
-mod vitals;
 
 use clap::{Parser, Subcommand};
+use episante_sim::{scenario, vitals};
 
 #[derive(Parser)]
 #[command(

@@ -61,7 +61,10 @@ impl TelemetryConsumer {
                 match self.run().await {
                     Ok(()) => return,
                     Err(error) => {
-                        tracing::warn!(error = format!("{error:#}"), "alerts consumer failed; restarting from the last commit");
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            "alerts consumer failed; restarting from the last commit"
+                        );
                         tokio::select! {
                             _ = tokio::time::sleep(backoff) => {}
                             _ = self.shutdown.wait() => return,
@@ -132,7 +135,8 @@ impl TelemetryConsumer {
         // Routing changes first, in order.
         for record in batch.iter().filter(|r| r.topic != KAFKA_READINGS) {
             if record.topic == KAFKA_DEVICE_ASSIGNMENTS {
-                let Ok(event) = serde_json::from_slice::<DeviceAssignmentEvent>(&record.payload) else {
+                let Ok(event) = serde_json::from_slice::<DeviceAssignmentEvent>(&record.payload)
+                else {
                     self.metrics.malformed.inc();
                     continue;
                 };
@@ -152,8 +156,11 @@ impl TelemetryConsumer {
                     self.metrics.malformed.inc();
                     continue;
                 };
-                let clinicians: Vec<Uuid> =
-                    event.clinicians.iter().filter_map(|c| c.parse().ok()).collect();
+                let clinicians: Vec<Uuid> = event
+                    .clinicians
+                    .iter()
+                    .filter_map(|c| c.parse().ok())
+                    .collect();
                 db::routing::set_clinicians(&mut tx, patient, &clinicians).await?;
             }
         }
@@ -182,14 +189,34 @@ impl TelemetryConsumer {
                 .into_iter()
                 .map(|(d, s, t)| (d, (s, t)))
                 .collect();
+        // The database is the truth for routing: another instance may have applied an assignment
+        // for a device whose partition this one has just been given.
+        let routed: Vec<(String, Uuid)> = sqlx::query_as(
+            "SELECT device_id, patient_id FROM device_patients WHERE device_id = ANY($1)",
+        )
+        .bind(&devices)
+        .fetch_all(&mut *tx)
+        .await?;
         for device in &devices {
+            session.routes.remove(device);
+        }
+        session.routes.extend(routed);
+        for device in &devices {
+            let applied = progress.get(device).map(|(s, _)| *s);
+            if session.engine.knows(device)
+                && session.engine.last_seq(device).map(|s| s as i64) != applied
+            {
+                // Someone else handled this device meanwhile: start over from the database.
+                session.engine.forget(device);
+            }
             if !session.engine.knows(device) {
                 let open = match session.routes.get(device) {
                     Some(p) => db::alerts::open_rule_keys(&mut *tx, *p).await?,
                     None => Vec::new(),
                 };
                 let last_ts = progress.get(device).map(|(_, t)| t.timestamp_millis());
-                session.engine.seed(device, last_ts, &open);
+                let last_seq = applied.and_then(|s| u64::try_from(s).ok());
+                session.engine.seed(device, last_seq, last_ts, &open);
             }
         }
         let mut rules = HashMap::new();
@@ -222,7 +249,9 @@ impl TelemetryConsumer {
                 entry.0 = reading.seq as i64;
                 entry.1 = entry.1.max(ts);
                 self.metrics.readings.inc();
-                let minute = ts.duration_trunc(chrono::Duration::minutes(1)).unwrap_or(ts);
+                let minute = ts
+                    .duration_trunc(chrono::Duration::minutes(1))
+                    .unwrap_or(ts);
                 let slot = rollups
                     .entry((b.device_id.clone(), reading.kind.as_str(), minute))
                     .or_insert(Rollup {
@@ -260,9 +289,14 @@ impl TelemetryConsumer {
 
         let mut created = Vec::new();
         for (patient, signal, received_at) in &signals {
-            if let Some(alert) =
-                crate::lifecycle::apply_signal(&mut tx, &self.webhook_urls, *patient, signal, *received_at)
-                    .await?
+            if let Some(alert) = crate::lifecycle::apply_signal(
+                &mut tx,
+                &self.webhook_urls,
+                *patient,
+                signal,
+                *received_at,
+            )
+            .await?
             {
                 created.push(alert);
             }
@@ -303,9 +337,10 @@ impl TelemetryConsumer {
         let now_ms = Utc::now().timestamp_millis();
         for (device, patient, quiet) in silent {
             let rules = self.rules.rules_for(patient).await?;
-            for signal in session
-                .engine
-                .silent_since(&device, &rules, now_ms, quiet.as_millis() as i64)
+            for signal in
+                session
+                    .engine
+                    .silent_since(&device, &rules, now_ms, quiet.as_millis() as i64)
             {
                 crate::lifecycle::apply_signal(&mut tx, &self.webhook_urls, patient, &signal, None)
                     .await?;

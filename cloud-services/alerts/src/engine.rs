@@ -56,6 +56,9 @@ struct RuleState {
 #[derive(Debug, Default)]
 struct DeviceStream {
     last_ts: Option<i64>,
+    /// The last reading seq this engine applied: if the database says otherwise, another
+    /// instance handled the device in between and this state is stale.
+    last_seq: Option<u64>,
     samples: HashMap<VitalKind, VecDeque<(i64, f64)>>,
     latest: HashMap<VitalKind, (i64, f64)>,
     states: HashMap<String, RuleState>,
@@ -86,9 +89,20 @@ impl RuleEngine {
         self.streams.contains_key(device)
     }
 
+    pub fn last_seq(&self, device: &str) -> Option<u64> {
+        self.streams.get(device).and_then(|s| s.last_seq)
+    }
+
     /// Starts tracking `device`: its last reading time (for gaps) and the rules with an open alert.
-    pub fn seed(&mut self, device: &str, last_ts: Option<i64>, open_rules: &[String]) {
+    pub fn seed(
+        &mut self,
+        device: &str,
+        last_seq: Option<u64>,
+        last_ts: Option<i64>,
+        open_rules: &[String],
+    ) {
         let stream = self.streams.entry(device.to_string()).or_default();
+        stream.last_seq = last_seq;
         stream.last_ts = last_ts;
         for key in open_rules {
             stream.states.entry(key.clone()).or_default().abnormal = true;
@@ -117,6 +131,7 @@ impl RuleEngine {
         let stream = self.streams.entry(device.to_string()).or_default();
         let ts = reading.ts_ms;
         let mut signals = Vec::new();
+        stream.last_seq = Some(reading.seq);
 
         // Gaps: judged on arrival of the reading after the silence.
         let gap = stream.last_ts.map(|last| ts - last);
@@ -131,7 +146,16 @@ impl RuleEngine {
                     normal: !silent,
                     value: gap.unwrap_or(0) as f64 / 1000.0,
                 };
-                step(device, rule, stream, verdict, ts, hold_ms, None, &mut signals);
+                step(
+                    device,
+                    rule,
+                    stream,
+                    verdict,
+                    ts,
+                    hold_ms,
+                    None,
+                    &mut signals,
+                );
             }
         }
 
@@ -154,7 +178,16 @@ impl RuleEngine {
         for rule in rules.iter().filter(|r| r.vital() == Some(kind)) {
             let samples = &stream.samples[&kind];
             let verdict = judge(&rule.kind, samples, ts, reading.value);
-            step(device, rule, stream, verdict, ts, hold_ms, floor, &mut signals);
+            step(
+                device,
+                rule,
+                stream,
+                verdict,
+                ts,
+                hold_ms,
+                floor,
+                &mut signals,
+            );
         }
         signals
     }
@@ -181,7 +214,16 @@ impl RuleEngine {
                     value: silent_for_ms as f64 / 1000.0,
                 };
                 if !stream.states.get(&rule.key).is_some_and(|s| s.abnormal) {
-                    step(device, rule, stream, verdict, now_ms, hold_ms, None, &mut signals);
+                    step(
+                        device,
+                        rule,
+                        stream,
+                        verdict,
+                        now_ms,
+                        hold_ms,
+                        None,
+                        &mut signals,
+                    );
                 }
             }
         }
@@ -247,7 +289,9 @@ fn judge(kind: &RuleKind, samples: &VecDeque<(i64, f64)>, ts: i64, value: f64) -
             };
             let moved = match direction {
                 Direction::Above => value - values.iter().cloned().fold(f64::INFINITY, f64::min),
-                Direction::Below => values.iter().cloned().fold(f64::NEG_INFINITY, f64::max) - value,
+                Direction::Below => {
+                    values.iter().cloned().fold(f64::NEG_INFINITY, f64::max) - value
+                }
             };
             Verdict {
                 abnormal: moved >= *delta,
@@ -345,7 +389,11 @@ mod tests {
         let rules = default_rules();
         let mut out = Vec::new();
         for t in (from..to).step_by(5) {
-            out.extend(engine.observe("d1", &rules, &reading(t as u64, t, VitalKind::HeartRate, hr(t))));
+            out.extend(engine.observe(
+                "d1",
+                &rules,
+                &reading(t as u64, t, VitalKind::HeartRate, hr(t)),
+            ));
         }
         out
     }
@@ -377,7 +425,11 @@ mod tests {
         );
         let trigger = s.iter().find(|x| x.kind == SignalKind::Trigger).unwrap();
         // The mean of the last 60 s crosses 131 once most of the window is tachycardic.
-        assert!(trigger.ts_ms >= 945_000, "needs most of 60 s: {}", trigger.ts_ms);
+        assert!(
+            trigger.ts_ms >= 945_000,
+            "needs most of 60 s: {}",
+            trigger.ts_ms
+        );
         assert_eq!(trigger.severity, Severity::High);
     }
 
@@ -430,7 +482,7 @@ mod tests {
     #[test]
     fn seeded_open_episodes_clear_after_a_restart() {
         let mut engine = RuleEngine::new(60);
-        engine.seed("d1", Some(0), &["heart_rate.high".to_string()]);
+        engine.seed("d1", None, Some(0), &["heart_rate.high".to_string()]);
         let s = feed(&mut engine, 5, 400, |t| 70.0 + (t % 2) as f64);
         assert_eq!(kinds(&s, "heart_rate.high"), [SignalKind::Clear]);
     }

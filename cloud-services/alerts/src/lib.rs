@@ -55,16 +55,32 @@ struct StoredSecret {
 async fn webhook_key(settings: &Settings) -> anyhow::Result<hmac::Key> {
     let cfg = &settings.alerts;
     if let Some(secret) = &cfg.webhook_secret {
-        return Ok(hmac::Key::new(hmac::HMAC_SHA256, secret.expose().as_bytes()));
+        return Ok(hmac::Key::new(
+            hmac::HMAC_SHA256,
+            secret.expose().as_bytes(),
+        ));
     }
     if let Some(client) = episante_kit::vault::client(&settings.vault)? {
-        let secret = match vaultrs::kv2::read::<StoredSecret>(&client, &cfg.kv_mount, &cfg.webhook_secret_path).await {
+        let secret = match vaultrs::kv2::read::<StoredSecret>(
+            &client,
+            &cfg.kv_mount,
+            &cfg.webhook_secret_path,
+        )
+        .await
+        {
             Ok(s) => s.secret,
             Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => {
                 let secret = hex::encode(rand_bytes());
-                vaultrs::kv2::set(&client, &cfg.kv_mount, &cfg.webhook_secret_path, &StoredSecret { secret: secret.clone() })
-                    .await
-                    .context("storing the webhook secret in Vault")?;
+                vaultrs::kv2::set(
+                    &client,
+                    &cfg.kv_mount,
+                    &cfg.webhook_secret_path,
+                    &StoredSecret {
+                        secret: secret.clone(),
+                    },
+                )
+                .await
+                .context("storing the webhook secret in Vault")?;
                 secret
             }
             Err(e) => return Err(e).context("reading the webhook secret from Vault"),
@@ -72,7 +88,9 @@ async fn webhook_key(settings: &Settings) -> anyhow::Result<hmac::Key> {
         return Ok(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()));
     }
     if !cfg.webhook_urls.is_empty() {
-        tracing::warn!("no webhook secret configured and no Vault: signing webhooks with a random per-run key");
+        tracing::warn!(
+            "no webhook secret configured and no Vault: signing webhooks with a random per-run key"
+        );
     }
     Ok(hmac::Key::new(hmac::HMAC_SHA256, &rand_bytes()))
 }
@@ -80,7 +98,9 @@ async fn webhook_key(settings: &Settings) -> anyhow::Result<hmac::Key> {
 fn rand_bytes() -> [u8; 32] {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 32];
-    ring::rand::SystemRandom::new().fill(&mut b).expect("randomness");
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .expect("randomness");
     b
 }
 
@@ -92,13 +112,19 @@ pub async fn build(
     shutdown: Shutdown,
 ) -> anyhow::Result<AlertsService> {
     let cfg = settings.alerts.clone();
-    let pool = episante_kit::db::provision(&settings.database, &cfg.database, &db::MIGRATOR).await?;
+    let pool =
+        episante_kit::db::provision(&settings.database, &cfg.database, &db::MIGRATOR).await?;
     let metrics = Metrics::new("alerts");
     let alert_metrics = AlertsMetrics::register(&metrics);
     let mut topics = consumer::TOPICS.to_vec();
     topics.push(KAFKA_ALERT_EVENTS);
     bus.ensure_topics(&topics).await?;
-    let outbox = OutboxRelay::spawn(pool.clone(), bus.clone(), shutdown.clone(), Duration::from_millis(500));
+    let outbox = OutboxRelay::spawn(
+        pool.clone(),
+        bus.clone(),
+        shutdown.clone(),
+        Duration::from_millis(500),
+    );
     let webhook_urls = Arc::new(cfg.webhook_urls.clone());
     let rules = Arc::new(RuleBook::new(pool.clone()));
     TelemetryConsumer {

@@ -23,7 +23,13 @@ pub async fn record(
 ) -> sqlx::Result<AlertEvent> {
     let event = alerts::record_event(conn, alert, kind, actor, note).await?;
     let payload = serde_json::to_vec(&event).expect("serialisable");
-    outbox::enqueue(conn, KAFKA_ALERT_EVENTS, &alert.patient_id.to_string(), &payload).await?;
+    outbox::enqueue(
+        conn,
+        KAFKA_ALERT_EVENTS,
+        &alert.patient_id.to_string(),
+        &payload,
+    )
+    .await?;
     let notify = (kind == event_kind::CREATED && alert.severity == "critical")
         || kind == event_kind::ESCALATED;
     if notify {
@@ -33,7 +39,9 @@ pub async fn record(
 }
 
 fn at(ts_ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ts_ms).single().unwrap_or_else(Utc::now)
+    Utc.timestamp_millis_opt(ts_ms)
+        .single()
+        .unwrap_or_else(Utc::now)
 }
 
 /// Applies one engine signal for `patient`. Returns whether an alert was created.
@@ -87,8 +95,15 @@ pub async fn apply_signal(
             )
             .await?
             {
-                record(conn, webhook_urls, &alert, event_kind::UPDATED, None, Some("severity raised"))
-                    .await?;
+                record(
+                    conn,
+                    webhook_urls,
+                    &alert,
+                    event_kind::UPDATED,
+                    None,
+                    Some("severity raised"),
+                )
+                .await?;
             }
             Ok(None)
         }
@@ -102,8 +117,15 @@ pub async fn apply_signal(
             )
             .await?
             {
-                record(conn, webhook_urls, &alert, event_kind::RESOLVED, Some("system"), None)
-                    .await?;
+                record(
+                    conn,
+                    webhook_urls,
+                    &alert,
+                    event_kind::RESOLVED,
+                    Some("system"),
+                    None,
+                )
+                .await?;
             }
             Ok(None)
         }

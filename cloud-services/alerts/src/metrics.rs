@@ -53,24 +53,56 @@ impl AlertsMetrics {
             unacknowledged_critical: Gauge::default(),
             webhooks: Family::default(),
         };
-        r.register("episante_alerts_readings", "Readings applied (after deduplication)", m.readings.clone());
-        r.register("episante_alerts_duplicate_readings", "Readings skipped as already applied", m.duplicates.clone());
-        r.register("episante_alerts_malformed_events", "Consumed events that could not be parsed", m.malformed.clone());
-        r.register("episante_alerts_created", "Alerts opened, by severity", m.created.clone());
+        r.register(
+            "episante_alerts_readings",
+            "Readings applied (after deduplication)",
+            m.readings.clone(),
+        );
+        r.register(
+            "episante_alerts_duplicate_readings",
+            "Readings skipped as already applied",
+            m.duplicates.clone(),
+        );
+        r.register(
+            "episante_alerts_malformed_events",
+            "Consumed events that could not be parsed",
+            m.malformed.clone(),
+        );
+        r.register(
+            "episante_alerts_created",
+            "Alerts opened, by severity",
+            m.created.clone(),
+        );
         r.register(
             "episante_alerts_reading_to_alert_seconds",
             "From the platform receiving a reading to its alert being committed",
             m.reading_to_alert.clone(),
         );
-        r.register("episante_alerts_batch_seconds", "Time to apply one consumed batch", m.batch_seconds.clone());
-        r.register("episante_alerts_consumer_lag", "Events not consumed yet, per partition", m.consumer_lag.clone());
-        r.register("episante_alerts_active", "Open alerts by severity", m.active.clone());
+        r.register(
+            "episante_alerts_batch_seconds",
+            "Time to apply one consumed batch",
+            m.batch_seconds.clone(),
+        );
+        r.register(
+            "episante_alerts_consumer_lag",
+            "Events not consumed yet, per partition",
+            m.consumer_lag.clone(),
+        );
+        r.register(
+            "episante_alerts_active",
+            "Open alerts by severity",
+            m.active.clone(),
+        );
         r.register(
             "episante_alerts_unacknowledged_critical",
             "Critical alerts nobody has acknowledged",
             m.unacknowledged_critical.clone(),
         );
-        r.register("episante_alerts_webhook_deliveries", "Webhook attempts by outcome", m.webhooks.clone());
+        r.register(
+            "episante_alerts_webhook_deliveries",
+            "Webhook attempts by outcome",
+            m.webhooks.clone(),
+        );
         Arc::new(m)
     }
 }

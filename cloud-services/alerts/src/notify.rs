@@ -61,8 +61,15 @@ async fn escalate_due(pool: &PgPool, urls: &[String], after: Duration) -> anyhow
         }
         let alert = crate::db::alerts::apply(&mut tx, id, &Action::Escalate).await?;
         let note = format!("critical alert unacknowledged for {} s", after.as_secs());
-        crate::lifecycle::record(&mut tx, urls, &alert, event_kind::ESCALATED, Some("system"), Some(&note))
-            .await?;
+        crate::lifecycle::record(
+            &mut tx,
+            urls,
+            &alert,
+            event_kind::ESCALATED,
+            Some("system"),
+            Some(&note),
+        )
+        .await?;
         tx.commit().await?;
         tracing::warn!(alert = %id, patient = %alert.patient_id, "critical alert escalated");
     }
@@ -132,7 +139,11 @@ impl WebhookSender {
                     });
                     tracing::warn!(url = %due.url, attempts, %error, gave_up = retry_at.is_none(), "webhook delivery failed");
                     crate::db::webhooks::failed(&self.pool, due.id, &error, retry_at).await?;
-                    self.count(if retry_at.is_some() { "retry" } else { "gave_up" });
+                    self.count(if retry_at.is_some() {
+                        "retry"
+                    } else {
+                        "gave_up"
+                    });
                 }
             }
         }
@@ -140,7 +151,10 @@ impl WebhookSender {
     }
 
     fn count(&self, outcome: &'static str) {
-        self.metrics.webhooks.get_or_create(&OutcomeLabel { outcome }).inc();
+        self.metrics
+            .webhooks
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
     }
 }
 

@@ -59,7 +59,10 @@ pub struct Trigger<'a> {
 
 /// Opens an episode, or — one already open — counts the repeat. Returns the alert, whether it
 /// is new, and whether its severity rose.
-pub async fn trigger(conn: &mut PgConnection, t: &Trigger<'_>) -> sqlx::Result<(Alert, bool, bool)> {
+pub async fn trigger(
+    conn: &mut PgConnection,
+    t: &Trigger<'_>,
+) -> sqlx::Result<(Alert, bool, bool)> {
     let before: Option<String> = sqlx::query_scalar(
         "SELECT severity FROM alerts WHERE patient_id = $1 AND rule_key = $2 AND state <> 'resolved'",
     )
@@ -158,12 +161,10 @@ pub async fn resolve_open(
 }
 
 pub async fn open_rule_keys(db: impl PgExecutor<'_>, patient: Uuid) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT rule_key FROM alerts WHERE patient_id = $1 AND state <> 'resolved'",
-    )
-    .bind(patient)
-    .fetch_all(db)
-    .await
+    sqlx::query_scalar("SELECT rule_key FROM alerts WHERE patient_id = $1 AND state <> 'resolved'")
+        .bind(patient)
+        .fetch_all(db)
+        .await
 }
 
 pub async fn by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Alert>> {
@@ -174,10 +175,12 @@ pub async fn by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Ale
 }
 
 pub async fn by_id_for_update(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Alert>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM alerts WHERE id = $1 FOR UPDATE"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM alerts WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// A clinician's action on an alert.

@@ -53,7 +53,11 @@ pub async fn set_clinicians(
     Ok(())
 }
 
-pub async fn in_care(db: impl PgExecutor<'_>, clinician: Uuid, patient: Uuid) -> sqlx::Result<bool> {
+pub async fn in_care(
+    db: impl PgExecutor<'_>,
+    clinician: Uuid,
+    patient: Uuid,
+) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM patient_clinicians WHERE clinician_id = $1 AND patient_id = $2)",
     )

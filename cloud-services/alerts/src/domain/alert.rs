@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
@@ -53,9 +55,13 @@ impl AlertState {
     }
 
     pub fn parse(s: &str) -> Option<AlertState> {
-        [AlertState::Active, AlertState::Acknowledged, AlertState::Resolved]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            AlertState::Active,
+            AlertState::Acknowledged,
+            AlertState::Resolved,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 

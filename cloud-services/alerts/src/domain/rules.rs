@@ -114,7 +114,11 @@ impl AlertRule {
                 window_secs
             ),
             RuleKind::Flatline { vital, window_secs } => {
-                format!("{} flat for {} s (sensor fault?)", vital.display(), window_secs)
+                format!(
+                    "{} flat for {} s (sensor fault?)",
+                    vital.display(),
+                    window_secs
+                )
             }
             RuleKind::Dropout { after_secs } => {
                 format!("no readings from the device for {after_secs} s")
@@ -146,7 +150,10 @@ impl AlertRule {
             } => {
                 let (lo, hi) = vital.plausible_range();
                 if !threshold.is_finite() || *threshold < lo || *threshold > hi {
-                    return bad(format!("threshold must be within {lo}..{hi} {}", vital.unit()));
+                    return bad(format!(
+                        "threshold must be within {lo}..{hi} {}",
+                        vital.unit()
+                    ));
                 }
                 if !hysteresis.is_finite() || *hysteresis < 0.0 || *hysteresis > (hi - lo) / 4.0 {
                     return bad("hysteresis must be ≥ 0 and small beside the range".into());
@@ -212,15 +219,71 @@ pub fn default_rules() -> Vec<AlertRule> {
     use Direction::*;
     use VitalKind::*;
     vec![
-        threshold("heart_rate.high", HeartRate, Above, 131.0, 6.0, Severity::High),
-        threshold("heart_rate.low", HeartRate, Below, 40.0, 4.0, Severity::High),
+        threshold(
+            "heart_rate.high",
+            HeartRate,
+            Above,
+            131.0,
+            6.0,
+            Severity::High,
+        ),
+        threshold(
+            "heart_rate.low",
+            HeartRate,
+            Below,
+            40.0,
+            4.0,
+            Severity::High,
+        ),
         threshold("spo2.low", Spo2, Below, 91.0, 2.0, Severity::High),
-        threshold("temperature.high", BodyTemperature, Above, 39.1, 0.4, Severity::Medium),
-        threshold("temperature.low", BodyTemperature, Below, 35.0, 0.4, Severity::High),
-        threshold("respiratory_rate.high", RespiratoryRate, Above, 25.0, 2.0, Severity::High),
-        threshold("respiratory_rate.low", RespiratoryRate, Below, 8.0, 1.0, Severity::High),
-        threshold("systolic_bp.low", SystolicBp, Below, 90.0, 5.0, Severity::High),
-        threshold("systolic_bp.high", SystolicBp, Above, 220.0, 10.0, Severity::High),
+        threshold(
+            "temperature.high",
+            BodyTemperature,
+            Above,
+            39.1,
+            0.4,
+            Severity::Medium,
+        ),
+        threshold(
+            "temperature.low",
+            BodyTemperature,
+            Below,
+            35.0,
+            0.4,
+            Severity::High,
+        ),
+        threshold(
+            "respiratory_rate.high",
+            RespiratoryRate,
+            Above,
+            25.0,
+            2.0,
+            Severity::High,
+        ),
+        threshold(
+            "respiratory_rate.low",
+            RespiratoryRate,
+            Below,
+            8.0,
+            1.0,
+            Severity::High,
+        ),
+        threshold(
+            "systolic_bp.low",
+            SystolicBp,
+            Below,
+            90.0,
+            5.0,
+            Severity::High,
+        ),
+        threshold(
+            "systolic_bp.high",
+            SystolicBp,
+            Above,
+            220.0,
+            10.0,
+            Severity::High,
+        ),
         AlertRule {
             key: "heart_rate.flatline".into(),
             kind: RuleKind::Flatline {
@@ -255,7 +318,9 @@ pub fn effective_rules(overrides: &[AlertRule]) -> Vec<AlertRule> {
 /// Validates a clinician's override list.
 pub fn validate_overrides(overrides: &[AlertRule]) -> Result<(), ApiError> {
     if overrides.len() > 50 {
-        return Err(ApiError::Invalid("at most 50 rule overrides per patient".into()));
+        return Err(ApiError::Invalid(
+            "at most 50 rule overrides per patient".into(),
+        ));
     }
     for (i, r) in overrides.iter().enumerate() {
         r.validate()?;

@@ -56,13 +56,18 @@ pub async fn list(
     let limit = p.limit.unwrap_or(200);
     let offset = p.offset.unwrap_or(0);
     if !(1..=1000).contains(&limit) || offset < 0 {
-        return Err(ApiError::Invalid("limit must be 1 to 1000, offset ≥ 0".into()));
+        return Err(ApiError::Invalid(
+            "limit must be 1 to 1000, offset ≥ 0".into(),
+        ));
     }
     let assigned_to = match p.assigned_to.as_deref() {
         None => None,
-        Some("me") => Some(caller.subject().parse().map_err(|_| {
-            ApiError::Invalid("assigned_to=me needs a user token".into())
-        })?),
+        Some("me") => Some(
+            caller
+                .subject()
+                .parse()
+                .map_err(|_| ApiError::Invalid("assigned_to=me needs a user token".into()))?,
+        ),
         Some(id) => Some(
             id.parse()
                 .map_err(|_| ApiError::Invalid("assigned_to must be a user id or me".into()))?,
@@ -143,8 +148,15 @@ async fn act(
         .ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
     allowed(&current)?;
     let alert = crate::db::alerts::apply(&mut tx, id, &action).await?;
-    crate::lifecycle::record(&mut tx, &state.webhook_urls, &alert, kind, Some(caller.subject()), note)
-        .await?;
+    crate::lifecycle::record(
+        &mut tx,
+        &state.webhook_urls,
+        &alert,
+        kind,
+        Some(caller.subject()),
+        note,
+    )
+    .await?;
     tx.commit().await?;
     state.outbox.wake();
     Ok(alert)
@@ -161,13 +173,24 @@ pub async fn acknowledge(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Alert>> {
     let by = caller.subject().to_string();
-    let alert = act(&state, &caller, id, Action::Acknowledge { by: &by }, event_kind::ACKNOWLEDGED, None, |a| {
-        if a.state == "active" {
-            Ok(())
-        } else {
-            Err(ApiError::Conflict(format!("alert is {}, not active", a.state)))
-        }
-    })
+    let alert = act(
+        &state,
+        &caller,
+        id,
+        Action::Acknowledge { by: &by },
+        event_kind::ACKNOWLEDGED,
+        None,
+        |a| {
+            if a.state == "active" {
+                Ok(())
+            } else {
+                Err(ApiError::Conflict(format!(
+                    "alert is {}, not active",
+                    a.state
+                )))
+            }
+        },
+    )
     .await?;
     Ok(Json(alert))
 }
@@ -191,7 +214,9 @@ pub async fn resolve(
 ) -> ApiResult<Json<Alert>> {
     let note = body.note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
-        return Err(ApiError::Invalid("note must be 1 to 2000 characters".into()));
+        return Err(ApiError::Invalid(
+            "note must be 1 to 2000 characters".into(),
+        ));
     }
     let by = caller.subject().to_string();
     let alert = act(
@@ -248,13 +273,21 @@ pub async fn assign(
         ));
     }
     let note = format!("assigned to {to}");
-    let alert = act(&state, &caller, id, Action::Assign { to }, event_kind::ASSIGNED, Some(&note), |a| {
-        if a.state == "resolved" {
-            Err(ApiError::Conflict("alert is already resolved".into()))
-        } else {
-            Ok(())
-        }
-    })
+    let alert = act(
+        &state,
+        &caller,
+        id,
+        Action::Assign { to },
+        event_kind::ASSIGNED,
+        Some(&note),
+        |a| {
+            if a.state == "resolved" {
+                Err(ApiError::Conflict("alert is already resolved".into()))
+            } else {
+                Ok(())
+            }
+        },
+    )
     .await?;
     Ok(Json(alert))
 }

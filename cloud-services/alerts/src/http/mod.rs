@@ -52,7 +52,9 @@ impl AlertScope {
                 .parse()
                 .map(AlertScope::Clinician)
                 .map_err(|_| ApiError::Forbidden("token subject is not a user".into())),
-            other => Err(ApiError::Forbidden(format!("role {other} may not see alerts"))),
+            other => Err(ApiError::Forbidden(format!(
+                "role {other} may not see alerts"
+            ))),
         }
     }
 
@@ -64,7 +66,9 @@ impl AlertScope {
                 if crate::db::routing::in_care(pool, *c, patient).await? {
                     Ok(())
                 } else {
-                    Err(ApiError::NotFound(format!("no patient {patient} in your care")))
+                    Err(ApiError::NotFound(format!(
+                        "no patient {patient} in your care"
+                    )))
                 }
             }
         }

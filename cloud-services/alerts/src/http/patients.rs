@@ -14,7 +14,11 @@ use super::{AlertScope, AppState};
 use crate::domain::rules::{effective_rules, validate_overrides, AlertRule};
 
 /// Vitals may be read by clinicians in care, admins, and services (records' FHIR export).
-async fn check_vitals_access(state: &AppState, caller: &AuthUser, patient: Uuid) -> Result<(), ApiError> {
+async fn check_vitals_access(
+    state: &AppState,
+    caller: &AuthUser,
+    patient: Uuid,
+) -> Result<(), ApiError> {
     if caller.role() == Role::Service {
         return Ok(());
     }

@@ -50,13 +50,16 @@ pub async fn stream(
     // Without a resume point, start from now.
     let start = match header_id.or(params.last_event_id) {
         Some(id) => id,
-        None => sqlx::query_scalar("SELECT COALESCE(max(id), 0) FROM alert_events")
-            .fetch_one(&state.pool)
-            .await?,
+        None => {
+            sqlx::query_scalar("SELECT COALESCE(max(id), 0) FROM alert_events")
+                .fetch_one(&state.pool)
+                .await?
+        }
     };
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(pump(state, scope, start, tx));
-    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(Sse::new(ReceiverStream::new(rx))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 fn to_sse(e: &AlertEvent) -> Event {
@@ -67,7 +70,12 @@ fn to_sse(e: &AlertEvent) -> Event {
 }
 
 /// Feeds one client until it goes away.
-async fn pump(state: AppState, scope: AlertScope, mut last: i64, tx: mpsc::Sender<Result<Event, Infallible>>) {
+async fn pump(
+    state: AppState,
+    scope: AlertScope,
+    mut last: i64,
+    tx: mpsc::Sender<Result<Event, Infallible>>,
+) {
     let mut live = state.feed.subscribe();
     let mut visible: Option<HashSet<Uuid>>;
     let mut refreshed;
@@ -80,17 +88,13 @@ async fn pump(state: AppState, scope: AlertScope, mut last: i64, tx: mpsc::Sende
             };
             visible = patients.as_ref().map(|p| p.iter().copied().collect());
             refreshed = Instant::now();
-            let events = match crate::db::alerts::events_after(
-                &state.pool,
-                last,
-                patients.as_deref(),
-                500,
-            )
-            .await
-            {
-                Ok(e) => e,
-                Err(_) => return,
-            };
+            let events =
+                match crate::db::alerts::events_after(&state.pool, last, patients.as_deref(), 500)
+                    .await
+                {
+                    Ok(e) => e,
+                    Err(_) => return,
+                };
             let full = events.len() == 500;
             for e in &events {
                 last = e.id;
