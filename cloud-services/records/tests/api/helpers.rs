@@ -24,6 +24,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub vault: Option<TestVault>,
     pub registry: Option<Registry>,
+    _alerts: Option<Alerts>,
     _data_dir: tempfile::TempDir,
     shutdown: Shutdown,
 }
@@ -52,6 +53,50 @@ impl Drop for TestApp {
 pub struct Options {
     pub vault: bool,
     pub registry: bool,
+    /// Also run the alerts service on the same bus (vitals history for FHIR Observations).
+    pub alerts: bool,
+}
+
+/// The alerts service, running in-process on the test's bus.
+pub struct Alerts {
+    pub base: String,
+    _db: TestDb,
+    shutdown: Shutdown,
+}
+
+impl Drop for Alerts {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+async fn start_alerts(auth: &TestAuth, bus: &MemoryBus) -> Alerts {
+    let db = TestDb::new();
+    let settings = episante_alerts::config::Settings {
+        alerts: episante_alerts::config::AlertsConfig {
+            database: db.service_database(),
+            dropout_watchdog_secs: 0,
+            ..Default::default()
+        },
+        database: db.config(),
+        tokens: auth.token_config(),
+        vault: VaultConfig::default(),
+        kafka: Default::default(),
+        log: LogConfig::default(),
+    };
+    let shutdown = Shutdown::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let bus: std::sync::Arc<dyn EventBus> = std::sync::Arc::new(bus.clone());
+    let service = episante_alerts::build(settings, bus, shutdown.clone())
+        .await
+        .expect("alerts builds");
+    tokio::spawn(episante_alerts::serve(service, listener, shutdown.clone()));
+    Alerts {
+        base,
+        _db: db,
+        shutdown,
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -73,6 +118,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     } else {
         None
     };
+    let bus = MemoryBus::default();
+    let alerts = if options.alerts {
+        Some(start_alerts(&auth, &bus).await)
+    } else {
+        None
+    };
     let db = TestDb::new();
     let data_dir = tempfile::tempdir().unwrap();
     let settings = Settings {
@@ -85,7 +136,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
                 .as_ref()
                 .map(|r| r.base.clone())
                 .unwrap_or_else(|| "http://127.0.0.1:9".into()),
-            alerts_url: None,
+            alerts_url: alerts.as_ref().map(|a| a.base.clone()),
             client_id,
             client_secret: Some(Secret::new(secret)),
             ..Default::default()
@@ -102,7 +153,6 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         kafka: Default::default(),
         log: LogConfig::default(),
     };
-    let bus = MemoryBus::default();
     let (base, state, shutdown) = start(&settings, &bus).await;
     TestApp {
         base,
@@ -117,6 +167,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         settings,
         vault,
         registry,
+        _alerts: alerts,
         _data_dir: data_dir,
         shutdown,
     }

@@ -5,5 +5,6 @@ mod access;
 mod audit;
 mod devices;
 mod encryption;
+mod fhir;
 mod helpers;
 mod patients;

@@ -1,0 +1,200 @@
+//! FHIR R4 export: a well-formed `Patient`, and vital-sign `Observation`s built from the alerts
+//! service's history (the full path: records assigns the device, alerts consumes the assignment
+//! and the readings, records fetches the rollups with its service token).
+
+use std::time::Duration;
+
+use episante_kit::events::EventBus;
+use episante_protocol::{Reading, ReadingBatch, VitalKind};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with, Options};
+
+async fn fhir_get(app: &crate::helpers::TestApp, path: &str) -> (StatusCode, String, Value) {
+    let response = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(app.admin())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (
+        status,
+        content_type,
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn patient_resource_is_valid_fhir_r4() {
+    let app = spawn_app().await;
+    let p = app.create_patient("Lovelace", "1 85 12 75 108 042").await;
+    let id = p["id"].as_str().unwrap();
+    let (status, content_type, r) = fhir_get(&app, &format!("/v1/fhir/Patient/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/fhir+json");
+    assert_eq!(r["resourceType"], "Patient");
+    assert_eq!(r["id"], id);
+    assert_eq!(r["active"], true);
+    assert_eq!(r["name"][0]["family"], "Lovelace");
+    assert_eq!(r["name"][0]["given"], json!(["Ada", "Augusta"]));
+    assert_eq!(r["gender"], "female");
+    assert_eq!(r["birthDate"], "1985-12-10");
+    assert_eq!(r["identifier"][0]["value"], "1851275108042");
+    assert!(r["identifier"][0]["system"]
+        .as_str()
+        .unwrap()
+        .starts_with("urn:"));
+    assert_eq!(
+        r["telecom"][0],
+        json!({"system": "phone", "value": "+442079460958", "use": "mobile"})
+    );
+    assert_eq!(r["telecom"][1]["system"], "email");
+    assert_eq!(r["address"][0]["postalCode"], "SW1Y 4JH");
+    assert_eq!(r["address"][0]["country"], "GB");
+    assert!(r["meta"]["lastUpdated"].as_str().unwrap().ends_with('Z'));
+    // Unknown patient: 404 problem.
+    let (status, _, body) = fhir_get(
+        &app,
+        "/v1/fhir/Patient/6f1c1b9e-8d0e-4a8a-9a55-2a0b1f0b7f00",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["detail"].is_string());
+}
+
+#[tokio::test]
+async fn observations_come_from_the_alerts_vitals_history() {
+    let app = spawn_app_with(Options {
+        registry: true,
+        alerts: true,
+        ..Default::default()
+    })
+    .await;
+    let p = app.create_patient("Observed", "80808080").await;
+    let id = p["id"].as_str().unwrap().to_string();
+    let registry = app.registry.as_ref().unwrap();
+    let response = app
+        .http
+        .post(format!("{}/v1/devices", registry.base))
+        .bearer_auth(app.admin())
+        .json(&json!({"device_id": "hubfhir", "label": "hub"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/v1/patients/{id}/devices"),
+            app.admin(),
+            Some(json!({"device_id": "hubfhir"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Readings as the broker would publish them, two minutes' worth.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start = (chrono::Utc::now().timestamp() / 60 - 5) * 60 * 1000;
+    let mut seq = 0;
+    for step in 0..12 {
+        let readings = [
+            (VitalKind::HeartRate, 70.0 + step as f64),
+            (VitalKind::Spo2, 97.0),
+            (VitalKind::SystolicBp, 120.0),
+        ]
+        .into_iter()
+        .map(|(kind, value)| {
+            seq += 1;
+            Reading {
+                seq,
+                ts_ms: start + step * 10_000,
+                kind,
+                value,
+                unit: kind.unit().into(),
+            }
+        })
+        .collect();
+        let batch = ReadingBatch {
+            v: 1,
+            device_id: "hubfhir".into(),
+            readings,
+        };
+        app.bus
+            .publish(
+                episante_protocol::topics::KAFKA_READINGS,
+                "hubfhir",
+                serde_json::to_vec(&batch).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let path = format!("/v1/fhir/Observation?patient=Patient/{id}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let bundle = loop {
+        let (status, content_type, bundle) = fhir_get(&app, &path).await;
+        assert_eq!(status, StatusCode::OK, "{bundle}");
+        assert_eq!(content_type, "application/fhir+json");
+        if bundle["total"] == 6 {
+            break bundle;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "observations never arrived: {bundle}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["type"], "searchset");
+    let entries = bundle["entry"].as_array().unwrap();
+    let mut codes = std::collections::BTreeSet::new();
+    for e in entries {
+        assert!(e["fullUrl"].as_str().unwrap().starts_with("urn:uuid:"));
+        let o = &e["resource"];
+        assert_eq!(o["resourceType"], "Observation");
+        assert_eq!(o["status"], "final");
+        assert_eq!(o["category"][0]["coding"][0]["code"], "vital-signs");
+        assert_eq!(
+            o["category"][0]["coding"][0]["system"],
+            "http://terminology.hl7.org/CodeSystem/observation-category"
+        );
+        assert_eq!(o["code"]["coding"][0]["system"], "http://loinc.org");
+        assert_eq!(o["subject"]["reference"], format!("Patient/{id}"));
+        assert_eq!(o["valueQuantity"]["system"], "http://unitsofmeasure.org");
+        assert!(
+            o["effectivePeriod"]["start"].is_string() && o["effectivePeriod"]["end"].is_string()
+        );
+        codes.insert((
+            o["code"]["coding"][0]["code"].as_str().unwrap().to_string(),
+            o["valueQuantity"]["code"].as_str().unwrap().to_string(),
+        ));
+    }
+    let expected: std::collections::BTreeSet<_> =
+        [("8867-4", "/min"), ("59408-5", "%"), ("8480-6", "mm[Hg]")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+    assert_eq!(codes, expected);
+    // Filter by code; bad input.
+    let (_, _, hr) = fhir_get(
+        &app,
+        &format!("/v1/fhir/Observation?patient={id}&code=8867-4"),
+    )
+    .await;
+    assert_eq!(hr["total"], 2);
+    let first = hr["entry"][0]["resource"]["valueQuantity"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (first - 72.5).abs() < 0.01,
+        "the first minute's mean HR: {first}"
+    );
+    let (status, _, _) = fhir_get(&app, "/v1/fhir/Observation?patient=nobody").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
