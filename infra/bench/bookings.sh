@@ -45,7 +45,7 @@ INSERT INTO plain SELECT gen_random_uuid(), n % 50, t, t + interval '5 minutes'
 FROM (SELECT s AS n, timestamptz '2030-01-01' + (s / 50) * interval '5 minutes' AS t
       FROM nextval('slot_seq') AS s) AS x;
 SQL
-pgbench -n -q -c "$PGBENCH_CLIENTS" -j 2 -T "$DURATION" -f "$work/insert.sql" "$ceiling_url" >"$work/pgbench.txt" 2>&1
+pgbench -n -c "$PGBENCH_CLIENTS" -j 2 -T "$DURATION" -f "$work/insert.sql" "$ceiling_url" >"$work/pgbench.txt" 2>&1
 pgbench_tps=$(awk -F'= ' '/^tps/ {split($2, a, " "); printf "%.0f", a[1]; exit}' "$work/pgbench.txt")
 echo "pgbench plain INSERT (exclusion constraint, $PGBENCH_CLIENTS clients, ${DURATION}s): $pgbench_tps tps"
 

@@ -151,16 +151,26 @@ pub async fn by_id_for_update(
     .await
 }
 
-/// Serialises one patient's bookings for the rest of the transaction, so two concurrent
-/// bookings cannot both pass the same-specialty rule.
-pub async fn lock_patient(
+/// Serialises, for the rest of the transaction, bookings of one practitioner and (when
+/// `patient_id` is given) of one patient. The practitioner lock turns a crowd of inserts racing
+/// for one slot into a queue: each waiter's insert then meets the winner's committed row and
+/// fails at once, instead of the crowd waiting on each other's uncommitted index entries (which
+/// exclusion constraints resolve through deadlock detection, a second later). The patient lock
+/// makes the same-specialty rule race-free. Always taken in this order, in one statement.
+pub async fn lock_booking(
     tx: &mut Transaction<'_, Postgres>,
-    patient_id: Uuid,
+    practitioner_id: Uuid,
+    patient_id: Option<Uuid>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
-        .bind(patient_id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 11)),
+                CASE WHEN $2::uuid IS NOT NULL
+                     THEN pg_advisory_xact_lock(hashtextextended($2::text, 7)) END",
+    )
+    .bind(practitioner_id)
+    .bind(patient_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

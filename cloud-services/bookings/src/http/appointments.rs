@@ -236,8 +236,9 @@ async fn place(
     slot: Span,
 ) -> ApiResult<AppointmentRow> {
     let now = Utc::now();
-    if let Some(exclusion) = state.rules.same_specialty_exclusion(slot.start) {
-        db::appointments::lock_patient(tx, p.patient_id).await?;
+    let exclusion = state.rules.same_specialty_exclusion(slot.start);
+    db::appointments::lock_booking(tx, p.practitioner_id, exclusion.map(|_| p.patient_id)).await?;
+    if let Some(exclusion) = exclusion {
         if let Some(other) = db::appointments::same_specialty_start(
             &mut **tx,
             p.patient_id,
