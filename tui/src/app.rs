@@ -24,9 +24,17 @@ pub enum Message {
     /// One event of the live stream.
     Event(Box<AlertEvent>),
     Detail(Box<DetailLoad>),
-    ActionDone { action: Action, alert: Box<Alert> },
-    ActionFailed { action: Action, detail: String },
-    LoggedIn { email: String },
+    ActionDone {
+        action: Action,
+        alert: Box<Alert>,
+    },
+    ActionFailed {
+        action: Action,
+        detail: String,
+    },
+    LoggedIn {
+        email: String,
+    },
     LoginFailed(String),
     /// No session, or it could not be refreshed: back to the login form.
     AuthRequired,
@@ -38,9 +46,15 @@ pub enum Message {
 pub enum Command {
     /// Open the live stream (and load the board).
     Connect,
-    Login { email: String, password: String },
+    Login {
+        email: String,
+        password: String,
+    },
     Acknowledge(Uuid),
-    Resolve { alert: Uuid, note: String },
+    Resolve {
+        alert: Uuid,
+        note: String,
+    },
     Assign(Uuid),
     /// Patient summary, vitals around `since`, and history of `alert`.
     LoadDetail {
@@ -274,13 +288,19 @@ impl App {
                 None
             }
             Message::ActionDone { action, alert } => {
-                self.status = Some((StatusKind::Info, format!("{}: {}", action.done(), alert.rule_key)));
+                self.status = Some((
+                    StatusKind::Info,
+                    format!("{}: {}", action.done(), alert.rule_key),
+                ));
                 self.board.upsert(*alert);
                 self.sync_selection();
                 None
             }
             Message::ActionFailed { action, detail } => {
-                self.status = Some((StatusKind::Error, format!("cannot {}: {detail}", action.verb())));
+                self.status = Some((
+                    StatusKind::Error,
+                    format!("cannot {}: {detail}", action.verb()),
+                ));
                 None
             }
             Message::LoggedIn { email } => {
@@ -424,9 +444,7 @@ impl App {
     }
 
     fn prompt_key(&mut self, key: KeyEvent) -> Option<Command> {
-        let Some(prompt) = self.prompt.as_mut() else {
-            return None;
-        };
+        let prompt = self.prompt.as_mut()?;
         let text = match prompt {
             Prompt::Filter(t) | Prompt::Patient(t) => t,
             Prompt::ResolveNote { note, .. } => note,
@@ -521,11 +539,9 @@ impl App {
                 };
                 self.set_filter(|f| f.severity = next);
             }
-            KeyCode::Esc => {
-                if !self.board.filter().is_empty() {
-                    self.set_filter(|f| *f = Filter::default());
-                    self.status = Some((StatusKind::Info, "filters cleared".into()));
-                }
+            KeyCode::Esc if !self.board.filter().is_empty() => {
+                self.set_filter(|f| *f = Filter::default());
+                self.status = Some((StatusKind::Info, "filters cleared".into()));
             }
             KeyCode::Char('b') => self.toggle_bell(),
             KeyCode::Char('a') => return self.act(Action::Acknowledge),
@@ -582,7 +598,10 @@ impl App {
 
     fn act(&mut self, action: Action) -> Option<Command> {
         if self.options.readonly {
-            self.status = Some((StatusKind::Error, "read-only mode: actions are disabled".into()));
+            self.status = Some((
+                StatusKind::Error,
+                "read-only mode: actions are disabled".into(),
+            ));
             return None;
         }
         let Some(alert) = self.target() else {
@@ -661,7 +680,10 @@ impl App {
             self.selected_row = 0;
             return;
         }
-        match self.selected.and_then(|id| rows.iter().position(|r| *r == id)) {
+        match self
+            .selected
+            .and_then(|id| rows.iter().position(|r| *r == id))
+        {
             Some(row) => self.selected_row = row,
             None => {
                 let row = self.selected_row.min(rows.len() - 1);
@@ -679,14 +701,10 @@ impl App {
     /// board, e.g. just resolved).
     pub fn detail_alert(&self) -> Option<Alert> {
         let detail = self.detail.as_ref()?;
-        self.board.get(&detail.alert).cloned().or_else(|| {
-            detail
-                .history
-                .iter()
-                .rev()
-                .next()
-                .map(|e| e.snapshot.clone())
-        })
+        self.board
+            .get(&detail.alert)
+            .cloned()
+            .or_else(|| detail.history.last().map(|e| e.snapshot.clone()))
     }
 
     /// Short patient label: the name when known, else the id's first block.

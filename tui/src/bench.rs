@@ -60,7 +60,14 @@ impl std::fmt::Display for BenchReport {
 /// A plausible alert as JSON, the way the server sends it.
 pub fn alert_json(i: usize, at: DateTime<Utc>) -> Value {
     let severity = ["critical", "high", "medium", "low"][i % 4];
-    let rule = ["hr.high", "spo2.low", "news2.aggregate", "temp.high", "rr.high"][i % 5];
+    let state = ["acknowledged", "active", "active"][i % 3];
+    let rule = [
+        "hr.high",
+        "spo2.low",
+        "news2.aggregate",
+        "temp.high",
+        "rr.high",
+    ][i % 5];
     json!({
         "id": Uuid::from_u128(i as u128 + 1),
         "patient_id": Uuid::from_u128(((i % 300) as u128 + 1) << 64),
@@ -68,7 +75,7 @@ pub fn alert_json(i: usize, at: DateTime<Utc>) -> Value {
         "rule_key": rule,
         "vital": "heart_rate",
         "severity": severity,
-        "state": if i % 3 == 0 { "acknowledged" } else { "active" },
+        "state": state,
         "message": format!("heart rate {} /min above 130 for 2 min", 130 + i % 40),
         "first_value": 131.0,
         "last_value": 140.0,

@@ -79,7 +79,10 @@ pub async fn call(
     }
 }
 
-pub async fn get_as<T: DeserializeOwned>(client: &SharedClient, path: &str) -> Result<T, CallError> {
+pub async fn get_as<T: DeserializeOwned>(
+    client: &SharedClient,
+    path: &str,
+) -> Result<T, CallError> {
     let body = call(client, Method::GET, path, None).await?;
     serde_json::from_value(body).map_err(|e| CallError::Decode(e.to_string()))
 }
@@ -94,7 +97,10 @@ pub struct Network {
 
 impl Drop for Network {
     fn drop(&mut self) {
-        for task in [self.stream.take(), self.detail.take()].into_iter().flatten() {
+        for task in [self.stream.take(), self.detail.take()]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
     }
@@ -119,10 +125,7 @@ impl Network {
                 if let Some(old) = self.stream.take() {
                     old.abort();
                 }
-                self.stream = Some(tokio::spawn(crate::stream::run(
-                    client.clone(),
-                    tx.clone(),
-                )));
+                self.stream = Some(tokio::spawn(crate::stream::run(client.clone(), tx.clone())));
                 tokio::spawn(async move {
                     if let Ok(body) = call(&client, Method::GET, "/v1/auth/me", None).await {
                         let _ = tx.send(Message::Me(Me::from_json(&body))).await;
@@ -215,10 +218,14 @@ pub async fn load_detail(
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> DetailLoad {
-    let patient_lookup = match get_as::<Patient>(client, &format!("/v1/patients/{patient}")).await
-    {
+    let patient_lookup = match get_as::<Patient>(client, &format!("/v1/patients/{patient}")).await {
         Ok(p) => PatientLookup::Found(p),
-        Err(e) if matches!(e.status(), Some(StatusCode::NOT_FOUND | StatusCode::FORBIDDEN)) => {
+        Err(e)
+            if matches!(
+                e.status(),
+                Some(StatusCode::NOT_FOUND | StatusCode::FORBIDDEN)
+            ) =>
+        {
             PatientLookup::NoAccess
         }
         Err(e) => PatientLookup::Failed(e.detail()),

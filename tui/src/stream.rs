@@ -42,7 +42,11 @@ pub async fn run(client: SharedClient, tx: mpsc::Sender<Message>) {
     let mut last_id: Option<i64> = None;
     let mut attempt = 0u32;
     loop {
-        if tx.send(Message::Connection(Connection::Connecting)).await.is_err() {
+        if tx
+            .send(Message::Connection(Connection::Connecting))
+            .await
+            .is_err()
+        {
             return;
         }
         let started = Instant::now();
@@ -113,7 +117,11 @@ async fn connect_once(
             Err(e) => return Failure::Retry(format!("loading alerts: {}", e.detail())),
         }
     }
-    if tx.send(Message::Connection(Connection::Live)).await.is_err() {
+    if tx
+        .send(Message::Connection(Connection::Live))
+        .await
+        .is_err()
+    {
         return Failure::Retry("closed".into());
     }
     let mut parser = SseParser::default();

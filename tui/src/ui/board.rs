@@ -11,8 +11,7 @@ use crate::app::App;
 use crate::model::{AlertState, Severity};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
-    let [counts, table] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let [counts, table] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     frame.render_widget(Paragraph::new(counts_line(app)), counts);
     rows(frame, table, app);
 }
@@ -25,23 +24,23 @@ fn counts_line(app: &App) -> Line<'static> {
             format!("{} {}", severity.short(), counts.by_severity[i]),
             severity_style(*severity),
         ));
-        spans.push(Span::raw("  "));
+        spans.push(Span::raw(" "));
     }
     spans.push(Span::raw(format!(
-        "│ active {} · acked {} · resolved {}",
+        "│ active {} ack {} resolved {}",
         counts.active, counts.acknowledged, counts.resolved
     )));
     let filter = app.board.filter();
     if !filter.is_empty() {
         let mut parts = Vec::new();
         if let Some(s) = filter.severity {
-            parts.push(format!("sev={}", s.label()));
+            parts.push(format!("sev={}", s.short()));
         }
         if !filter.text.is_empty() {
             parts.push(format!("/{}", filter.text));
         }
         if !filter.patient.is_empty() {
-            parts.push(format!("patient={}", filter.patient));
+            parts.push(format!("pt={}", filter.patient));
         }
         spans.push(Span::styled(
             format!(" │ {}", parts.join(" ")),
@@ -71,7 +70,10 @@ fn rows(frame: &mut Frame, area: Rect, app: &mut App) {
     let rows = window.iter().filter_map(|id| {
         let alert = app.board.get(id)?;
         let marker = if app.fresh.contains(id) {
-            Span::styled("●", Style::new().fg(Color::Red).add_modifier(Modifier::BOLD))
+            Span::styled(
+                "●",
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            )
         } else if app.is_mine(alert) {
             Span::styled("*", Style::new().fg(Color::Green))
         } else {
@@ -83,7 +85,10 @@ fn rows(frame: &mut Frame, area: Rect, app: &mut App) {
         };
         let mut row = Row::new([
             Cell::from(marker),
-            Cell::from(Span::styled(alert.severity.short(), severity_style(alert.severity))),
+            Cell::from(Span::styled(
+                alert.severity.short(),
+                severity_style(alert.severity),
+            )),
             Cell::from(Span::styled(state_short(alert.state), state_style)),
             Cell::from(age(app.now, alert.triggered_at)),
             Cell::from(app.patient_label(&alert.patient_id)),

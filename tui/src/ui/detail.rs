@@ -143,7 +143,10 @@ fn draw_vitals(frame: &mut Frame, area: Rect, app: &App) {
         }
         Some(Err(e)) => {
             frame.render_widget(
-                Paragraph::new(Span::styled(format!("vitals unavailable: {e}"), Style::new().fg(Color::Red))),
+                Paragraph::new(Span::styled(
+                    format!("vitals unavailable: {e}"),
+                    Style::new().fg(Color::Red),
+                )),
                 inner,
             );
             return;
@@ -180,8 +183,16 @@ fn draw_vital(frame: &mut Frame, area: Rect, history: &VitalsHistory, vital: &st
         spark,
     );
     let last = series.points.last().map(|p| p.avg).unwrap_or_default();
-    let lo = series.points.iter().map(|p| p.min).fold(f64::INFINITY, f64::min);
-    let hi = series.points.iter().map(|p| p.max).fold(f64::NEG_INFINITY, f64::max);
+    let lo = series
+        .points
+        .iter()
+        .map(|p| p.min)
+        .fold(f64::INFINITY, f64::min);
+    let hi = series
+        .points
+        .iter()
+        .map(|p| p.max)
+        .fold(f64::NEG_INFINITY, f64::max);
     frame.render_widget(
         Paragraph::new(format!(
             " {} {} ({}–{})",
@@ -203,7 +214,10 @@ fn draw_timeline(frame: &mut Frame, area: Rect, app: &App) {
     };
     if let Some(e) = &detail.history_error {
         frame.render_widget(
-            Paragraph::new(Span::styled(format!("history unavailable: {e}"), Style::new().fg(Color::Red))),
+            Paragraph::new(Span::styled(
+                format!("history unavailable: {e}"),
+                Style::new().fg(Color::Red),
+            )),
             inner,
         );
         return;
@@ -230,7 +244,11 @@ fn draw_timeline(frame: &mut Frame, area: Rect, app: &App) {
         })
         .collect();
     if lines.is_empty() {
-        let text = if detail.patient.is_none() { "loading…" } else { "no history" };
+        let text = if detail.patient.is_none() {
+            "loading…"
+        } else {
+            "no history"
+        };
         frame.render_widget(Paragraph::new(text), inner);
     } else {
         frame.render_widget(Paragraph::new(lines), inner);

@@ -55,9 +55,7 @@ fn connection_span(connection: &Connection) -> Span<'static> {
         Connection::Live => Span::styled("● live", Style::new().fg(Color::Green)),
         Connection::Connecting => Span::styled("◌ connecting", Style::new().fg(Color::Yellow)),
         Connection::Offline => Span::styled("○ offline", Style::new().fg(Color::DarkGray)),
-        Connection::Retrying {
-            attempt, delay, ..
-        } => Span::styled(
+        Connection::Retrying { attempt, delay, .. } => Span::styled(
             format!("✕ reconnecting #{attempt} in {:.1}s", delay.as_secs_f32()),
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         ),
@@ -81,7 +79,11 @@ fn header_line(app: &App) -> Line<'static> {
         Span::raw(format!("  {who}")),
     ];
     spans.push(Span::styled(
-        if app.options.bell { "  bell on" } else { "  bell off" },
+        if app.options.bell {
+            "  bell on"
+        } else {
+            "  bell off"
+        },
         Style::new().fg(Color::DarkGray),
     ));
     if app.options.readonly {
@@ -120,7 +122,9 @@ fn footer_line(app: &App) -> Line<'static> {
     }
     let hint = match app.screen {
         Screen::Detail => "Esc back · a ack · r resolve · m assign me · j/k timeline · ? help",
-        _ => "? help · / filter · s severity · p patient · Enter detail · a ack · r resolve · q quit",
+        _ => {
+            "? help · / filter · s severity · p patient · Enter detail · a ack · r resolve · q quit"
+        }
     };
     Line::from(Span::styled(hint, Style::new().fg(Color::DarkGray)))
 }

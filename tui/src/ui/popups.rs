@@ -102,18 +102,32 @@ pub fn login(frame: &mut Frame, area: Rect, app: &App) {
             Style::new().fg(Color::DarkGray),
         )),
         Line::from(""),
-        field("Email", format!("{}{}", form.email, cursor(email_focus)), email_focus),
+        field(
+            "Email",
+            format!("{}{}", form.email, cursor(email_focus)),
+            email_focus,
+        ),
         field(
             "Password",
-            format!("{}{}", "•".repeat(form.password.chars().count()), cursor(!email_focus)),
+            format!(
+                "{}{}",
+                "•".repeat(form.password.chars().count()),
+                cursor(!email_focus)
+            ),
             !email_focus,
         ),
         Line::from(""),
     ];
     if form.busy {
-        lines.push(Line::from(Span::styled("logging in…", Style::new().fg(Color::Yellow))));
+        lines.push(Line::from(Span::styled(
+            "logging in…",
+            Style::new().fg(Color::Yellow),
+        )));
     } else if let Some(e) = &form.error {
-        lines.push(Line::from(Span::styled(e.clone(), Style::new().fg(Color::Red))));
+        lines.push(Line::from(Span::styled(
+            e.clone(),
+            Style::new().fg(Color::Red),
+        )));
     } else {
         lines.push(Line::from(""));
     }
