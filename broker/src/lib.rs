@@ -42,6 +42,16 @@ pub struct BrokerService {
 /// Builds the broker: database, CA and server certificate, event bus and topics, rumqttd, bridge,
 /// HTTP routes. MQTT is accepting when this returns.
 pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<BrokerService> {
+    let bus = events::connect(&settings.kafka)?;
+    build_with_bus(settings, bus, shutdown).await
+}
+
+/// [`build`] on a given bus (`episante up` shares one in-memory bus among all its services).
+pub async fn build_with_bus(
+    settings: Settings,
+    bus: Arc<dyn EventBus>,
+    shutdown: Shutdown,
+) -> anyhow::Result<BrokerService> {
     let config = &settings.broker;
     let pool =
         episante_kit::db::provision(&settings.database, &config.database, &db::MIGRATOR).await?;
@@ -59,7 +69,6 @@ pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<Bro
         _ => anyhow::bail!("broker.tls_cert_path and broker.tls_key_path must be set together"),
     };
 
-    let bus = events::connect(&settings.kafka)?;
     ensure_topics(bus.as_ref(), &shutdown).await?;
 
     let metrics = Metrics::new("broker");

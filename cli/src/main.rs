@@ -1,25 +1,54 @@
 //! `episante`: one command for the whole platform.
 //!
 //! `episante up` runs every service in one process on one machine, with embedded defaults wherever
-//! they can serve, so that trying EpiSante is one command. Admin subcommands (talking only to the
-//! HTTP APIs) join as their services arrive.
+//! they can serve, so that trying EpiSante is one command. Every other command is an admin or
+//! clinician operation over the HTTP API (through the gateway; never a database), scriptable:
+//! `--output json` prints the API's JSON unchanged, and exit codes are 0 ok, 1 error, 2 usage,
+//! 3 not found, 4 authentication required.
 
+mod commands;
+mod context;
+mod demo;
 mod up;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use episante_kit::service_args::ServiceArgs;
+
+use crate::commands::alerts::{AlertsCmd, RulesCmd};
+use crate::commands::audit::AuditCmd;
+use crate::commands::bookings::{
+    AppointmentsCmd, PractitionersCmd, SlotsCmd, TypesCmd, WaitlistCmd,
+};
+use crate::commands::devices::DevicesCmd;
+use crate::commands::patients::PatientsCmd;
+use crate::commands::session::LoginArgs;
+use crate::commands::teams::TeamsCmd;
+use crate::commands::users::UsersCmd;
+use crate::context::{CliError, OutputFormat};
 
 #[derive(Parser)]
 #[command(
     name = "episante",
     version,
-    about = "EpiSante remote-monitoring platform"
+    about = "EpiSante remote-monitoring platform",
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 authentication required.\n\n\
+        Examples:\n  episante up --demo\n  episante login --email admin@episante.local\n  \
+        episante patients list --name dupont\n  episante alerts watch"
 )]
 struct Cli {
     #[command(flatten)]
     service: ServiceArgs,
+    /// The platform's address (its gateway).
+    #[arg(long, global = true, env = "EPISANTE_SERVER")]
+    server: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum)]
+    output: Option<OutputFormat>,
+    /// Print only results (no progress, no confirmations).
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,14 +57,73 @@ struct Cli {
 enum Command {
     /// Run the whole platform on this machine until Ctrl-C.
     #[command(
-        after_help = "Examples:\n  episante up\n  episante up --auth-port 9081\n  \
-        DATABASE_URL=postgres://postgres@db:5432/postgres episante up --log-format json"
+        after_help = "Examples:\n  episante up\n  episante up --demo\n  episante up --auth-port 9081 --gateway-port 8080\n  \
+        EPISANTE_KAFKA__BROKERS=127.0.0.1:9092 episante up --log-format json"
     )]
     Up(up::UpArgs),
+    /// Log in; the session is stored in the user's config directory (mode 0600).
+    Login(LoginArgs),
+    /// Forget (and revoke) the stored session.
+    Logout,
+    /// Who the stored session is.
+    Whoami,
+    /// User administration (admin).
+    #[command(subcommand)]
+    Users(UsersCmd),
+    /// Patient records.
+    #[command(subcommand)]
+    Patients(PatientsCmd),
+    /// Care teams (admin).
+    #[command(subcommand)]
+    Teams(TeamsCmd),
+    /// Device registry and assignment.
+    #[command(subcommand)]
+    Devices(DevicesCmd),
+    /// Practitioners and their availability.
+    #[command(subcommand)]
+    Practitioners(PractitionersCmd),
+    /// Appointment types.
+    #[command(subcommand, name = "appointment-types")]
+    AppointmentTypes(TypesCmd),
+    /// Free slots.
+    #[command(subcommand)]
+    Slots(SlotsCmd),
+    /// Appointments: book, cancel, reschedule.
+    #[command(subcommand)]
+    Appointments(AppointmentsCmd),
+    /// Waitlist.
+    #[command(subcommand)]
+    Waitlist(WaitlistCmd),
+    /// Alerts: list, acknowledge, resolve, assign, watch live.
+    #[command(subcommand)]
+    Alerts(AlertsCmd),
+    /// Per-patient alert rules.
+    #[command(subcommand)]
+    Rules(RulesCmd),
+    /// The PII audit trail (admin).
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// The device-fleet simulator.
+    #[command(subcommand)]
+    Sim(SimCmd),
+    /// Shell completions.
+    #[command(
+        after_help = "Examples:\n  episante completions bash > /etc/bash_completion.d/episante\n  episante completions zsh > \"${fpath[1]}/_episante\""
+    )]
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand)]
+enum SimCmd {
+    /// A fleet of simulated patients' devices (see `episante-sim run --help`).
+    Run(episante_sim::fleet::RunArgs),
+    /// Raw MQTT publish benchmark.
+    Bench(episante_sim::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -43,16 +131,56 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Up(args) => up::run(&cli.service, args).await,
-        }
-    });
+    let result = runtime.block_on(dispatch(cli));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("error: {}", e.message);
+            e.exit_code()
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    let command = match cli.command {
+        Command::Up(args) => return up::run(&cli.service, args).await.map_err(CliError::from),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "episante",
+                &mut std::io::stdout(),
+            );
+            return Ok(());
+        }
+        Command::Sim(SimCmd::Run(args)) => {
+            return episante_sim::fleet::run(args).await.map_err(CliError::from)
+        }
+        Command::Sim(SimCmd::Bench(args)) => {
+            return episante_sim::bench::run(args).await.map_err(CliError::from)
+        }
+        other => other,
+    };
+    let mut ctx = context::resolve(cli.server, cli.output, cli.quiet)?;
+    let ctx = &mut ctx;
+    match command {
+        Command::Login(args) => commands::session::login(ctx, args).await,
+        Command::Logout => commands::session::logout(ctx).await,
+        Command::Whoami => commands::session::whoami(ctx).await,
+        Command::Users(cmd) => commands::users::run(ctx, cmd).await,
+        Command::Patients(cmd) => commands::patients::run(ctx, cmd).await,
+        Command::Teams(cmd) => commands::teams::run(ctx, cmd).await,
+        Command::Devices(cmd) => commands::devices::run(ctx, cmd).await,
+        Command::Practitioners(cmd) => commands::bookings::practitioners(ctx, cmd).await,
+        Command::AppointmentTypes(cmd) => commands::bookings::types(ctx, cmd).await,
+        Command::Slots(cmd) => commands::bookings::slots(ctx, cmd).await,
+        Command::Appointments(cmd) => commands::bookings::appointments(ctx, cmd).await,
+        Command::Waitlist(cmd) => commands::bookings::waitlist(ctx, cmd).await,
+        Command::Alerts(cmd) => commands::alerts::run(ctx, cmd).await,
+        Command::Rules(cmd) => commands::alerts::rules(ctx, cmd).await,
+        Command::Audit(cmd) => commands::audit::run(ctx, cmd).await,
+        Command::Up(_) | Command::Completions { .. } | Command::Sim(_) => {
+            unreachable!("handled above")
         }
     }
 }

@@ -13,26 +13,49 @@ use tokio::net::TcpListener;
 
 #[derive(Args, Debug, Default)]
 pub struct UpArgs {
+    /// Port of the gateway: every API under one address (default 80; `EPISANTE_GATEWAY__BIND`).
+    #[arg(long)]
+    pub gateway_port: Option<u16>,
     /// Port of the auth service (default 8081; `EPISANTE_AUTH__BIND` sets the whole address).
     #[arg(long)]
     pub auth_port: Option<u16>,
+    /// Port of the records service (default 8082; `EPISANTE_RECORDS__BIND`).
+    #[arg(long)]
+    pub records_port: Option<u16>,
+    /// Port of the bookings service (default 8083; `EPISANTE_BOOKINGS__BIND`).
+    #[arg(long)]
+    pub bookings_port: Option<u16>,
     /// Port of the broker's device-registry API (default 8085; `EPISANTE_BROKER__HTTP_BIND`).
     #[arg(long)]
     pub registry_port: Option<u16>,
+    /// Port of the alerts service (default 8086; `EPISANTE_ALERTS__BIND`).
+    #[arg(long)]
+    pub alerts_port: Option<u16>,
     /// Port of the MQTT-over-mTLS listener (default 8883; `EPISANTE_BROKER__MQTT_BIND`).
     #[arg(long)]
     pub mqtt_port: Option<u16>,
+    /// Also run a small simulated ward: a clinician, patients in their care, and devices with
+    /// anomalies, so alerts appear within a minute.
+    #[arg(long)]
+    pub demo: bool,
 }
 
-/// Binds `bind`; if it was a default and is taken, binds a free port on the same host instead.
+/// Binds `bind`; if it was a default and is taken (or needs privileges), binds a free port on the
+/// same host instead.
 async fn listen(service: &str, bind: &str, explicit: bool) -> anyhow::Result<TcpListener> {
     match TcpListener::bind(bind).await {
         Ok(listener) => Ok(listener),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && !explicit => {
+        Err(e)
+            if !explicit
+                && matches!(
+                    e.kind(),
+                    std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied
+                ) =>
+        {
             let host = bind.rsplit_once(':').map_or("0.0.0.0", |(h, _)| h);
             let listener = TcpListener::bind(format!("{host}:0")).await?;
             eprintln!(
-                "note: {bind} is taken; {service} listens on port {} instead",
+                "note: {bind} is not available ({e}); {service} listens on port {} instead",
                 listener.local_addr()?.port()
             );
             Ok(listener)
@@ -46,25 +69,65 @@ fn display_url(listener: &TcpListener) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// Where `up` leaves the gateway address for the CLI and TUI on this machine.
+pub fn local_server_hint() -> std::path::PathBuf {
+    episante_client::SessionStore::default_location()
+        .path
+        .with_file_name("local-platform.json")
+}
+
+type ServiceTask = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+/// Runs `serve` until it ends; its end (error or shutdown) stops every other service.
+fn supervise(
+    name: &'static str,
+    shutdown: &Shutdown,
+    serve: impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+) -> (&'static str, ServiceTask) {
+    let stop = shutdown.clone();
+    (
+        name,
+        tokio::spawn(async move {
+            let result = serve.await;
+            stop.trigger();
+            result
+        }),
+    )
+}
+
 pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()> {
     let mut source = service_args.config_source()?;
-    if let Some(port) = args.auth_port {
-        source = source.with("auth.bind", format!("0.0.0.0:{port}"));
+    for (port, key) in [
+        (args.gateway_port, "gateway.bind"),
+        (args.auth_port, "auth.bind"),
+        (args.records_port, "records.bind"),
+        (args.bookings_port, "bookings.bind"),
+        (args.registry_port, "broker.http_bind"),
+        (args.alerts_port, "alerts.bind"),
+        (args.mqtt_port, "broker.mqtt_bind"),
+    ] {
+        if let Some(port) = port {
+            source = source.with(key, format!("0.0.0.0:{port}"));
+        }
     }
-    if let Some(port) = args.registry_port {
-        source = source.with("broker.http_bind", format!("0.0.0.0:{port}"));
-    }
-    if let Some(port) = args.mqtt_port {
-        source = source.with("broker.mqtt_bind", format!("0.0.0.0:{port}"));
-    }
-    let auth = episante_auth::config::Settings::from_source(&source)?;
+    let mut auth = episante_auth::config::Settings::from_source(&source)?;
     telemetry::init(&auth.log);
+    // Records calls the registry and alerts with its own client credentials, minted per start.
+    let records_secret = episante_kit::Secret::new(random_secret());
+    auth.auth
+        .bootstrap_clients
+        .push(episante_auth::config::BootstrapClient {
+            client_id: "records".into(),
+            secret: records_secret.clone(),
+        });
 
+    let gateway: GatewayConfig = source.section("gateway")?;
+    let gateway_listener = listen("gateway", &gateway.bind, source.is_set("gateway.bind")).await?;
     let auth_listener = listen("auth", &auth.auth.bind, source.is_set("auth.bind")).await?;
     let auth_url = display_url(&auth_listener);
-    // Other services verify tokens against this instance's JWKS.
+    let jwks_url = format!("{auth_url}/.well-known/jwks.json");
     let data_dir = auth.auth.data_dir.clone();
-    let service = episante_auth::build(auth).await.map_err(|e| {
+    let auth_service = episante_auth::build(auth).await.map_err(|e| {
         e.context(
             "the auth service could not start. PostgreSQL must be reachable at DATABASE_URL \
              (default postgres://postgres@127.0.0.1:5432/postgres); on Debian: \
@@ -74,12 +137,18 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
 
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
+    let bus_config: episante_kit::events::EventBusConfig = source.section("kafka")?;
+    let bus = episante_kit::events::connect(&bus_config)?;
+    let with_jwks = |mut tokens: episante_kit::TokenConfig| {
+        if !source.is_set("tokens.jwks_url") {
+            tokens.jwks_url = jwks_url.clone();
+        }
+        tokens
+    };
 
-    // The broker verifies tokens against this auth instance unless told otherwise.
+    // Broker (device registry + MQTT).
     let mut broker = episante_broker::config::Settings::from_source(&source)?;
-    if !source.is_set("tokens.jwks_url") {
-        broker.tokens.jwks_url = format!("{auth_url}/.well-known/jwks.json");
-    }
+    broker.tokens = with_jwks(broker.tokens);
     let registry_listener = listen(
         "device registry",
         &broker.broker.http_bind,
@@ -102,17 +171,78 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
         );
         broker.broker.mqtt_bind = format!("{host}:0");
     }
-    let broker_service = episante_broker::build(broker, shutdown.clone()).await?;
+    let broker_service =
+        episante_broker::build_with_bus(broker, bus.clone(), shutdown.clone()).await?;
     let mqtt_port = broker_service.mqtt_addr.port();
-    let bus = broker_service.bus.describe();
+
+    // Alerts.
+    let mut alerts = episante_alerts::config::Settings::from_source(&source)?;
+    alerts.tokens = with_jwks(alerts.tokens);
+    let alerts_listener =
+        listen("alerts", &alerts.alerts.bind, source.is_set("alerts.bind")).await?;
+    let alerts_url = display_url(&alerts_listener);
+    let alerts_service = episante_alerts::build(alerts, bus.clone(), shutdown.clone()).await?;
+
+    // Records.
+    let mut records = episante_records::config::Settings::from_source(&source)?;
+    records.tokens = with_jwks(records.tokens);
+    let records_listener = listen(
+        "records",
+        &records.records.bind,
+        source.is_set("records.bind"),
+    )
+    .await?;
+    let records_url = display_url(&records_listener);
+    if !source.is_set("records.auth_url") {
+        records.records.auth_url = auth_url.clone();
+    }
+    if !source.is_set("records.registry_url") {
+        records.records.registry_url = registry_url.clone();
+    }
+    if !source.is_set("records.alerts_url") {
+        records.records.alerts_url = Some(alerts_url.clone());
+    }
+    records.records.client_id = "records".into();
+    records.records.client_secret = Some(records_secret);
+    let records_service = episante_records::build(records, bus.clone(), shutdown.clone()).await?;
+
+    // Bookings.
+    let mut bookings = episante_bookings::config::Settings::from_source(&source)?;
+    bookings.tokens = with_jwks(bookings.tokens);
+    let bookings_listener = listen(
+        "bookings",
+        &bookings.bookings.bind,
+        source.is_set("bookings.bind"),
+    )
+    .await?;
+    let bookings_url = display_url(&bookings_listener);
+    bus.ensure_topics(&[episante_protocol::topics::KAFKA_BOOKING_EVENTS])
+        .await?;
+    let bookings_service =
+        episante_bookings::build(bookings, bus.clone(), shutdown.clone()).await?;
+
+    let gateway_url = display_url(&gateway_listener);
+    let upstreams = episante_gateway::Upstreams {
+        auth: Some(auth_url.clone()),
+        records: Some(records_url.clone()),
+        bookings: Some(bookings_url.clone()),
+        alerts: Some(alerts_url.clone()),
+        devices: Some(registry_url.clone()),
+    };
 
     println!("EpiSante is up. Ctrl-C stops everything.");
+    println!("  gateway  {gateway_url}   (every API under {gateway_url}/api/v1/…; `episante --server {gateway_url}`)");
     println!("  auth     {auth_url}   (JWKS {auth_url}/.well-known/jwks.json, API {auth_url}/openapi.json)");
+    println!("  records  {records_url}   (patients, care teams, audit, FHIR; API {records_url}/openapi.json)");
+    println!("  bookings {bookings_url}   (practitioners, slots, appointments; API {bookings_url}/openapi.json)");
+    println!(
+        "  alerts   {alerts_url}   (alerts, live stream, vitals; API {alerts_url}/openapi.json)"
+    );
     println!("  devices  {registry_url}   (device registry, API {registry_url}/openapi.json)");
     println!("  mqtt     mqtts://localhost:{mqtt_port}   (mutual TLS; credentials from POST {registry_url}/v1/devices)");
-    println!("  events   {bus}");
-    println!("  metrics  {auth_url}/metrics  {registry_url}/metrics");
-    if let Some(admin) = &service.bootstrap {
+    println!("  events   {}", bus.describe());
+    println!("  metrics  {auth_url}/metrics  {records_url}/metrics  {bookings_url}/metrics  {alerts_url}/metrics  {registry_url}/metrics");
+    if let Some(admin) = &auth_service.bootstrap {
         match &admin.generated_password {
             Some(password) => {
                 let file = data_dir.join("initial-admin-password");
@@ -133,25 +263,105 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
             ),
         }
     }
+    let hint = local_server_hint();
+    if let Err(e) = write_hint(&hint, &gateway_url) {
+        tracing::warn!(path = %hint.display(), error = %e, "could not record the gateway address for the CLI");
+    }
 
-    // Whichever service stops first (error or signal) stops the others.
+    let demo_auth = args.demo.then(|| auth_service.state.clone());
+    let mut tasks = vec![
+        supervise(
+            "auth",
+            &shutdown,
+            episante_auth::serve(auth_service, auth_listener, shutdown.clone()),
+        ),
+        supervise(
+            "broker",
+            &shutdown,
+            episante_broker::serve(broker_service, registry_listener, shutdown.clone()),
+        ),
+        supervise(
+            "alerts",
+            &shutdown,
+            episante_alerts::serve(alerts_service, alerts_listener, shutdown.clone()),
+        ),
+        supervise(
+            "records",
+            &shutdown,
+            episante_records::serve(records_service, records_listener, shutdown.clone()),
+        ),
+        supervise(
+            "bookings",
+            &shutdown,
+            episante_bookings::serve(bookings_service, bookings_listener, shutdown.clone()),
+        ),
+    ];
     let stop = shutdown.clone();
-    let auth_task = tokio::spawn(async move {
-        let result = episante_auth::serve(service, auth_listener, stop.clone()).await;
-        stop.trigger();
-        result
-    });
-    let stop = shutdown.clone();
-    let broker_task = tokio::spawn(async move {
-        let result = episante_broker::serve(broker_service, registry_listener, stop.clone()).await;
-        stop.trigger();
-        result
-    });
-    let (auth_result, broker_result) = tokio::join!(auth_task, broker_task);
-    auth_result.context("auth service task")??;
-    broker_result.context("broker task")??;
+    tasks.push(supervise("gateway", &shutdown, async move {
+        episante_gateway::serve(gateway_listener, upstreams, stop)
+            .await
+            .context("gateway")
+    }));
+    if let Some(auth_state) = demo_auth {
+        let ward = crate::demo::DemoWard {
+            records: records_url.clone(),
+            registry: registry_url.clone(),
+            auth: auth_url.clone(),
+            mqtt_port,
+            auth_state,
+        };
+        tokio::spawn(crate::demo::run(ward, shutdown.clone()));
+    }
+    let mut failed = false;
+    for (name, task) in tasks {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                failed = true;
+                eprintln!("error: {name}: {e:#}");
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {name} task: {e}");
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&hint);
     println!("EpiSante stopped.");
+    if failed {
+        anyhow::bail!("a service failed");
+    }
     Ok(())
+}
+
+/// `[gateway]`: where the built-in gateway listens.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct GatewayConfig {
+    pub bind: String,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            bind: "0.0.0.0:80".into(),
+        }
+    }
+}
+
+fn write_hint(path: &std::path::Path, gateway_url: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(
+        path,
+        serde_json::json!({ "server": gateway_url }).to_string(),
+    )
+}
+
+fn random_secret() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ start_platform bench_fleet
 c0=$(cpu_secs "$up_pid")
 /usr/bin/time -f "%e %U %S %M" -o "$work/sim.time" target/release/episante-sim run --host localhost --port "$mqtt_port" \
   --registry "http://127.0.0.1:$registry_port" --token "$token" --devices "$DEVICES" --rate "$RATE" \
-  --duration "$DURATION" --connect-rate "$CONNECT_RATE" --scenario "$SCENARIO" --output json >"$work/sim.json" 2>"$work/sim.err" &
+  --duration "$DURATION" --connect-rate "$CONNECT_RATE" --scenario "$SCENARIO" --report json >"$work/sim.json" 2>"$work/sim.err" &
 sim_pid=$!
 peak=0
 while kill -0 "$sim_pid" 2>/dev/null; do

@@ -32,12 +32,20 @@ impl BrokerTarget {
             .token
             .as_deref()
             .context("--registry needs --token (or EPISANTE_TOKEN)")?;
-        let response = http
+        let mut response = http
             .post(format!("{registry}/v1/devices"))
             .bearer_auth(token)
             .json(&json!({"device_id": id, "label": "simulated"}))
             .send()
             .await?;
+        if response.status() == reqwest::StatusCode::CONFLICT {
+            // Registered by an earlier run: new credentials for the same device.
+            response = http
+                .post(format!("{registry}/v1/devices/{id}/rotate"))
+                .bearer_auth(token)
+                .send()
+                .await?;
+        }
         if !response.status().is_success() {
             bail!(
                 "registering {id}: {} {}",

@@ -68,8 +68,12 @@ pub struct RunArgs {
     /// New connections per second while ramping up.
     #[arg(long, default_value_t = 500)]
     pub connect_rate: u32,
-    #[arg(long, value_enum, default_value = "table")]
+    /// Report format (`--report json` for scripts).
+    #[arg(long = "report", id = "report", value_enum, default_value = "table")]
     pub output: Output,
+    /// No progress line and no report (for embedding, e.g. `episante up --demo`).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Default)]
@@ -132,7 +136,12 @@ async fn run_device(
     let mut report = DeviceReport {
         latencies_us: Vec::new(),
     };
-    let mut seq = 0u64;
+    // Like a real hub's, a device's seqs keep increasing across runs (the platform deduplicates
+    // by device and seq): start from the wall clock in microseconds.
+    let mut seq = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or_default();
     let mut sim_ms = start_ms;
     let mut sent: VecDeque<(u64, Instant)> = VecDeque::new();
     let e2e = target.end_to_end();
@@ -358,7 +367,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // Provision first (registration issues a certificate: costly for the broker), then connect,
     // so the ramp-up measures connections, not registrations.
     let creds = provision(&target, &http, &ids).await?;
-    let progress = {
+    let progress = (!args.quiet).then(|| {
         let totals = totals.clone();
         let devices = args.devices;
         tokio::spawn(async move {
@@ -376,7 +385,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 );
             }
         })
-    };
+    });
     for (index, creds) in creds.into_iter().enumerate() {
         tasks.push(tokio::spawn(run_device(
             args.clone(),
@@ -401,14 +410,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             Ok(report) => latencies.extend(report.latencies_us),
             Err(e) => {
                 failed += 1;
-                if failed <= 3 {
+                if failed <= 3 && !args.quiet {
                     eprintln!("\ndevice failed: {e:#}");
                 }
             }
         }
     }
-    progress.abort();
-    eprintln!();
+    if let Some(progress) = progress {
+        progress.abort();
+        eprintln!();
+    }
     latencies.sort_unstable();
     let secs = started.elapsed().as_secs_f64();
     let messages = totals.messages.load(Ordering::Relaxed);
@@ -433,6 +444,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "error_samples": totals.error_samples.lock().expect("samples").clone(),
     });
     match args.output {
+        _ if args.quiet => {}
         Output::Json => println!("{report}"),
         Output::Table => {
             for (key, value) in report.as_object().expect("object") {

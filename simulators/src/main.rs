@@ -6,13 +6,8 @@
 //! `acked_through` back at the device). Against a plain broker such as Mosquitto it measures the
 //! same load with PUBACKs only, so the two can be compared in one run.
 
-mod bench;
-mod device_link;
-mod edge_driver;
-mod fleet;
-
 use clap::{Parser, Subcommand};
-use episante_sim::{scenario, vitals};
+use episante_sim::{bench, fleet};
 
 #[derive(Parser)]
 #[command(

@@ -32,7 +32,7 @@ fn run(dir: &std::path::Path, name: &str, seed: &str) -> (serde_json::Value, Str
             "--prefix",
             &format!("t{}x", std::process::id()),
         ])
-        .args(["--output", "json", "--ground-truth"])
+        .args(["--report", "json", "--ground-truth"])
         .arg(&truth)
         .output()
         .expect("episante-sim runs");
@@ -121,7 +121,7 @@ fn the_simulator_can_drive_real_edge_agents() {
             "5",
             "--prefix",
             &format!("e{}x", std::process::id()),
-            "--output",
+            "--report",
             "json",
         ])
         .args(["--via-edge", &edge])

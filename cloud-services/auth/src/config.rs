@@ -36,6 +36,15 @@ pub struct AuthConfig {
     pub vault_kv_mount: String,
     pub vault_signing_keys_path: String,
     pub argon2: Argon2Settings,
+    /// Service clients provisioned from configuration (created or re-keyed at start): how
+    /// `episante up` and deployments give services their client credentials.
+    pub bootstrap_clients: Vec<BootstrapClient>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BootstrapClient {
+    pub client_id: String,
+    pub secret: Secret,
 }
 
 impl Default for AuthConfig {
@@ -55,6 +64,7 @@ impl Default for AuthConfig {
             vault_kv_mount: "secret".into(),
             vault_signing_keys_path: "episante/auth/signing-keys".into(),
             argon2: Argon2Settings::default(),
+            bootstrap_clients: Vec::new(),
         }
     }
 }

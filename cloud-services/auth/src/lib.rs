@@ -51,6 +51,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<AuthService> {
     let verifier = TokenVerifier::new(&settings.tokens, LocalJwks(keys.clone()));
     let hasher = PasswordHasher::new(settings.auth.argon2)?;
     let bootstrap = bootstrap_admin(&pool, &settings, &hasher).await?;
+    for client in &settings.auth.bootstrap_clients {
+        let hash = domain::opaque_token::digest(client.secret.expose());
+        db::service_clients::upsert(&pool, &client.client_id, &hash).await?;
+    }
     let metrics = Metrics::new("auth");
     let state = AppState::new(
         pool,

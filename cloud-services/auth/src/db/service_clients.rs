@@ -53,3 +53,21 @@ pub async fn deactivate(db: impl PgExecutor<'_>, client_id: &str) -> Result<bool
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Creates or re-keys (and re-activates) a client: for service clients provisioned by
+/// configuration, whose secret is the configuration's.
+pub async fn upsert(
+    db: impl PgExecutor<'_>,
+    client_id: &str,
+    secret_hash: &[u8],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO service_clients (client_id, secret_hash) VALUES ($1, $2)
+         ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, active = TRUE",
+    )
+    .bind(client_id)
+    .bind(secret_hash)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! The `episante` binary as users run it, against a platform it starts itself (`episante up`) on
+//! real PostgreSQL, with real signals.
+
+mod commands;
+mod platform;
+mod up;

@@ -1,0 +1,110 @@
+//! `episante up` in a child process with fresh databases and random ports; its printed endpoints.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use episante_testkit::TestDb;
+
+pub struct Platform {
+    pub child: Child,
+    pub lines: Vec<String>,
+    pub rx: Receiver<String>,
+    /// Service name → URL, from the banner (`gateway`, `auth`, `records`, `devices`, `mqtt`…).
+    pub endpoints: HashMap<String, String>,
+    pub admin_email: String,
+    pub admin_password: String,
+    pub data: tempfile::TempDir,
+    _dbs: Vec<TestDb>,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SERVICES: &[(&str, &str)] = &[
+    ("AUTH", "BIND"),
+    ("RECORDS", "BIND"),
+    ("BOOKINGS", "BIND"),
+    ("ALERTS", "BIND"),
+    ("BROKER", "HTTP_BIND"),
+];
+
+impl Platform {
+    pub fn start(config_dir: &Path) -> Platform {
+        let data = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_episante"));
+        command
+            .arg("up")
+            .env("DATABASE_URL", episante_testkit::postgres::admin_url())
+            .env("EPISANTE_BROKER__MQTT_BIND", "127.0.0.1:0")
+            .env("EPISANTE_GATEWAY__BIND", "127.0.0.1:0")
+            .env("EPISANTE_ALERTS__DROPOUT_WATCHDOG_SECS", "0")
+            // Simulated anomalies run fast: keep their alerts open for the test's duration.
+            .env("EPISANTE_ALERTS__RESOLVE_HOLD_SECS", "86400")
+            .env_remove("EPISANTE_KAFKA__BROKERS")
+            .env("EPISANTE_DATA_DIR", data.path())
+            .env("EPISANTE_CONFIG_DIR", config_dir)
+            .env_remove("VAULT_ADDR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut dbs = Vec::new();
+        for (service, bind) in SERVICES {
+            let db = TestDb::new();
+            command
+                .env(format!("EPISANTE_{service}__DATABASE__NAME"), &db.name)
+                .env(format!("EPISANTE_{service}__DATABASE__ROLE"), &db.name)
+                .env(format!("EPISANTE_{service}__{bind}"), "127.0.0.1:0");
+            dbs.push(db);
+        }
+        let mut child = command.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut lines: Vec<String> = vec![];
+        while !lines.iter().any(|l| l.contains("first admin")) {
+            lines.push(
+                rx.recv_timeout(Duration::from_secs(90))
+                    .expect("startup output"),
+            );
+        }
+        let mut endpoints = HashMap::new();
+        for line in &lines {
+            let mut words = line.split_whitespace();
+            if let (Some(name), Some(url)) = (words.next(), words.next()) {
+                if url.contains("://") {
+                    endpoints.insert(name.to_string(), url.to_string());
+                }
+            }
+        }
+        let admin_line = lines.iter().find(|l| l.contains("first admin")).unwrap();
+        let creds = admin_line.split(": ").nth(1).unwrap();
+        let (email, password) = creds.split_once(" / ").unwrap();
+        Platform {
+            child,
+            admin_email: email.to_string(),
+            admin_password: password.to_string(),
+            lines,
+            rx,
+            endpoints,
+            data,
+            _dbs: dbs,
+        }
+    }
+
+    pub fn url(&self, name: &str) -> &str {
+        self.endpoints
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} endpoint in {:?}", self.lines))
+    }
+}

@@ -1,0 +1,240 @@
+//! Talking to an EpiSante platform as a person: the `episante` CLI and the clinician TUI share it.
+//!
+//! Every call goes to one server — the gateway (`nginx` in a deployment, the built-in one of
+//! `episante up` on one machine) — under `/api/v1/…`. The session (tokens of the logged-in user)
+//! is kept in `$XDG_CONFIG_HOME/episante/session.json` (default `~/.config/…`), mode 0600, so a
+//! login in the CLI serves the TUI too. An expired access token is refreshed transparently once.
+
+pub mod session;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use session::{Session, SessionStore};
+
+/// Default server: the local gateway of `episante up`.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No session, or it cannot be refreshed: log in again.
+    #[error("not logged in (or the session expired): run `episante login`")]
+    AuthRequired,
+    /// The server answered a problem (4xx/5xx).
+    #[error("{detail} ({status})")]
+    Api {
+        status: StatusCode,
+        detail: String,
+        body: Value,
+    },
+    #[error("cannot reach {server}: {reason}")]
+    Unreachable { server: String, reason: String },
+    #[error("session store: {0}")]
+    Store(#[from] std::io::Error),
+    #[error("unexpected answer: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            ClientError::AuthRequired => Some(StatusCode::UNAUTHORIZED),
+            _ => None,
+        }
+    }
+}
+
+/// An API client for one server, optionally logged in.
+#[derive(Clone)]
+pub struct ApiClient {
+    pub server: String,
+    http: reqwest::Client,
+    store: SessionStore,
+    session: Option<Session>,
+}
+
+impl ApiClient {
+    /// A client for `server`, with the stored session if it belongs to that server.
+    pub fn new(server: &str, store: SessionStore) -> Result<Self, ClientError> {
+        let server = server.trim_end_matches('/').to_string();
+        let session = store.load()?.filter(|s| s.server == server);
+        Ok(ApiClient {
+            server,
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .expect("HTTP client"),
+            store,
+            session,
+        })
+    }
+
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api{path}", self.server)
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> ClientError {
+        ClientError::Unreachable {
+            server: self.server.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Logs in with a password and stores the session.
+    pub async fn login(&mut self, email: &str, password: &str) -> Result<Session, ClientError> {
+        let response = self
+            .http
+            .post(self.url("/v1/auth/login"))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let body = read(response).await?;
+        let session = Session::from_token_response(&self.server, email, &body)?;
+        self.store.save(&session)?;
+        self.session = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Forgets the session here and revokes it at the server.
+    pub async fn logout(&mut self) -> Result<(), ClientError> {
+        if let Some(s) = self.session.take() {
+            if let Some(refresh) = &s.refresh_token {
+                let _ = self
+                    .http
+                    .post(self.url("/v1/auth/logout"))
+                    .json(&serde_json::json!({ "refresh_token": refresh }))
+                    .send()
+                    .await;
+            }
+        }
+        self.store.clear()?;
+        Ok(())
+    }
+
+    async fn refresh(&mut self) -> Result<(), ClientError> {
+        let Some(refresh) = self.session.as_ref().and_then(|s| s.refresh_token.clone()) else {
+            return Err(ClientError::AuthRequired);
+        };
+        let response = self
+            .http
+            .post(self.url("/v1/auth/refresh"))
+            .json(&serde_json::json!({ "refresh_token": refresh }))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            return Err(ClientError::AuthRequired);
+        }
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        let email = self
+            .session
+            .as_ref()
+            .map(|s| s.email.clone())
+            .unwrap_or_default();
+        let session = Session::from_token_response(&self.server, &email, &body)?;
+        self.store.save(&session)?;
+        self.session = Some(session);
+        Ok(())
+    }
+
+    /// A logged-in request, refreshing the token once if it expired.
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, String)],
+    ) -> Result<reqwest::Response, ClientError> {
+        if self.session.as_ref().is_some_and(Session::expired) {
+            self.refresh().await?;
+        }
+        for attempt in 0..2 {
+            let token = self
+                .session
+                .as_ref()
+                .map(|s| s.access_token.clone())
+                .ok_or(ClientError::AuthRequired)?;
+            let mut request = self
+                .http
+                .request(method.clone(), self.url(path))
+                .bearer_auth(token);
+            for (name, value) in headers {
+                request = request.header(*name, value);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(|e| self.unreachable(e))?;
+            if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+                self.refresh().await?;
+                continue;
+            }
+            return Ok(response);
+        }
+        Err(ClientError::AuthRequired)
+    }
+
+    /// A logged-in JSON call; problems become [`ClientError::Api`].
+    pub async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let response = self.send(method, path, body, &[]).await?;
+        read(response).await
+    }
+
+    pub async fn get(&mut self, path: &str) -> Result<Value, ClientError> {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn get_as<T: DeserializeOwned>(&mut self, path: &str) -> Result<T, ClientError> {
+        serde_json::from_value(self.get(path).await?)
+            .map_err(|e| ClientError::Decode(e.to_string()))
+    }
+}
+
+/// The JSON body of a success, or the problem as an error.
+pub async fn read(response: reqwest::Response) -> Result<Value, ClientError> {
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ClientError::Decode(e.to_string()))?;
+    let body: Value = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    if status.is_success() {
+        return Ok(body);
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        return Err(ClientError::AuthRequired);
+    }
+    let detail = body["detail"]
+        .as_str()
+        .or(body["title"].as_str())
+        .or(body.as_str())
+        .unwrap_or("request failed")
+        .to_string();
+    Err(ClientError::Api {
+        status,
+        detail,
+        body,
+    })
+}
