@@ -1,7 +1,7 @@
 # Shared by the benchmark scripts (source it): a private platform for one benchmark run.
 #   start_platform PREFIX    tansu (sqlite) + release `episante up` bridging to it, with fresh
 #                            databases; sets work, tansu_pid, up_pid, auth_port, registry_port,
-#                            mqtt_port, token. Everything is stopped and dropped on exit.
+#                            records_port, alerts_port, bookings_port, gateway_port, mqtt_port, token. Everything is stopped and dropped on exit.
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -23,6 +23,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Extra NAME=VALUE settings for `episante up` (e.g. Vault), set by the calling script.
+[[ -v UP_ENV ]] || UP_ENV=()
+
 start_platform() {
   local prefix=$1 stamp
   stamp=$(date +%s)
@@ -33,19 +36,28 @@ start_platform() {
   tansu_pid=$!
   pids+=("$tansu_pid")
   auth_port=$(free_port); registry_port=$(free_port); mqtt_port=$(free_port)
-  local auth_db="${prefix}_auth_$stamp" broker_db="${prefix}_broker_$stamp"
-  bench_dbs+=("$auth_db" "$broker_db")
-  EPISANTE_AUTH__DATABASE__NAME="$auth_db" EPISANTE_AUTH__DATABASE__ROLE="$auth_db" \
-  EPISANTE_BROKER__DATABASE__NAME="$broker_db" EPISANTE_BROKER__DATABASE__ROLE="$broker_db" \
+  records_port=$(free_port); alerts_port=$(free_port); bookings_port=$(free_port); gateway_port=$(free_port)
+  local env=()
+  for svc in auth broker records alerts bookings; do
+    local db="${prefix}_${svc}_$stamp" up
+    up=$(echo "$svc" | tr a-z A-Z)
+    bench_dbs+=("$db")
+    env+=("EPISANTE_${up}__DATABASE__NAME=$db" "EPISANTE_${up}__DATABASE__ROLE=$db")
+  done
+  env "${env[@]}" \
   EPISANTE_AUTH__BIND="127.0.0.1:$auth_port" EPISANTE_BROKER__HTTP_BIND="127.0.0.1:$registry_port" \
+  EPISANTE_RECORDS__BIND="127.0.0.1:$records_port" EPISANTE_ALERTS__BIND="127.0.0.1:$alerts_port" \
+  EPISANTE_BOOKINGS__BIND="127.0.0.1:$bookings_port" EPISANTE_GATEWAY__BIND="127.0.0.1:$gateway_port" \
   EPISANTE_BROKER__MQTT_BIND="127.0.0.1:$mqtt_port" EPISANTE_DATA_DIR="$work/data" \
+  EPISANTE_CONFIG_DIR="$work/config" \
   EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD=benchmark-admin-password EPISANTE_DATABASE__MAX_CONNECTIONS=20 \
   EPISANTE_KAFKA__BROKERS="127.0.0.1:$tansu_port" RUST_LOG=warn \
+  "${UP_ENV[@]}" \
     target/release/episante up >"$work/up.log" 2>&1 &
   up_pid=$!
   pids+=("$up_pid")
-  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$registry_port/ready" >/dev/null && break; sleep 0.1; done
-  curl -sf "http://127.0.0.1:$registry_port/ready" >/dev/null || { cat "$work/up.log"; exit 1; }
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$alerts_port/ready" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$alerts_port/ready" >/dev/null || { cat "$work/up.log"; exit 1; }
   token=$(curl -sf "http://127.0.0.1:$auth_port/v1/auth/login" -H 'content-type: application/json' \
     -d '{"email":"admin@episante.local","password":"benchmark-admin-password"}' \
     | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')

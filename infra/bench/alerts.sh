@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Clinical-safety benchmark: the simulator's labelled scenarios through the whole spine
+# (simulator → MQTT broker → Kafka (tansu) → alerts), scored against the ground truth:
+#   - recall per anomaly kind (mixed scenario, every kind on its own devices);
+#   - false alerts per patient-day on normal traces (the mixed run's normal devices and times, plus
+#     a separate all-normal fleet);
+#   - reading→alert latency p50/p99 (platform receipt of the reading → alert committed), measured
+#     while a background fleet loads the platform at half its maximum ingest rate (measured first,
+#     with everything running, by `episante-sim bench`).
+#   ./infra/bench/alerts.sh    # SPEED=60 DURATION=120 DEVICES=64 NORMAL_DEVICES=200 by default
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SPEED=${SPEED:-60}
+DURATION=${DURATION:-120}
+DEVICES=${DEVICES:-64}
+NORMAL_DEVICES=${NORMAL_DEVICES:-200}
+RATE=${RATE:-6}   # samples per second per device: one every SPEED/RATE simulated seconds
+cargo build --release -q -p episante-cli -p episante-sim
+source infra/bench/lib.sh
+machine
+UP_ENV=(EPISANTE_ALERTS__DROPOUT_WATCHDOG_SECS=0)
+start_platform "bench_cs"
+sim=target/release/episante-sim
+records="http://127.0.0.1:$records_port"
+registry="http://127.0.0.1:$registry_port"
+alerts="http://127.0.0.1:$alerts_port"
+
+echo "provisioning $DEVICES + $NORMAL_DEVICES patients and hubs…" >&2
+python3 infra/bench/clinical_safety.py provision "$records" "$registry" "$token" cs "$DEVICES" >"$work/map.json"
+python3 infra/bench/clinical_safety.py provision "$records" "$registry" "$token" nrm "$NORMAL_DEVICES" >"$work/map_normal.json"
+
+# 1. The ingest ceiling with everything running (the alerts consumer included).
+"$sim" bench --port "$mqtt_port" --registry "$registry" --token "$token" --devices 100 \
+  --messages 300 --readings 6 --label ceiling >"$work/ceiling.json" 2>/dev/null
+max=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["messages_per_sec"]))' "$work/ceiling.json")
+half=$((max / 2))
+echo "ingest ceiling: $max msgs/s (6 readings each); background load at half: $half msgs/s" >&2
+
+# 2. Background load at half the ceiling (unassigned hubs: no alerts, full consumer work).
+bg_devices=100
+bg_rate=$(python3 -c "print(max(0.1, $half / $bg_devices))")
+"$sim" run --port "$mqtt_port" --registry "$registry" --token "$token" --devices "$bg_devices" \
+  --prefix bg --rate "$bg_rate" --duration $((DURATION + 30)) --scenario normal --quiet &
+bg_pid=$!
+pids+=("$bg_pid")
+sleep 10
+
+# 3. The labelled fleets.
+"$sim" run --port "$mqtt_port" --registry "$registry" --token "$token" --devices "$DEVICES" --prefix cs \
+  --rate "$RATE" --speed "$SPEED" --duration "$DURATION" --scenario mixed --seed 7 \
+  --ground-truth "$work/truth.jsonl" --report json >"$work/mixed.json" 2>/dev/null &
+mixed_pid=$!
+"$sim" run --port "$mqtt_port" --registry "$registry" --token "$token" --devices "$NORMAL_DEVICES" --prefix nrm \
+  --rate "$RATE" --speed "$SPEED" --duration "$DURATION" --scenario normal --seed 8 \
+  --ground-truth "$work/truth_normal.jsonl" --report json >"$work/normal.json" 2>/dev/null
+wait "$mixed_pid"
+wait "$bg_pid" || true
+sleep 10
+lag=$(curl -sf "$alerts/metrics" | awk '$1 ~ /^episante_alerts_consumer_lag/ {s+=$2} END {print s+0}')
+echo "consumer lag after the run: $lag events" >&2
+
+sim_seconds=$(python3 -c "print($DURATION * $SPEED)")
+echo "== mixed scenario ($DEVICES devices, $sim_seconds simulated seconds each) =="
+python3 infra/bench/clinical_safety.py score "$alerts" "$token" "$work/truth.jsonl" "$work/map.json" "$sim_seconds" "$DEVICES"
+echo "== normal traces ($NORMAL_DEVICES devices) =="
+python3 infra/bench/clinical_safety.py score "$alerts" "$token" "$work/truth_normal.jsonl" "$work/map_normal.json" "$sim_seconds" "$NORMAL_DEVICES"
+python3 - "$work/ceiling.json" "$work/mixed.json" <<'PY'
+import json, sys
+c, m = (json.load(open(p)) for p in sys.argv[1:3])
+print(f"ingest ceiling {c['messages_per_sec']:.0f} msgs/s (e2e p99 {c.get('e2e_p99_ms')} ms); "
+      f"mixed fleet sent {m['messages_sent']} msgs, errors {m['errors']}")
+PY

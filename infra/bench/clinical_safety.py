@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Clinical-safety benchmark helper (see alerts.sh): provisions patients and hubs, then scores the
+alerts the platform raised against the simulator's ground truth.
+
+  provision RECORDS REGISTRY TOKEN PREFIX COUNT          -> patient ids (one per device) on stdout
+  score ALERTS TOKEN GROUND_TRUTH MAPPING SIM_SECONDS DEVICES
+"""
+import json
+import sys
+import urllib.request
+
+RULE_OF = {
+    "tachycardia": "heart_rate.high",
+    "bradycardia": "heart_rate.low",
+    "hypoxia": "spo2.low",
+    "fever": "temperature.high",
+    "hypotension": "systolic_bp.low",
+    "flatline": "heart_rate.flatline",
+    "dropout": "device.dropout",
+    "offline": "device.dropout",
+}
+
+
+def call(method, url, token, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            text = r.read()
+            return json.loads(text) if text else None
+    except urllib.error.HTTPError as e:
+        if e.code == 409:
+            return None
+        raise RuntimeError(f"{method} {url}: {e.code} {e.read()[:300]}")
+
+
+def provision(records, registry, token, prefix, count):
+    mapping = {}
+    for i in range(count):
+        device = f"{prefix}{i}"
+        p = call("POST", f"{records}/v1/patients", token, {
+            "given_names": ["Sim"], "family_name": f"Patient{i}", "birth_date": "1950-01-01",
+            "sex": "unknown", "national_id": f"{prefix.upper()}{i:06d}",
+        })
+        call("POST", f"{registry}/v1/devices", token, {"device_id": device, "label": "clinical-safety"})
+        call("POST", f"{records}/v1/patients/{p['id']}/devices", token, {"device_id": device})
+        mapping[device] = p["id"]
+    json.dump(mapping, sys.stdout)
+
+
+def iso_ms(s):
+    from datetime import datetime
+    return int(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def percentile(values, q):
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def score(alerts_base, token, truth_path, mapping_path, sim_seconds, devices):
+    mapping = json.load(open(mapping_path))
+    patient_device = {p: d for d, p in mapping.items()}
+    windows = [json.loads(line) for line in open(truth_path) if line.strip()]
+    alerts, offset = [], 0
+    while True:
+        page = call("GET", f"{alerts_base}/v1/alerts?state=all&limit=1000&offset={offset}", token)["alerts"]
+        alerts += page
+        if len(page) < 1000:
+            break
+        offset += 1000
+    alerts = [a for a in alerts if a["patient_id"] in patient_device]
+    matched = set()
+    recall = {}
+    for w in windows:
+        rule = RULE_OF[w["kind"]]
+        hit = None
+        for a in alerts:
+            if patient_device[a["patient_id"]] != w["device"] or a["rule_key"] != rule:
+                continue
+            t = iso_ms(a["triggered_at"])
+            # Found while the anomaly lasts, or (silences) when the readings come back.
+            if w["start_ms"] <= t <= w["end_ms"] + 300_000:
+                hit = a
+                break
+        stats = recall.setdefault(w["kind"], [0, 0])
+        stats[1] += 1
+        if hit:
+            stats[0] += 1
+            matched.add(hit["id"])
+    false_alerts = [a for a in alerts if a["id"] not in matched]
+    patient_days = devices * sim_seconds / 86400.0
+    latencies = [iso_ms(a["created_at"]) - iso_ms(a["reading_received_at"]) for a in alerts
+                 if a.get("reading_received_at")]
+    report = {
+        "windows": len(windows),
+        "recall": {k: f"{h}/{n}" for k, (h, n) in sorted(recall.items())},
+        "recall_total": sum(h for h, _ in recall.values()) / max(1, sum(n for _, n in recall.values())),
+        "alerts": len(alerts),
+        "false_alerts": len(false_alerts),
+        "false_alert_rules": sorted({a["rule_key"] for a in false_alerts}),
+        "patient_days": round(patient_days, 2),
+        "false_alerts_per_patient_day": round(len(false_alerts) / patient_days, 3) if patient_days else None,
+        "latency_ms_p50": percentile(latencies, 0.5),
+        "latency_ms_p99": percentile(latencies, 0.99),
+        "latency_samples": len(latencies),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "provision":
+        provision(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
+    elif cmd == "score":
+        score(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]), int(sys.argv[7]))
+    else:
+        sys.exit(__doc__)
