@@ -354,7 +354,8 @@ impl App {
         if change == Change::Removed {
             self.fresh.remove(&id);
         }
-        self.sync_selection();
+        // No `sync_selection` here: it would sort the board once per event. The renderer and the
+        // key handler sync it, once per frame or key.
         let news = match change {
             Change::Added => true,
             Change::Updated => !was_critical,
@@ -386,6 +387,7 @@ impl App {
             self.help = false;
             return None;
         }
+        self.sync_selection();
         if self.screen == Screen::Login {
             return self.login_key(key);
         }

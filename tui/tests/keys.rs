@@ -62,6 +62,7 @@ fn a_resolved_alert_leaves_the_board_and_the_selection_moves_to_its_row() {
         alert(2, "critical", "resolved", "news2.aggregate", 5),
     ));
     assert!(!visible(&mut app).contains(&id(2)));
+    app.sync_selection(); // what each frame does
     assert_eq!(app.selected, Some(id(3)));
     let counts = app.board.counts();
     assert_eq!(
