@@ -179,6 +179,7 @@ fn draw_vital(frame: &mut Frame, area: Rect, history: &VitalsHistory, vital: &st
     frame.render_widget(
         Sparkline::default()
             .data(&data)
+            .max(100)
             .style(Style::new().fg(Color::Cyan)),
         spark,
     );

@@ -120,11 +120,15 @@ fn footer_line(app: &App) -> Line<'static> {
         };
         return Line::from(Span::styled(text.clone(), style));
     }
+    if let Connection::Retrying { reason, .. } = &app.connection {
+        return Line::from(Span::styled(
+            format!("stream: {reason}"),
+            Style::new().fg(Color::Red),
+        ));
+    }
     let hint = match app.screen {
         Screen::Detail => "Esc back · a ack · r resolve · m assign me · j/k timeline · ? help",
-        _ => {
-            "? help · / filter · s severity · p patient · Enter detail · a ack · r resolve · q quit"
-        }
+        _ => "? help · / filter · s sev · p patient · ⏎ detail · a ack · r resolve · q quit",
     };
     Line::from(Span::styled(hint, Style::new().fg(Color::DarkGray)))
 }

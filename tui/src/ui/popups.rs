@@ -20,7 +20,7 @@ pub const HELP: [(&str, &str); 17] = [
     ("r", "resolve (asks for a note)"),
     ("m", "assign to me"),
     ("/", "filter: patient, rule, message"),
-    ("s", "severity filter: all → crit → high → med → low"),
+    ("s", "severity: all → crit → high → med → low"),
     ("p", "patient search (id prefix or name)"),
     ("b", "bell on new critical alerts on/off"),
     ("?", "this help"),
@@ -81,7 +81,7 @@ pub fn resolve_note(frame: &mut Frame, area: Rect, rule: &str, note: &str) {
 }
 
 pub fn login(frame: &mut Frame, area: Rect, app: &App) {
-    let popup = centered(area, 60, 10);
+    let popup = centered(area, 60, 11);
     let form = &app.login;
     let field = |label: &str, value: String, focused: bool| {
         let style = if focused {
@@ -136,7 +136,7 @@ pub fn login(frame: &mut Frame, area: Rect, app: &App) {
         Style::new().fg(Color::DarkGray),
     )));
     frame.render_widget(
-        Paragraph::new(lines).block(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::new()
                 .borders(Borders::ALL)
                 .title(" EpiSante — clinician log in "),

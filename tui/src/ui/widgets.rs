@@ -37,8 +37,9 @@ pub fn age(now: DateTime<Utc>, at: DateTime<Utc>) -> String {
     }
 }
 
-/// Values rescaled to 1..=100 between their own min and max, so a sparkline shows the variation
-/// of a vital (36.4–38.9 °C) rather than a flat bar above zero. The last `width` values only.
+/// Values rescaled to 13..=100 between their own min and max, so a sparkline shows the variation
+/// of a vital (36.4–38.9 °C) rather than a flat bar above zero; the floor keeps the lowest value a
+/// visible `▁` in a one-row sparkline. The last `width` values only. Draw with `max(100)`.
 pub fn spark_scale(values: &[f64], width: usize) -> Vec<u64> {
     let tail = &values[values.len().saturating_sub(width)..];
     let (lo, hi) = tail
@@ -52,7 +53,7 @@ pub fn spark_scale(values: &[f64], width: usize) -> Vec<u64> {
             if span <= f64::EPSILON {
                 50
             } else {
-                1 + ((v - lo) / span * 99.0).round() as u64
+                13 + ((v - lo) / span * 87.0).round() as u64
             }
         })
         .collect()
@@ -105,9 +106,9 @@ mod tests {
 
     #[test]
     fn sparklines_show_variation_not_magnitude() {
-        assert_eq!(spark_scale(&[36.0, 37.0, 38.0], 10), vec![1, 51, 100]);
+        assert_eq!(spark_scale(&[36.0, 37.0, 38.0], 10), vec![13, 57, 100]);
         assert_eq!(spark_scale(&[70.0, 70.0], 10), vec![50, 50]);
-        assert_eq!(spark_scale(&[1.0, 2.0, 3.0, 4.0], 2), vec![1, 100]);
+        assert_eq!(spark_scale(&[1.0, 2.0, 3.0, 4.0], 2), vec![13, 100]);
         assert!(spark_scale(&[], 5).is_empty());
     }
 }
