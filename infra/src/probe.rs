@@ -13,7 +13,9 @@ pub fn check(url: &str, timeout: Duration) -> Result<u16, String> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let address = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    let address = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
         && !authority.ends_with(']')
     {
         authority.to_string()
@@ -33,11 +35,12 @@ pub fn check(url: &str, timeout: Duration) -> Result<u16, String> {
         .max(Duration::from_millis(1));
     stream.set_read_timeout(Some(remaining)).ok();
     stream.set_write_timeout(Some(remaining)).ok();
-    write!(
-        stream,
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: episante-probe\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| format!("sending: {e}"))?;
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("sending: {e}"))?;
     let mut head = [0u8; 64];
     let mut len = 0;
     while len < 12 {

@@ -92,7 +92,10 @@ mod tests {
     fn substitutes_ours_and_keeps_nginx_variables() {
         let t = "server ${AUTH_UPSTREAM}; set $x $remote_addr; ${lower} ${AUTH_UPSTREAM}";
         let out = render(t, &values(&[("AUTH_UPSTREAM", "auth:8081")])).unwrap();
-        assert_eq!(out, "server auth:8081; set $x $remote_addr; ${lower} auth:8081");
+        assert_eq!(
+            out,
+            "server auth:8081; set $x $remote_addr; ${lower} auth:8081"
+        );
         assert_eq!(placeholders(t), vec!["AUTH_UPSTREAM"]);
     }
 
@@ -106,6 +109,9 @@ mod tests {
             render("x", &values(&[("A", "1")])),
             Err(TemplateError::Unused(vec!["A".into()]))
         );
-        assert_eq!(render("ab ${A", &values(&[])), Err(TemplateError::Unterminated(3)));
+        assert_eq!(
+            render("ab ${A", &values(&[])),
+            Err(TemplateError::Unterminated(3))
+        );
     }
 }

@@ -54,12 +54,20 @@ fn merge_keys(node: Yaml) -> Yaml {
 
 fn compose() -> Yaml {
     let text = std::fs::read_to_string(infra().join("docker-compose.yml")).unwrap();
-    merge_keys(YamlLoader::load_from_str(&text).expect("valid YAML").remove(0))
+    merge_keys(
+        YamlLoader::load_from_str(&text)
+            .expect("valid YAML")
+            .remove(0),
+    )
 }
 
 fn keys(node: &Yaml) -> Vec<String> {
     node.as_hash()
-        .map(|h| h.keys().map(|k| k.as_str().expect("string key").to_string()).collect())
+        .map(|h| {
+            h.keys()
+                .map(|k| k.as_str().expect("string key").to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -81,7 +89,9 @@ fn environment(service: &Yaml) -> BTreeMap<String, String> {
                 let value = match v {
                     Yaml::String(s) => s.clone(),
                     Yaml::Integer(i) => i.to_string(),
-                    Yaml::Boolean(b) => panic!("{k:?}: booleans must be quoted in compose, got {b}"),
+                    Yaml::Boolean(b) => {
+                        panic!("{k:?}: booleans must be quoted in compose, got {b}")
+                    }
                     other => panic!("{k:?}: unsupported value {other:?}"),
                 };
                 (k.as_str().unwrap().to_string(), value)
@@ -100,14 +110,47 @@ fn environment(service: &Yaml) -> BTreeMap<String, String> {
 }
 
 // The Compose specification's vocabulary (top level and service level) for what we use.
-const TOP_LEVEL: &[&str] = &["name", "services", "networks", "volumes", "secrets", "configs", "include"];
-const SERVICE_KEYS: &[&str] = &[
-    "build", "cap_add", "command", "depends_on", "entrypoint", "environment", "healthcheck",
-    "image", "logging", "networks", "ports", "restart", "user", "volumes", "working_dir",
-    "deploy", "labels", "expose", "ulimits", "stop_grace_period", "read_only", "tmpfs",
+const TOP_LEVEL: &[&str] = &[
+    "name", "services", "networks", "volumes", "secrets", "configs", "include",
 ];
-const HEALTHCHECK_KEYS: &[&str] = &["test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"];
-const CONDITIONS: &[&str] = &["service_started", "service_healthy", "service_completed_successfully"];
+const SERVICE_KEYS: &[&str] = &[
+    "build",
+    "cap_add",
+    "command",
+    "depends_on",
+    "entrypoint",
+    "environment",
+    "healthcheck",
+    "image",
+    "logging",
+    "networks",
+    "ports",
+    "restart",
+    "user",
+    "volumes",
+    "working_dir",
+    "deploy",
+    "labels",
+    "expose",
+    "ulimits",
+    "stop_grace_period",
+    "read_only",
+    "tmpfs",
+];
+const HEALTHCHECK_KEYS: &[&str] = &[
+    "test",
+    "interval",
+    "timeout",
+    "retries",
+    "start_period",
+    "start_interval",
+    "disable",
+];
+const CONDITIONS: &[&str] = &[
+    "service_started",
+    "service_healthy",
+    "service_completed_successfully",
+];
 const RESTART: &[&str] = &["no", "always", "on-failure", "unless-stopped"];
 
 /// Services whose image is built from infra/docker/service.Dockerfile (which has a HEALTHCHECK).
@@ -119,7 +162,10 @@ fn built_with_healthcheck(service: &Yaml) -> bool {
 fn compose_file_is_well_formed() {
     let doc = compose();
     for key in keys(&doc) {
-        assert!(TOP_LEVEL.contains(&key.as_str()) || key.starts_with("x-"), "unknown top-level key {key}");
+        assert!(
+            TOP_LEVEL.contains(&key.as_str()) || key.starts_with("x-"),
+            "unknown top-level key {key}"
+        );
     }
     let services = services(&doc);
     let declared_volumes: BTreeSet<String> = keys(&doc["volumes"]).into_iter().collect();
@@ -128,13 +174,21 @@ fn compose_file_is_well_formed() {
 
     for (name, service) in &services {
         for key in keys(service) {
-            assert!(SERVICE_KEYS.contains(&key.as_str()), "{name}: unknown key {key}");
+            assert!(
+                SERVICE_KEYS.contains(&key.as_str()),
+                "{name}: unknown key {key}"
+            );
         }
         let image = service["image"].as_str();
-        assert!(image.is_some() || !service["build"].is_badvalue(), "{name}: image or build");
+        assert!(
+            image.is_some() || !service["build"].is_badvalue(),
+            "{name}: image or build"
+        );
         if let Some(image) = image {
             if service["build"].is_badvalue() {
-                let (_, tag) = image.rsplit_once(':').unwrap_or_else(|| panic!("{name}: untagged image {image}"));
+                let (_, tag) = image
+                    .rsplit_once(':')
+                    .unwrap_or_else(|| panic!("{name}: untagged image {image}"));
                 assert_ne!(tag, "latest", "{name}: pin the image");
             }
         }
@@ -142,21 +196,35 @@ fn compose_file_is_well_formed() {
             assert!(RESTART.contains(&restart), "{name}: restart {restart}");
         }
         for network in service["networks"].as_vec().cloned().unwrap_or_default() {
-            assert!(declared_networks.contains(network.as_str().unwrap()), "{name}: network {network:?}");
+            assert!(
+                declared_networks.contains(network.as_str().unwrap()),
+                "{name}: network {network:?}"
+            );
         }
         if !service["healthcheck"].is_badvalue() {
             for key in keys(&service["healthcheck"]) {
-                assert!(HEALTHCHECK_KEYS.contains(&key.as_str()), "{name}: healthcheck.{key}");
+                assert!(
+                    HEALTHCHECK_KEYS.contains(&key.as_str()),
+                    "{name}: healthcheck.{key}"
+                );
             }
-            let test = service["healthcheck"]["test"].as_vec().expect("healthcheck test list");
-            assert!(matches!(test[0].as_str(), Some("CMD") | Some("CMD-SHELL")), "{name}");
+            let test = service["healthcheck"]["test"]
+                .as_vec()
+                .expect("healthcheck test list");
+            assert!(
+                matches!(test[0].as_str(), Some("CMD") | Some("CMD-SHELL")),
+                "{name}"
+            );
         }
         if let Some(build) = service["build"].as_hash() {
             let dockerfile = build
                 .get(&Yaml::String("dockerfile".into()))
                 .and_then(Yaml::as_str)
                 .unwrap();
-            assert!(infra().join("..").join(dockerfile).is_file(), "{name}: {dockerfile}");
+            assert!(
+                infra().join("..").join(dockerfile).is_file(),
+                "{name}: {dockerfile}"
+            );
         }
         // Volumes: named ones declared, bind-mounted files present in the repository.
         for volume in service["volumes"].as_vec().cloned().unwrap_or_default() {
@@ -165,12 +233,22 @@ fn compose_file_is_well_formed() {
             assert!(parts.len() >= 2, "{name}: volume {spec}");
             let source = parts[0];
             if source.starts_with("./") {
-                assert!(infra().join(source).exists(), "{name}: {source} does not exist");
+                assert!(
+                    infra().join(source).exists(),
+                    "{name}: {source} does not exist"
+                );
             } else if source.starts_with('/') {
                 assert_eq!(source, "/var/run/docker.sock", "{name}: host path {source}");
-                assert_eq!(parts.get(2), Some(&"ro"), "{name}: the Docker socket read-only");
+                assert_eq!(
+                    parts.get(2),
+                    Some(&"ro"),
+                    "{name}: the Docker socket read-only"
+                );
             } else {
-                assert!(declared_volumes.contains(source), "{name}: volume {source} not declared");
+                assert!(
+                    declared_volumes.contains(source),
+                    "{name}: volume {source} not declared"
+                );
                 used_volumes.insert(source.to_string());
             }
         }
@@ -178,7 +256,9 @@ fn compose_file_is_well_formed() {
         if let Some(deps) = service["depends_on"].as_hash() {
             for (dep, spec) in deps {
                 let dep = dep.as_str().unwrap();
-                let target = services.get(dep).unwrap_or_else(|| panic!("{name} depends on unknown {dep}"));
+                let target = services
+                    .get(dep)
+                    .unwrap_or_else(|| panic!("{name} depends on unknown {dep}"));
                 let condition = spec["condition"].as_str().expect("condition");
                 assert!(CONDITIONS.contains(&condition), "{name}: {condition}");
                 match condition {
@@ -200,8 +280,16 @@ fn compose_file_is_well_formed() {
     assert!(unused.is_empty(), "declared but unused volumes: {unused:?}");
 
     // No dependency cycles.
-    fn visit(name: &str, services: &BTreeMap<String, Yaml>, path: &mut Vec<String>, done: &mut BTreeSet<String>) {
-        assert!(!path.contains(&name.to_string()), "dependency cycle: {path:?} → {name}");
+    fn visit(
+        name: &str,
+        services: &BTreeMap<String, Yaml>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) {
+        assert!(
+            !path.contains(&name.to_string()),
+            "dependency cycle: {path:?} → {name}"
+        );
         if done.contains(name) {
             return;
         }
@@ -222,13 +310,24 @@ fn compose_file_is_well_formed() {
 fn the_stack_has_every_part_the_platform_needs() {
     let doc = compose();
     let services = services(&doc);
-    let image = |s: &str| services[s]["image"].as_str().unwrap_or_default().to_string();
+    let image = |s: &str| {
+        services[s]["image"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
     for s in ["auth", "records", "bookings", "alerts", "broker"] {
-        assert!(built_with_healthcheck(&services[s]), "{s} built from the service Dockerfile");
+        assert!(
+            built_with_healthcheck(&services[s]),
+            "{s} built from the service Dockerfile"
+        );
         let args = &services[s]["build"]["args"];
         assert_eq!(args["BIN"].as_str(), Some(format!("episante-{s}").as_str()));
         let db = format!("{s}-db");
-        assert!(image(&db).starts_with("postgres:"), "{db}: one PostgreSQL per service");
+        assert!(
+            image(&db).starts_with("postgres:"),
+            "{db}: one PostgreSQL per service"
+        );
         assert_eq!(
             services[s]["depends_on"][db.as_str()]["condition"].as_str(),
             Some("service_healthy")
@@ -243,7 +342,8 @@ fn the_stack_has_every_part_the_platform_needs() {
             .iter()
             .filter(|(_, svc)| {
                 svc["volumes"].as_vec().is_some_and(|v| {
-                    v.iter().any(|m| m.as_str().unwrap().starts_with(&format!("{volume}:")))
+                    v.iter()
+                        .any(|m| m.as_str().unwrap().starts_with(&format!("{volume}:")))
                 })
             })
             .map(|(n, _)| n)
@@ -253,12 +353,22 @@ fn the_stack_has_every_part_the_platform_needs() {
         if s == "records" {
             expected.insert("service-clients".into()); // writes its auth client secret
         }
+        if s == "auth" {
+            expected.insert("service-clients".into()); // reads the admin credentials
+        }
         let actual: BTreeSet<String> = mounted_in.into_iter().cloned().collect();
         assert_eq!(actual, expected, "{volume} mounted only where needed");
     }
     assert!(image("kafka").starts_with("apache/kafka:"));
-    assert_eq!(environment(&services["kafka"])["KAFKA_PROCESS_ROLES"], "broker,controller", "KRaft");
-    assert!(image("vault").starts_with("openbao/openbao:") || image("vault").starts_with("hashicorp/vault:"));
+    assert_eq!(
+        environment(&services["kafka"])["KAFKA_PROCESS_ROLES"],
+        "broker,controller",
+        "KRaft"
+    );
+    assert!(
+        image("vault").starts_with("openbao/openbao:")
+            || image("vault").starts_with("hashicorp/vault:")
+    );
     assert!(image("gateway").starts_with("nginx:"));
     assert!(image("prometheus").starts_with("prom/prometheus:"));
     assert!(image("grafana").starts_with("grafana/grafana:"));
@@ -291,9 +401,12 @@ fn no_secret_is_written_in_the_compose_file() {
     for (name, service) in services(&doc) {
         for (key, value) in environment(&service) {
             let upper = key.to_uppercase();
-            let sensitive = ["PASSWORD", "TOKEN", "SECRET", "DATABASE_URL", "ADMIN_URL", "PRIVATE"]
-                .iter()
-                .any(|w| upper.contains(w));
+            // The setting's own name (after the last `__` section separator).
+            let setting = upper.rsplit("__").find(|p| *p != "FILE").unwrap_or(&upper);
+            let sensitive = ["DATABASE_URL", "ADMIN_URL"].contains(&setting)
+                || setting
+                    .split('_')
+                    .any(|w| ["PASSWORD", "TOKEN", "SECRET", "PRIVATE"].contains(&w));
             if sensitive && !upper.ends_with("_FILE") && !upper.ends_with("__FILE") {
                 panic!("{name}: {key} carries a secret in the file; deliver it as {key}_FILE");
             }
@@ -311,7 +424,10 @@ fn no_secret_is_written_in_the_compose_file() {
                     "{name}: {key}={value} is not under a mounted volume {mounts:?}"
                 );
             }
-            assert!(!value.contains("postgres://"), "{name}: {key} has a connection string");
+            assert!(
+                !value.contains("postgres://"),
+                "{name}: {key} has a connection string"
+            );
         }
     }
 }
@@ -334,9 +450,10 @@ fn the_gateway_environment_fills_exactly_the_nginx_templates() {
         template::render(&text, &values).unwrap_or_else(|e| panic!("{file}: {e}"));
         needed.extend(names);
         // Mounted where the nginx image's templates step finds it.
-        let mounted = gateway["volumes"].as_vec().unwrap().iter().any(|v| {
-            v.as_str() == Some(&format!("./nginx/{file}:/etc/nginx/templates/{file}:ro"))
-        });
+        let mounted =
+            gateway["volumes"].as_vec().unwrap().iter().any(|v| {
+                v.as_str() == Some(&format!("./nginx/{file}:/etc/nginx/templates/{file}:ro"))
+            });
         assert!(mounted, "{file} mounted into /etc/nginx/templates");
     }
     let image_vars: BTreeSet<&str> = ["NGINX_ENVSUBST_OUTPUT_DIR"].into();
@@ -347,7 +464,13 @@ fn the_gateway_environment_fills_exactly_the_nginx_templates() {
         );
     }
     assert_eq!(env["NGINX_ENVSUBST_OUTPUT_DIR"], env["NGINX_CONF_DIR"]);
-    for (service, port) in [("auth", 8081), ("records", 8082), ("bookings", 8083), ("alerts", 8086), ("broker", 8085)] {
+    for (service, port) in [
+        ("auth", 8081),
+        ("records", 8082),
+        ("bookings", 8083),
+        ("alerts", 8086),
+        ("broker", 8085),
+    ] {
         let var = format!("{}_UPSTREAM", service.to_uppercase());
         assert_eq!(env[&var], format!("{service}:{port}"));
     }
@@ -359,7 +482,9 @@ fn section<T: Serialize + Default>() -> Value {
 }
 
 fn check_env_key(service: &str, key: &str, sections: &BTreeMap<&str, Value>) {
-    let Some(rest) = key.strip_prefix("EPISANTE_") else { return };
+    let Some(rest) = key.strip_prefix("EPISANTE_") else {
+        return;
+    };
     let rest = rest.strip_suffix("_FILE").unwrap_or(rest);
     if rest == "DATA_DIR" {
         return; // read by default_data_dir(), not a section
@@ -370,9 +495,9 @@ fn check_env_key(service: &str, key: &str, sections: &BTreeMap<&str, Value>) {
         .get(section_name.as_str())
         .unwrap_or_else(|| panic!("{service}: {key}: no [{section_name}] section"));
     for part in parts {
-        node = node
-            .get(&part)
-            .unwrap_or_else(|| panic!("{service}: {key}: no key {part} in [{section_name}]: {node}"));
+        node = node.get(&part).unwrap_or_else(|| {
+            panic!("{service}: {key}: no key {part} in [{section_name}]: {node}")
+        });
     }
 }
 
@@ -392,16 +517,35 @@ fn services_environment_names_real_configuration_keys() {
         m
     };
     let mut checked = BTreeMap::new();
-    checked.insert("auth", shared(vec![("auth", section::<episante_auth::config::AuthConfig>())]));
-    checked.insert("broker", shared(vec![("broker", section::<episante_broker::config::BrokerConfig>())]));
+    checked.insert(
+        "auth",
+        shared(vec![(
+            "auth",
+            section::<episante_auth::config::AuthConfig>(),
+        )]),
+    );
+    checked.insert(
+        "broker",
+        shared(vec![(
+            "broker",
+            section::<episante_broker::config::BrokerConfig>(),
+        )]),
+    );
     // As the services land (one line each):
     // checked.insert("records", shared(vec![("records", section::<episante_records::config::RecordsConfig>())]));
     // checked.insert("bookings", shared(vec![("bookings", section::<episante_bookings::config::BookingsConfig>())]));
     // checked.insert("alerts", shared(vec![("alerts", section::<episante_alerts::config::AlertsConfig>())]));
     for (service, sections) in &checked {
         let env = environment(&services[*service]);
-        assert!(env.contains_key("DATABASE_URL_FILE"), "{service}: admin database URL");
-        assert_eq!(env.get("EPISANTE_LOG__FORMAT").map(String::as_str), Some("json"), "{service}");
+        assert!(
+            env.contains_key("DATABASE_URL_FILE"),
+            "{service}: admin database URL"
+        );
+        assert_eq!(
+            env.get("EPISANTE_LOG__FORMAT").map(String::as_str),
+            Some("json"),
+            "{service}"
+        );
         for key in env.keys() {
             check_env_key(service, key, sections);
         }
@@ -421,15 +565,30 @@ fn the_entrypoint_turns_file_variables_into_values() {
     let out = std::process::Command::new("sh")
         .arg(infra().join("docker/entrypoint.sh"))
         .arg("env")
+        .env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
         .env("VAULT_TOKEN_FILE", &secret)
         .env("EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD_FILE", &secret)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let env = String::from_utf8(out.stdout).unwrap();
     assert!(env.lines().any(|l| l == "VAULT_TOKEN=s.abc123"), "{env}");
-    assert!(env.lines().any(|l| l == "EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD=s.abc123"));
-    assert!(!env.contains("_FILE="), "file variables are removed: {env}");
+    assert!(env
+        .lines()
+        .any(|l| l == "EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD=s.abc123"));
+    assert!(
+        !env.contains("TOKEN_FILE=") && !env.contains("PASSWORD_FILE="),
+        "removed: {env}"
+    );
+    assert!(
+        env.lines()
+            .any(|l| l == "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"),
+        "others kept"
+    );
 
     let missing = std::process::Command::new("sh")
         .arg(infra().join("docker/entrypoint.sh"))
@@ -437,7 +596,10 @@ fn the_entrypoint_turns_file_variables_into_values() {
         .env("DATABASE_URL_FILE", dir.path().join("absent"))
         .output()
         .unwrap();
-    assert!(!missing.status.success(), "a missing secret file stops the container");
+    assert!(
+        !missing.status.success(),
+        "a missing secret file stops the container"
+    );
 }
 
 #[test]
@@ -448,9 +610,19 @@ fn the_health_probe_reports_up_and_down() {
         use std::io::{Read, Write};
         for (i, stream) in listener.incoming().take(2).enumerate() {
             let mut stream = stream.unwrap();
+            let mut request = vec![];
             let mut buf = [0u8; 1024];
-            let _ = stream.read(&mut buf).unwrap();
-            let status = if i == 0 { "200 OK" } else { "503 Service Unavailable" };
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0);
+                request.extend_from_slice(&buf[..n]);
+            }
+            assert!(request.starts_with(b"GET /health HTTP/1.1\r\n"));
+            let status = if i == 0 {
+                "200 OK"
+            } else {
+                "503 Service Unavailable"
+            };
             write!(stream, "HTTP/1.1 {status}\r\ncontent-length: 2\r\n\r\nok").unwrap();
         }
     });
@@ -459,7 +631,10 @@ fn the_health_probe_reports_up_and_down() {
     assert_eq!(episante_infra::probe::check(&url, timeout), Ok(200));
     assert_eq!(episante_infra::probe::check(&url, timeout), Ok(503));
     server.join().unwrap();
-    let closed = format!("http://127.0.0.1:{}/health", episante_testkit::net::free_port());
+    let closed = format!(
+        "http://127.0.0.1:{}/health",
+        episante_testkit::net::free_port()
+    );
     assert!(episante_infra::probe::check(&closed, timeout).is_err());
     assert!(episante_infra::probe::check("https://x/health", timeout).is_err());
 }

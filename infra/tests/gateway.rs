@@ -286,33 +286,105 @@ async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
 /// (public path, service, path the service receives). Every public route of the platform.
 const ROUTES: &[(&str, &str, &str)] = &[
     ("/api/v1/auth/me", "auth", "/v1/auth/me"),
-    ("/api/v1/auth/users?role=admin&limit=5", "auth", "/v1/auth/users?role=admin&limit=5"),
-    ("/api/v1/auth/users/42/deactivate", "auth", "/v1/auth/users/42/deactivate"),
+    (
+        "/api/v1/auth/users?role=admin&limit=5",
+        "auth",
+        "/v1/auth/users?role=admin&limit=5",
+    ),
+    (
+        "/api/v1/auth/users/42/deactivate",
+        "auth",
+        "/v1/auth/users/42/deactivate",
+    ),
     ("/.well-known/jwks.json", "auth", "/.well-known/jwks.json"),
     ("/api/v1/patients", "records", "/v1/patients"),
-    ("/api/v1/patients?search=dupont", "records", "/v1/patients?search=dupont"),
+    (
+        "/api/v1/patients?search=dupont",
+        "records",
+        "/v1/patients?search=dupont",
+    ),
     ("/api/v1/patients/p1", "records", "/v1/patients/p1"),
-    ("/api/v1/patients/p1/care-team", "records", "/v1/patients/p1/care-team"),
-    ("/api/v1/patients/p1/vitalsigns", "records", "/v1/patients/p1/vitalsigns"),
-    ("/api/v1/care-teams/t1/members", "records", "/v1/care-teams/t1/members"),
-    ("/api/v1/audit?patient=p1", "records", "/v1/audit?patient=p1"),
+    (
+        "/api/v1/patients/p1/care-team",
+        "records",
+        "/v1/patients/p1/care-team",
+    ),
+    (
+        "/api/v1/patients/p1/vitalsigns",
+        "records",
+        "/v1/patients/p1/vitalsigns",
+    ),
+    (
+        "/api/v1/care-teams/t1/members",
+        "records",
+        "/v1/care-teams/t1/members",
+    ),
+    (
+        "/api/v1/audit?patient=p1",
+        "records",
+        "/v1/audit?patient=p1",
+    ),
     ("/api/v1/fhir/Patient/p1", "records", "/v1/fhir/Patient/p1"),
-    ("/api/v1/records/keys/rotate", "records", "/v1/records/keys/rotate"),
-    ("/api/v1/patients/p1/vitals", "alerts", "/v1/patients/p1/vitals"),
-    ("/api/v1/patients/p1/vitals?kind=spo2&from=1", "alerts", "/v1/patients/p1/vitals?kind=spo2&from=1"),
-    ("/api/v1/patients/p1/alert-rules", "alerts", "/v1/patients/p1/alert-rules"),
-    ("/api/v1/patients/p1/alert-rules/r7", "alerts", "/v1/patients/p1/alert-rules/r7"),
+    (
+        "/api/v1/records/keys/rotate",
+        "records",
+        "/v1/records/keys/rotate",
+    ),
+    (
+        "/api/v1/patients/p1/vitals",
+        "alerts",
+        "/v1/patients/p1/vitals",
+    ),
+    (
+        "/api/v1/patients/p1/vitals?kind=spo2&from=1",
+        "alerts",
+        "/v1/patients/p1/vitals?kind=spo2&from=1",
+    ),
+    (
+        "/api/v1/patients/p1/alert-rules",
+        "alerts",
+        "/v1/patients/p1/alert-rules",
+    ),
+    (
+        "/api/v1/patients/p1/alert-rules/r7",
+        "alerts",
+        "/v1/patients/p1/alert-rules/r7",
+    ),
     ("/api/v1/alerts", "alerts", "/v1/alerts"),
-    ("/api/v1/alerts/a1/acknowledge", "alerts", "/v1/alerts/a1/acknowledge"),
+    (
+        "/api/v1/alerts/a1/acknowledge",
+        "alerts",
+        "/v1/alerts/a1/acknowledge",
+    ),
     ("/api/v1/alerts/stream", "alerts", "/v1/alerts/stream"),
     ("/api/v1/appointments", "bookings", "/v1/appointments"),
-    ("/api/v1/appointments/b1/cancel", "bookings", "/v1/appointments/b1/cancel"),
-    ("/api/v1/appointment-types", "bookings", "/v1/appointment-types"),
-    ("/api/v1/practitioners/d1/schedule", "bookings", "/v1/practitioners/d1/schedule"),
-    ("/api/v1/slots?practitioner=d1", "bookings", "/v1/slots?practitioner=d1"),
+    (
+        "/api/v1/appointments/b1/cancel",
+        "bookings",
+        "/v1/appointments/b1/cancel",
+    ),
+    (
+        "/api/v1/appointment-types",
+        "bookings",
+        "/v1/appointment-types",
+    ),
+    (
+        "/api/v1/practitioners/d1/schedule",
+        "bookings",
+        "/v1/practitioners/d1/schedule",
+    ),
+    (
+        "/api/v1/slots?practitioner=d1",
+        "bookings",
+        "/v1/slots?practitioner=d1",
+    ),
     ("/api/v1/waitlist/w1", "bookings", "/v1/waitlist/w1"),
     ("/api/v1/devices", "broker", "/v1/devices"),
-    ("/api/v1/devices/hub1/rotate", "broker", "/v1/devices/hub1/rotate"),
+    (
+        "/api/v1/devices/hub1/rotate",
+        "broker",
+        "/v1/devices/hub1/rotate",
+    ),
     ("/api/openapi/auth.json", "auth", "/openapi.json"),
     ("/api/openapi/records.json", "records", "/openapi.json"),
     ("/api/openapi/bookings.json", "bookings", "/openapi.json"),
@@ -324,7 +396,12 @@ const ROUTES: &[(&str, &str, &str)] = &[
 async fn every_public_route_reaches_its_service_with_the_api_prefix_stripped() {
     let gateway = Gateway::start(&echo_upstreams().await).await;
     for (public, service, internal) in ROUTES {
-        let response = gateway.client.get(gateway.url(public)).send().await.unwrap();
+        let response = gateway
+            .client
+            .get(gateway.url(public))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "{public}");
         let echo: Value = response.json().await.unwrap();
         assert_eq!(echo["service"], *service, "{public} → {echo}");
@@ -346,8 +423,19 @@ async fn every_public_route_reaches_its_service_with_the_api_prefix_stripped() {
     assert_eq!(echo["x_forwarded_proto"], "http");
 
     // Internal endpoints and unknown paths are not exposed.
-    for path in ["/metrics", "/v1/auth/me", "/ready", "/api/v2/patients", "/api/v1/unknown", "/"] {
-        let body = assert_problem(gateway.client.get(gateway.url(path)).send().await.unwrap(), 404).await;
+    for path in [
+        "/metrics",
+        "/v1/auth/me",
+        "/ready",
+        "/api/v2/patients",
+        "/api/v1/unknown",
+        "/",
+    ] {
+        let body = assert_problem(
+            gateway.client.get(gateway.url(path)).send().await.unwrap(),
+            404,
+        )
+        .await;
         assert_eq!(body["title"], "Not Found", "{path}");
     }
 }
@@ -379,10 +467,16 @@ async fn forwarding_headers_are_set_by_the_gateway() {
             request = request.header("x-request-id", id.replace('\u{7f}', ""));
         }
         let response = request.send().await.unwrap();
-        let returned = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        let returned = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
         let echo: Value = response.json().await.unwrap();
         assert_eq!(returned.len(), 32, "{returned}");
-        assert!(returned.chars().all(|c| c.is_ascii_hexdigit()), "{returned}");
+        assert!(
+            returned.chars().all(|c| c.is_ascii_hexdigit()),
+            "{returned}"
+        );
         assert_eq!(echo["x_request_id"], returned.as_str());
     }
     let plain = gateway
@@ -398,11 +492,19 @@ async fn forwarding_headers_are_set_by_the_gateway() {
 async fn tls_is_terminated_with_the_configured_certificate() {
     let gateway = Gateway::start(&echo_upstreams().await).await;
     // Verified against the test CA by name.
-    let response = gateway.client.get(gateway.url("/health")).send().await.unwrap();
+    let response = gateway
+        .client
+        .get(gateway.url("/health"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     // A client that does not trust the certificate refuses the connection.
     let strict = reqwest::Client::builder()
-        .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], gateway.https)))
+        .resolve(
+            "localhost",
+            SocketAddr::from(([127, 0, 0, 1], gateway.https)),
+        )
         .build()
         .unwrap();
     let err = strict.get(gateway.url("/health")).send().await.unwrap_err();
@@ -479,10 +581,18 @@ async fn a_login_flood_gets_429_problems_and_other_routes_do_not() {
     assert_eq!(token.status(), 429);
     // Other auth routes are not limited.
     for _ in 0..20 {
-        let r = gateway.client.get(gateway.url("/api/v1/auth/me")).send().await.unwrap();
+        let r = gateway
+            .client
+            .get(gateway.url("/api/v1/auth/me"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
     }
-    assert!(gateway.error_log().contains("limiting requests"), "nginx logs the limiting");
+    assert!(
+        gateway.error_log().contains("limiting requests"),
+        "nginx logs the limiting"
+    );
 }
 
 /// Accepts connections and never answers.
@@ -506,20 +616,35 @@ async fn an_unreachable_or_silent_service_gets_502_and_504_problems() {
     let gateway = Gateway::start_with(&upstreams, "2s").await;
 
     let body = assert_problem(
-        gateway.client.get(gateway.url("/api/v1/patients")).send().await.unwrap(),
+        gateway
+            .client
+            .get(gateway.url("/api/v1/patients"))
+            .send()
+            .await
+            .unwrap(),
         502,
     )
     .await;
     assert_eq!(body["title"], "Bad Gateway");
     assert_problem(
-        gateway.client.post(gateway.url("/api/v1/devices")).send().await.unwrap(),
+        gateway
+            .client
+            .post(gateway.url("/api/v1/devices"))
+            .send()
+            .await
+            .unwrap(),
         502,
     )
     .await;
 
     let started = Instant::now();
     let body = assert_problem(
-        gateway.client.get(gateway.url("/api/v1/slots")).send().await.unwrap(),
+        gateway
+            .client
+            .get(gateway.url("/api/v1/slots"))
+            .send()
+            .await
+            .unwrap(),
         504,
     )
     .await;
@@ -527,7 +652,12 @@ async fn an_unreachable_or_silent_service_gets_502_and_504_problems() {
     assert!(started.elapsed() < Duration::from_secs(10));
 
     // The live service still answers.
-    let ok = gateway.client.get(gateway.url("/api/v1/auth/me")).send().await.unwrap();
+    let ok = gateway
+        .client
+        .get(gateway.url("/api/v1/auth/me"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
 }
 
@@ -556,7 +686,9 @@ async fn slow_sse_upstream() -> (
         let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
         socket.write_all(head.as_bytes()).await.unwrap();
         socket
-            .write_all(chunk("id: 1\nevent: alert\ndata: {\"severity\":\"critical\"}\n\n").as_bytes())
+            .write_all(
+                chunk("id: 1\nevent: alert\ndata: {\"severity\":\"critical\"}\n\n").as_bytes(),
+            )
             .await
             .unwrap();
         socket.flush().await.unwrap();
@@ -592,7 +724,10 @@ async fn server_sent_events_pass_through_unbuffered() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
-    assert!(response.headers().get("content-encoding").is_none(), "no gzip on SSE");
+    assert!(
+        response.headers().get("content-encoding").is_none(),
+        "no gzip on SSE"
+    );
     let mut received = String::new();
     while !received.contains("id: 1") {
         let chunk = tokio::time::timeout(Duration::from_secs(8), response.chunk())
@@ -607,8 +742,14 @@ async fn server_sent_events_pass_through_unbuffered() {
     while let Some(chunk) = response.chunk().await.unwrap() {
         received.push_str(std::str::from_utf8(&chunk).unwrap());
     }
-    assert!(result.await.unwrap(), "the upstream was still waiting when the first event arrived");
-    assert!(first_after < Duration::from_secs(5), "first event after {first_after:?}");
+    assert!(
+        result.await.unwrap(),
+        "the upstream was still waiting when the first event arrived"
+    );
+    assert!(
+        first_after < Duration::from_secs(5),
+        "first event after {first_after:?}"
+    );
     assert!(received.contains("id: 2"), "{received}");
     assert!(received.contains("\"severity\":\"critical\""), "{received}");
 }
@@ -685,7 +826,9 @@ async fn login_and_the_device_registry_work_through_the_gateway() {
         .json()
         .await
         .unwrap();
-    let token = login["access_token"].as_str().unwrap_or_else(|| panic!("{login}"));
+    let token = login["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{login}"));
 
     let me = http
         .get(gateway.url("/api/v1/auth/me"))
@@ -695,10 +838,18 @@ async fn login_and_the_device_registry_work_through_the_gateway() {
         .unwrap();
     assert_eq!(me.status(), 200);
     let me: Value = me.json().await.unwrap();
-    assert_eq!(me["user"]["email"], episante_test_platform::ADMIN_EMAIL, "{me}");
+    assert_eq!(
+        me["user"]["email"],
+        episante_test_platform::ADMIN_EMAIL,
+        "{me}"
+    );
 
     // Auth's own problem JSON passes through untouched.
-    let anonymous = http.get(gateway.url("/api/v1/auth/me")).send().await.unwrap();
+    let anonymous = http
+        .get(gateway.url("/api/v1/auth/me"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(anonymous, 401).await;
 
     let jwks: Value = http
@@ -756,8 +907,15 @@ async fn login_and_the_device_registry_work_through_the_gateway() {
         ("/api/v1/alerts", "alerts"),
     ] {
         if upstreams.0[service].starts_with("127.0.0.1:") && !is_started(&upstreams, service) {
-            assert_problem(http.get(gateway.url(path)).bearer_auth(token).send().await.unwrap(), 502)
-                .await;
+            assert_problem(
+                http.get(gateway.url(path))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap(),
+                502,
+            )
+            .await;
         }
     }
 }

@@ -237,7 +237,10 @@ fn rules_and_dashboard_use_only_metrics_the_services_export() {
     let mut unchecked = vec![];
     for name in &used {
         if checked.iter().any(|p| name.starts_with(p)) {
-            assert!(registered.contains(name), "{name} is not registered by any service");
+            assert!(
+                registered.contains(name),
+                "{name} is not registered by any service"
+            );
         } else {
             unchecked.push(name.clone());
         }
@@ -274,18 +277,33 @@ fn dashboard_is_valid_and_every_promql_expression_parses() {
         for k in ["x", "y", "w", "h"] {
             assert!(grid[k].is_i64(), "panel {id} gridPos.{k}");
         }
-        assert!(grid["x"].as_i64().unwrap() + grid["w"].as_i64().unwrap() <= 24, "panel {id} too wide");
+        assert!(
+            grid["x"].as_i64().unwrap() + grid["w"].as_i64().unwrap() <= 24,
+            "panel {id} too wide"
+        );
         if panel["type"] == "row" {
             continue;
         }
-        assert!(panel["title"].as_str().is_some_and(|t| !t.is_empty()), "panel {id} title");
-        assert!(panel["datasource"]["uid"].is_string(), "panel {id} has no datasource");
+        assert!(
+            panel["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "panel {id} title"
+        );
+        assert!(
+            panel["datasource"]["uid"].is_string(),
+            "panel {id} has no datasource"
+        );
         let targets = panel["targets"].as_array().expect("targets");
         assert!(!targets.is_empty(), "panel {id} has no targets");
         let mut refs = BTreeSet::new();
         for t in targets {
-            assert!(refs.insert(t["refId"].as_str().unwrap()), "panel {id}: duplicate refId");
-            assert!(t["expr"].as_str().is_some_and(|e| !e.trim().is_empty()), "panel {id}: empty expr");
+            assert!(
+                refs.insert(t["refId"].as_str().unwrap()),
+                "panel {id}: duplicate refId"
+            );
+            assert!(
+                t["expr"].as_str().is_some_and(|e| !e.trim().is_empty()),
+                "panel {id}: empty expr"
+            );
         }
     }
 
@@ -299,7 +317,10 @@ fn dashboard_is_valid_and_every_promql_expression_parses() {
         .collect();
     let targets = dashboard_targets(&dash);
     for (id, _, uid, _) in &targets {
-        assert!(provisioned.contains(uid), "panel {id}: datasource {uid} is not provisioned");
+        assert!(
+            provisioned.contains(uid),
+            "panel {id}: datasource {uid} is not provisioned"
+        );
     }
 
     // Every PromQL expression, with Grafana's variables given values, as a recording rule.
@@ -307,7 +328,10 @@ fn dashboard_is_valid_and_every_promql_expression_parses() {
     let mut count = 0;
     for (id, ref_id, uid, expr) in &targets {
         if uid == "loki" {
-            assert!(expr.starts_with('{') && expr.contains('}'), "panel {id}: LogQL selector");
+            assert!(
+                expr.starts_with('{') && expr.contains('}'),
+                "panel {id}: LogQL selector"
+            );
             continue;
         }
         assert_eq!(uid, "prometheus");
@@ -315,7 +339,10 @@ fn dashboard_is_valid_and_every_promql_expression_parses() {
             .replace("$__rate_interval", "1m")
             .replace("$__interval", "30s")
             .replace("$__range", "1h");
-        assert!(!expr.contains('$'), "panel {id}: unknown variable in {expr}");
+        assert!(
+            !expr.contains('$'),
+            "panel {id}: unknown variable in {expr}"
+        );
         rules.push_str(&format!(
             "      - record: dashboard:panel_{id}_{ref_id}\n        expr: {}\n",
             serde_json::to_string(&expr).unwrap()
@@ -326,22 +353,36 @@ fn dashboard_is_valid_and_every_promql_expression_parses() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("dashboard_rules.yml"), rules).unwrap();
     let out = promtool_ok(&["check", "rules", "dashboard_rules.yml"], dir.path());
-    assert!(out.contains(&format!("SUCCESS: {count} rules found")), "{out}");
+    assert!(
+        out.contains(&format!("SUCCESS: {count} rules found")),
+        "{out}"
+    );
 
     // The panels the issue asks for.
     let titles: Vec<String> = panels
         .iter()
         .filter_map(|p| p["title"].as_str().map(str::to_lowercase))
         .collect();
-    for wanted in ["ingest", "kafka confirmed", "reading → alert", "severity", "http p99"] {
-        assert!(titles.iter().any(|t| t.contains(wanted)), "no panel about {wanted}: {titles:?}");
+    for wanted in [
+        "ingest",
+        "kafka confirmed",
+        "reading → alert",
+        "severity",
+        "http p99",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.contains(wanted)),
+            "no panel about {wanted}: {titles:?}"
+        );
     }
 }
 
 #[test]
 fn grafana_provisioning_points_at_the_mounted_dashboards() {
     let provider = yaml("grafana/provisioning/dashboards/episante.yml");
-    let path = provider["providers"][0]["options"]["path"].as_str().unwrap();
+    let path = provider["providers"][0]["options"]["path"]
+        .as_str()
+        .unwrap();
     let compose = std::fs::read_to_string(infra("docker-compose.yml")).unwrap();
     assert!(
         compose.contains(&format!("./grafana/dashboards:{path}:ro")),

@@ -42,7 +42,11 @@ fn run_script(script: &str, envs: &[(&str, String)]) -> String {
     }
     let out = command.output().expect("bash runs");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{script} failed: {}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "{script} failed: {}\n{stderr}",
+        out.status
+    );
     stderr
 }
 
@@ -70,7 +74,13 @@ fn tokens(secrets: &Path) -> BTreeMap<&'static str, String> {
 }
 
 /// A Vault API call as `token`: (status, body).
-async fn call(vault: &TestVault, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    vault: &TestVault,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let client = reqwest::Client::new();
     let url = format!("{}/v1/{path}", vault.addr);
     let mut request = match method {
@@ -90,7 +100,15 @@ async fn call(vault: &TestVault, token: &str, method: &str, path: &str, body: Op
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn expect(vault: &TestVault, who: &str, token: &str, method: &str, path: &str, body: Option<Value>, want: u16) -> Value {
+async fn expect(
+    vault: &TestVault,
+    who: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    want: u16,
+) -> Value {
     let (status, answer) = call(vault, token, method, path, body).await;
     assert_eq!(status, want, "{who}: {method} {path} → {status} {answer}");
     answer
@@ -108,65 +126,392 @@ async fn each_service_token_reaches_its_own_secrets_and_nothing_else() {
 
     // auth: its signing-key path, read and write; nothing else.
     let auth = t["auth"].as_str();
-    expect(v, "auth", auth, "POST", "secret/data/episante/auth/signing-keys", Some(json!({"data": {"keys": "[]"}})), 200).await;
-    expect(v, "auth", auth, "GET", "secret/data/episante/auth/signing-keys", None, 200).await;
-    expect(v, "auth", auth, "GET", "secret/data/episante/records/blind-index-key", None, 403).await;
-    expect(v, "auth", auth, "GET", "secret/data/episante/broker/postgres", None, 403).await;
-    expect(v, "auth", auth, "POST", "secret/data/episante/bookings/x", Some(json!({"data": {"a": "b"}})), 403).await;
-    expect(v, "auth", auth, "POST", "transit/encrypt/records-pii", Some(json!({"plaintext": PLAINTEXT})), 403).await;
+    expect(
+        v,
+        "auth",
+        auth,
+        "POST",
+        "secret/data/episante/auth/signing-keys",
+        Some(json!({"data": {"keys": "[]"}})),
+        200,
+    )
+    .await;
+    expect(
+        v,
+        "auth",
+        auth,
+        "GET",
+        "secret/data/episante/auth/signing-keys",
+        None,
+        200,
+    )
+    .await;
+    expect(
+        v,
+        "auth",
+        auth,
+        "GET",
+        "secret/data/episante/records/blind-index-key",
+        None,
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "auth",
+        auth,
+        "GET",
+        "secret/data/episante/broker/postgres",
+        None,
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "auth",
+        auth,
+        "POST",
+        "secret/data/episante/bookings/x",
+        Some(json!({"data": {"a": "b"}})),
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "auth",
+        auth,
+        "POST",
+        "transit/encrypt/records-pii",
+        Some(json!({"plaintext": PLAINTEXT})),
+        403,
+    )
+    .await;
 
     // records: the records-pii key for data keys, encrypt/decrypt, rewrap, rotate; its own secrets.
     let records = t["records"].as_str();
-    let enc = expect(v, "records", records, "POST", "transit/encrypt/records-pii", Some(json!({"plaintext": PLAINTEXT})), 200).await;
+    let enc = expect(
+        v,
+        "records",
+        records,
+        "POST",
+        "transit/encrypt/records-pii",
+        Some(json!({"plaintext": PLAINTEXT})),
+        200,
+    )
+    .await;
     let ciphertext = enc["data"]["ciphertext"].as_str().unwrap().to_string();
-    let dec = expect(v, "records", records, "POST", "transit/decrypt/records-pii", Some(json!({"ciphertext": ciphertext})), 200).await;
+    let dec = expect(
+        v,
+        "records",
+        records,
+        "POST",
+        "transit/decrypt/records-pii",
+        Some(json!({"ciphertext": ciphertext})),
+        200,
+    )
+    .await;
     assert_eq!(dec["data"]["plaintext"], PLAINTEXT);
-    let wrapped = expect(v, "records", records, "POST", "transit/datakey/wrapped/records-pii", Some(json!({})), 200).await;
-    assert!(wrapped["data"]["plaintext"].is_null(), "wrapped data key has no plaintext");
-    let plain = expect(v, "records", records, "POST", "transit/datakey/plaintext/records-pii", Some(json!({})), 200).await;
+    let wrapped = expect(
+        v,
+        "records",
+        records,
+        "POST",
+        "transit/datakey/wrapped/records-pii",
+        Some(json!({})),
+        200,
+    )
+    .await;
+    assert!(
+        wrapped["data"]["plaintext"].is_null(),
+        "wrapped data key has no plaintext"
+    );
+    let plain = expect(
+        v,
+        "records",
+        records,
+        "POST",
+        "transit/datakey/plaintext/records-pii",
+        Some(json!({})),
+        200,
+    )
+    .await;
     assert!(plain["data"]["plaintext"].is_string());
-    expect(v, "records", records, "GET", "transit/keys/records-pii", None, 200).await;
-    let (status, _) = call(v, records, "POST", "transit/keys/records-pii/rotate", Some(json!({}))).await;
-    assert!(status == 200 || status == 204, "records rotates its key: {status}");
-    let rewrapped = expect(v, "records", records, "POST", "transit/rewrap/records-pii", Some(json!({"ciphertext": ciphertext})), 200).await;
-    assert!(rewrapped["data"]["ciphertext"].as_str().unwrap().starts_with("vault:v2:"), "{rewrapped}");
-    let blind = expect(v, "records", records, "GET", "secret/data/episante/records/blind-index-key", None, 200).await;
-    let key = blind["data"]["data"]["key"].as_str().expect("blind index key");
+    expect(
+        v,
+        "records",
+        records,
+        "GET",
+        "transit/keys/records-pii",
+        None,
+        200,
+    )
+    .await;
+    let (status, _) = call(
+        v,
+        records,
+        "POST",
+        "transit/keys/records-pii/rotate",
+        Some(json!({})),
+    )
+    .await;
+    assert!(
+        status == 200 || status == 204,
+        "records rotates its key: {status}"
+    );
+    let rewrapped = expect(
+        v,
+        "records",
+        records,
+        "POST",
+        "transit/rewrap/records-pii",
+        Some(json!({"ciphertext": ciphertext})),
+        200,
+    )
+    .await;
+    assert!(
+        rewrapped["data"]["ciphertext"]
+            .as_str()
+            .unwrap()
+            .starts_with("vault:v2:"),
+        "{rewrapped}"
+    );
+    let blind = expect(
+        v,
+        "records",
+        records,
+        "GET",
+        "secret/data/episante/records/blind-index-key",
+        None,
+        200,
+    )
+    .await;
+    let key = blind["data"]["data"]["key"]
+        .as_str()
+        .expect("blind index key");
     assert_eq!(key.len(), 44, "32 random bytes, base64");
     // …and nothing more: no other key, no key management, no export, no other secrets.
-    expect(v, "records", records, "POST", "transit/keys/other-key", Some(json!({})), 403).await;
-    expect(v, "records", records, "POST", "transit/encrypt/other-key", Some(json!({"plaintext": PLAINTEXT})), 403).await;
-    expect(v, "records", records, "POST", "transit/keys/records-pii/config", Some(json!({"deletion_allowed": true})), 403).await;
-    expect(v, "records", records, "DELETE", "transit/keys/records-pii", None, 403).await;
-    expect(v, "records", records, "GET", "transit/export/encryption-key/records-pii", None, 403).await;
-    expect(v, "records", records, "POST", "secret/data/episante/records/blind-index-key", Some(json!({"data": {"key": "x"}})), 403).await;
-    expect(v, "records", records, "GET", "secret/data/episante/auth/signing-keys", None, 403).await;
-    expect(v, "records", records, "GET", "secret/data/episante/alerts/webhook-secret", None, 403).await;
+    expect(
+        v,
+        "records",
+        records,
+        "POST",
+        "transit/keys/other-key",
+        Some(json!({})),
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "records",
+        records,
+        "POST",
+        "transit/encrypt/other-key",
+        Some(json!({"plaintext": PLAINTEXT})),
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "records",
+        records,
+        "POST",
+        "transit/keys/records-pii/config",
+        Some(json!({"deletion_allowed": true})),
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "records",
+        records,
+        "DELETE",
+        "transit/keys/records-pii",
+        None,
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "records",
+        records,
+        "GET",
+        "transit/export/encryption-key/records-pii",
+        None,
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "records",
+        records,
+        "POST",
+        "secret/data/episante/records/blind-index-key",
+        Some(json!({"data": {"key": "x"}})),
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "records",
+        records,
+        "GET",
+        "secret/data/episante/auth/signing-keys",
+        None,
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "records",
+        records,
+        "GET",
+        "secret/data/episante/alerts/webhook-secret",
+        None,
+        403,
+    )
+    .await;
 
     // alerts: its webhook secret only.
     let alerts = t["alerts"].as_str();
-    let webhook = expect(v, "alerts", alerts, "GET", "secret/data/episante/alerts/webhook-secret", None, 200).await;
+    let webhook = expect(
+        v,
+        "alerts",
+        alerts,
+        "GET",
+        "secret/data/episante/alerts/webhook-secret",
+        None,
+        200,
+    )
+    .await;
     assert!(webhook["data"]["data"]["secret"].is_string());
-    expect(v, "alerts", alerts, "GET", "secret/data/episante/records/blind-index-key", None, 403).await;
-    expect(v, "alerts", alerts, "POST", "transit/decrypt/records-pii", Some(json!({"ciphertext": ciphertext})), 403).await;
+    expect(
+        v,
+        "alerts",
+        alerts,
+        "GET",
+        "secret/data/episante/records/blind-index-key",
+        None,
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "alerts",
+        alerts,
+        "POST",
+        "transit/decrypt/records-pii",
+        Some(json!({"ciphertext": ciphertext})),
+        403,
+    )
+    .await;
 
     // bookings and broker: their own subtree.
     let bookings = t["bookings"].as_str();
-    expect(v, "bookings", bookings, "GET", "secret/data/episante/bookings/postgres", None, 200).await;
-    expect(v, "bookings", bookings, "GET", "secret/data/episante/alerts/webhook-secret", None, 403).await;
-    expect(v, "bookings", bookings, "GET", "secret/data/episante/auth/signing-keys", None, 403).await;
+    expect(
+        v,
+        "bookings",
+        bookings,
+        "GET",
+        "secret/data/episante/bookings/postgres",
+        None,
+        200,
+    )
+    .await;
+    expect(
+        v,
+        "bookings",
+        bookings,
+        "GET",
+        "secret/data/episante/alerts/webhook-secret",
+        None,
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "bookings",
+        bookings,
+        "GET",
+        "secret/data/episante/auth/signing-keys",
+        None,
+        403,
+    )
+    .await;
     let broker = t["broker"].as_str();
-    expect(v, "broker", broker, "POST", "secret/data/episante/broker/device-ca", Some(json!({"data": {"pem": "x"}})), 200).await;
-    expect(v, "broker", broker, "GET", "secret/data/episante/broker/device-ca", None, 200).await;
-    expect(v, "broker", broker, "GET", "secret/data/episante/auth/signing-keys", None, 403).await;
-    expect(v, "broker", broker, "POST", "transit/encrypt/records-pii", Some(json!({"plaintext": PLAINTEXT})), 403).await;
+    expect(
+        v,
+        "broker",
+        broker,
+        "POST",
+        "secret/data/episante/broker/device-ca",
+        Some(json!({"data": {"pem": "x"}})),
+        200,
+    )
+    .await;
+    expect(
+        v,
+        "broker",
+        broker,
+        "GET",
+        "secret/data/episante/broker/device-ca",
+        None,
+        200,
+    )
+    .await;
+    expect(
+        v,
+        "broker",
+        broker,
+        "GET",
+        "secret/data/episante/auth/signing-keys",
+        None,
+        403,
+    )
+    .await;
+    expect(
+        v,
+        "broker",
+        broker,
+        "POST",
+        "transit/encrypt/records-pii",
+        Some(json!({"plaintext": PLAINTEXT})),
+        403,
+    )
+    .await;
 
     // Nobody administers Vault.
     for (service, token) in &t {
         expect(v, service, token, "GET", "sys/mounts", None, 403).await;
-        expect(v, service, token, "POST", "sys/policies/acl/escalate", Some(json!({"policy": "path \"*\" { capabilities = [\"sudo\"] }"})), 403).await;
-        expect(v, service, token, "POST", "auth/token/create", Some(json!({"policies": ["root"]})), 403).await;
-        let me = expect(v, service, token, "GET", "auth/token/lookup-self", None, 200).await;
+        expect(
+            v,
+            service,
+            token,
+            "POST",
+            "sys/policies/acl/escalate",
+            Some(json!({"policy": "path \"*\" { capabilities = [\"sudo\"] }"})),
+            403,
+        )
+        .await;
+        expect(
+            v,
+            service,
+            token,
+            "POST",
+            "auth/token/create",
+            Some(json!({"policies": ["root"]})),
+            403,
+        )
+        .await;
+        let me = expect(
+            v,
+            service,
+            token,
+            "GET",
+            "auth/token/lookup-self",
+            None,
+            200,
+        )
+        .await;
         assert!(me["data"]["orphan"].as_bool().unwrap(), "{me}");
         assert!(me["data"]["period"].as_u64().unwrap() > 0, "periodic: {me}");
     }
@@ -178,7 +523,10 @@ async fn bootstrap_writes_the_containers_files_and_reruns_change_nothing() {
     let secrets = tempfile::tempdir().unwrap();
     let dir = secrets.path();
     let first = bootstrap(&vault, dir);
-    assert!(first.contains("creating transit key records-pii"), "{first}");
+    assert!(
+        first.contains("creating transit key records-pii"),
+        "{first}"
+    );
     let tokens_before = tokens(dir);
     let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap();
     let files_before: Vec<String> = [
@@ -192,12 +540,18 @@ async fn bootstrap_writes_the_containers_files_and_reruns_change_nothing() {
     .iter()
     .map(|p| read(p))
     .collect();
-    let blind_before = vault.read("secret/data/episante/records/blind-index-key").await.unwrap();
+    let blind_before = vault
+        .read("secret/data/episante/records/blind-index-key")
+        .await
+        .unwrap();
 
     for service in SERVICES {
         let url = read(&format!("{service}/database-url"));
         let password = read(&format!("{service}/postgres-password"));
-        assert_eq!(url, format!("postgres://postgres:{password}@{service}-db:5432/postgres"));
+        assert_eq!(
+            url,
+            format!("postgres://postgres:{password}@{service}-db:5432/postgres")
+        );
         assert_eq!(password.len(), 48);
         assert_eq!(read(&format!("{service}/database-password")).len(), 48);
     }
@@ -222,12 +576,21 @@ async fn bootstrap_writes_the_containers_files_and_reruns_change_nothing() {
     .map(|p| read(p))
     .collect();
     assert_eq!(files_after, files_before);
-    let blind_after = vault.read("secret/data/episante/records/blind-index-key").await.unwrap();
-    assert_eq!(blind_after["data"]["data"], blind_before["data"]["data"], "the blind-index key is never replaced");
+    let blind_after = vault
+        .read("secret/data/episante/records/blind-index-key")
+        .await
+        .unwrap();
+    assert_eq!(
+        blind_after["data"]["data"], blind_before["data"]["data"],
+        "the blind-index key is never replaced"
+    );
 
     // A revoked token is replaced on the next run.
     vault
-        .write("auth/token/revoke", json!({"token": tokens_before["alerts"]}))
+        .write(
+            "auth/token/revoke",
+            json!({"token": tokens_before["alerts"]}),
+        )
         .await
         .unwrap();
     let third = bootstrap(&vault, dir);
@@ -264,7 +627,9 @@ async fn the_auth_service_keeps_its_signing_keys_in_vault_with_its_own_token() {
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let service = episante_auth::build(settings).await.expect("auth builds with its Vault token");
+    let service = episante_auth::build(settings)
+        .await
+        .expect("auth builds with its Vault token");
     let shutdown = Shutdown::new();
     tokio::spawn(episante_auth::serve(service, listener, shutdown.clone()));
     let jwks: Value = reqwest::get(format!("{base}/.well-known/jwks.json"))
@@ -273,9 +638,18 @@ async fn the_auth_service_keeps_its_signing_keys_in_vault_with_its_own_token() {
         .json()
         .await
         .unwrap();
-    let kid = jwks["keys"][0]["kid"].as_str().expect("a published key").to_string();
-    let stored = vault.read("secret/data/episante/auth/signing-keys").await.unwrap();
-    assert!(stored["data"]["data"].to_string().contains(&kid), "{stored}");
+    let kid = jwks["keys"][0]["kid"]
+        .as_str()
+        .expect("a published key")
+        .to_string();
+    let stored = vault
+        .read("secret/data/episante/auth/signing-keys")
+        .await
+        .unwrap();
+    assert!(
+        stored["data"]["data"].to_string().contains(&kid),
+        "{stored}"
+    );
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
         "no local key file when Vault is configured"
@@ -309,7 +683,10 @@ async fn init_initialises_once_and_unseals_on_every_start() {
     let envs = vec![
         ("VAULT_ADDR", addr.clone()),
         ("INIT_DIR", dir.path().join("init").display().to_string()),
-        ("SECRETS_DIR", dir.path().join("secrets").display().to_string()),
+        (
+            "SECRETS_DIR",
+            dir.path().join("secrets").display().to_string(),
+        ),
     ];
     let start = |n: u32| {
         let mut command = Command::new(bao());
@@ -326,8 +703,12 @@ async fn init_initialises_once_and_unseals_on_every_start() {
         .unwrap();
     let first = run_script("init.sh", &envs);
     assert!(first.contains("initialising"), "{first}");
-    let token_before = std::fs::read_to_string(dir.path().join("secrets/records/vault-token")).unwrap();
-    let init_mode = std::fs::metadata(dir.path().join("init/init.json")).unwrap().permissions().mode();
+    let token_before =
+        std::fs::read_to_string(dir.path().join("secrets/records/vault-token")).unwrap();
+    let init_mode = std::fs::metadata(dir.path().join("init/init.json"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(init_mode & 0o777, 0o600);
     server.kill();
 
@@ -339,7 +720,10 @@ async fn init_initialises_once_and_unseals_on_every_start() {
     let second = run_script("init.sh", &envs);
     assert!(!second.contains("initialising"), "{second}");
     assert!(second.contains("unsealing"), "{second}");
-    assert!(second.contains("records: existing token still valid"), "{second}");
+    assert!(
+        second.contains("records: existing token still valid"),
+        "{second}"
+    );
     let token = std::fs::read_to_string(dir.path().join("secrets/records/vault-token")).unwrap();
     assert_eq!(token, token_before);
     let client = reqwest::Client::new();
@@ -353,15 +737,24 @@ async fn init_initialises_once_and_unseals_on_every_start() {
     assert_eq!(answer.status(), 200);
 }
 
-#[tokio::test]
+// Multi-threaded: the script (run blocking) talks to the auth service running on this runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_clients_get_their_auth_client_secret_through_vault() {
     let vault = TestVault::start().await.expect("OpenBao starts");
     let auth = episante_test_platform::TestAuth::start().await;
     let secrets = tempfile::tempdir().unwrap();
     let dir = secrets.path();
     std::fs::create_dir_all(dir.join("auth")).unwrap();
-    std::fs::write(dir.join("auth/admin-email"), episante_test_platform::ADMIN_EMAIL).unwrap();
-    std::fs::write(dir.join("auth/admin-password"), episante_test_platform::ADMIN_PASSWORD).unwrap();
+    std::fs::write(
+        dir.join("auth/admin-email"),
+        episante_test_platform::ADMIN_EMAIL,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("auth/admin-password"),
+        episante_test_platform::ADMIN_PASSWORD,
+    )
+    .unwrap();
     let envs = vec![
         ("VAULT_ADDR", vault.addr.clone()),
         ("VAULT_TOKEN", vault.token.clone()),
@@ -370,11 +763,20 @@ async fn service_clients_get_their_auth_client_secret_through_vault() {
         ("CLIENTS", "records alerts".to_string()),
     ];
     let first = run_script("service-clients.sh", &envs);
-    assert!(first.contains("records: registering service client"), "{first}");
+    assert!(
+        first.contains("records: registering service client"),
+        "{first}"
+    );
     let secret = std::fs::read_to_string(dir.join("records/client-secret")).unwrap();
-    let mode = std::fs::metadata(dir.join("records/client-secret")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.join("records/client-secret"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o400);
-    let stored = vault.read("secret/data/episante/records/service-client").await.unwrap();
+    let stored = vault
+        .read("secret/data/episante/records/service-client")
+        .await
+        .unwrap();
     assert_eq!(stored["data"]["data"]["client_secret"], secret.as_str());
 
     // The secret works for the client-credentials grant.
@@ -394,5 +796,8 @@ async fn service_clients_get_their_auth_client_secret_through_vault() {
     std::fs::remove_file(dir.join("records/client-secret")).unwrap();
     let second = run_script("service-clients.sh", &envs);
     assert!(!second.contains("registering"), "{second}");
-    assert_eq!(std::fs::read_to_string(dir.join("records/client-secret")).unwrap(), secret);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("records/client-secret")).unwrap(),
+        secret
+    );
 }
