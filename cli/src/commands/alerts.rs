@@ -226,26 +226,21 @@ async fn watch(ctx: &mut Ctx, since: Option<i64>) -> CliResult {
         ctx.note("watching alert events (Ctrl-C to stop)…");
         let mut response = response;
         let mut buffer = String::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    buffer.push_str(&String::from_utf8_lossy(&chunk));
-                    while let Some(end) = buffer.find("\n\n") {
-                        let block: String = buffer.drain(..end + 2).collect();
-                        let mut data = None;
-                        for line in block.lines() {
-                            if let Some(v) = line.strip_prefix("id:") {
-                                last = v.trim().parse().ok().or(last);
-                            } else if let Some(v) = line.strip_prefix("data:") {
-                                data = serde_json::from_str::<Value>(v.trim()).ok();
-                            }
-                        }
-                        if let Some(event) = data {
-                            print_event(ctx, &event);
-                        }
+        while let Ok(Some(chunk)) = response.chunk().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let mut data = None;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        last = v.trim().parse().ok().or(last);
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data = serde_json::from_str::<Value>(v.trim()).ok();
                     }
                 }
-                Ok(None) | Err(_) => break,
+                if let Some(event) = data {
+                    print_event(ctx, &event);
+                }
             }
         }
         if !ctx.quiet {

@@ -38,10 +38,16 @@ const SERVICES: &[(&str, &str)] = &[
 
 impl Platform {
     pub fn start(config_dir: &Path) -> Platform {
+        Self::start_with(config_dir, &[])
+    }
+
+    /// `episante up ARGS…`.
+    pub fn start_with(config_dir: &Path, args: &[&str]) -> Platform {
         let data = tempfile::tempdir().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_episante"));
         command
             .arg("up")
+            .args(args)
             .env("DATABASE_URL", episante_testkit::postgres::admin_url())
             .env("EPISANTE_BROKER__MQTT_BIND", "127.0.0.1:0")
             .env("EPISANTE_GATEWAY__BIND", "127.0.0.1:0")

@@ -86,6 +86,64 @@ async fn up_prints_endpoints_and_admin_then_stops_cleanly_on_sigterm() {
     );
 }
 
+#[tokio::test]
+async fn the_demo_ward_shows_its_clinician_alerts_within_a_minute() {
+    let config = tempfile::tempdir().unwrap();
+    let mut platform = Platform::start_with(config.path(), &["--demo"]);
+    let demo = loop {
+        if let Some(line) = platform
+            .lines
+            .iter()
+            .find(|l| l.contains("demo: clinician"))
+        {
+            break line.clone();
+        }
+        let line = platform
+            .rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the demo announces its clinician");
+        platform.lines.push(line);
+    };
+    // "  demo: clinician EMAIL / PASSWORD looks after …"
+    let creds = demo.split("clinician ").nth(1).unwrap();
+    let mut words = creds.split_whitespace();
+    let (email, _, password) = (words.next().unwrap(), words.next(), words.next().unwrap());
+    let gateway = platform.url("gateway").to_string();
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(format!("{gateway}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"]
+        .as_str()
+        .expect("the printed demo credentials work");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(75);
+    loop {
+        let alerts: serde_json::Value = http
+            .get(format!("{gateway}/api/v1/alerts?state=all"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !alerts["alerts"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no demo alert within a minute"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
 #[test]
 fn an_unreachable_database_is_explained() {
     let output = Command::new(env!("CARGO_BIN_EXE_episante"))

@@ -74,12 +74,10 @@ pub async fn apply_signal(
             } else {
                 event_kind::UPDATED
             };
-            let note = (!created).then(|| {
-                if raised {
-                    "repeat; severity raised"
-                } else {
-                    "repeat"
-                }
+            let note = (!created).then_some(if raised {
+                "repeat; severity raised"
+            } else {
+                "repeat"
             });
             record(conn, webhook_urls, &alert, kind, None, note).await?;
             Ok(created.then_some(alert))

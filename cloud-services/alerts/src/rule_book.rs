@@ -12,9 +12,12 @@ use crate::domain::rules::{effective_rules, AlertRule};
 
 const TTL: Duration = Duration::from_secs(5);
 
+/// A patient's effective rules and when they were loaded.
+type CachedRules = (Instant, Arc<Vec<AlertRule>>);
+
 pub struct RuleBook {
     pool: PgPool,
-    cache: Mutex<HashMap<Uuid, (Instant, Arc<Vec<AlertRule>>)>>,
+    cache: Mutex<HashMap<Uuid, CachedRules>>,
 }
 
 impl RuleBook {

@@ -199,7 +199,7 @@ pub async fn make_append_only(
             sqlx::query(&statement)
                 .execute(&mut admin)
                 .await
-                .with_context(|| format!("{statement}"))?;
+                .with_context(|| statement.clone())?;
         }
     }
     admin.close().await.ok();

@@ -49,9 +49,12 @@ pub struct Rollup {
     pub count: i64,
 }
 
+/// A rollup's key: device, vital, minute.
+pub type RollupKey = (String, &'static str, DateTime<Utc>);
+
 pub async fn add_rollups(
     conn: &mut PgConnection,
-    rows: &[((String, &'static str, DateTime<Utc>), Rollup)],
+    rows: &[(RollupKey, Rollup)],
 ) -> sqlx::Result<()> {
     if rows.is_empty() {
         return Ok(());

@@ -123,10 +123,10 @@ async fn pump(
                         }
                         refreshed = Instant::now();
                     }
-                    if visible.as_ref().is_none_or(|v| v.contains(&e.patient_id)) {
-                        if tx.send(Ok(to_sse(&e))).await.is_err() {
-                            return;
-                        }
+                    if visible.as_ref().is_none_or(|v| v.contains(&e.patient_id))
+                        && tx.send(Ok(to_sse(&e))).await.is_err()
+                    {
+                        return;
                     }
                     last = e.id;
                 }

@@ -264,14 +264,7 @@ impl TestApp {
 
     /// A pool on the service database as the admin account (for checks only).
     pub async fn pool(&self) -> sqlx::PgPool {
-        let url = format!(
-            "{}/{}",
-            episante_testkit::postgres::admin_url()
-                .rsplit_once('/')
-                .unwrap()
-                .0,
-            self.db.name
-        );
+        let url = self.db.admin_url();
         sqlx::PgPool::connect(&url).await.unwrap()
     }
 

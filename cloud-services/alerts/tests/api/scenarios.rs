@@ -189,14 +189,7 @@ async fn two_instances_in_one_group_split_partitions_and_agree_with_one() {
     }
     let single = app.pool().await;
     let pair = {
-        let url = format!(
-            "{}/{}",
-            episante_testkit::postgres::admin_url()
-                .rsplit_once('/')
-                .unwrap()
-                .0,
-            pair_db.name
-        );
+        let url = pair_db.admin_url();
         sqlx::PgPool::connect(&url).await.unwrap()
     };
     eventually(60, "the pair to learn the assignments", || {

@@ -77,6 +77,9 @@ impl EventBus for KafkaBus {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
+            // librdkafka's default (500 ms) lets a fetch wait that long for data on a quiet
+            // partition: a latency floor for alerts. Consumers here want events promptly.
+            .set("fetch.wait.max.ms", "10")
             .create()
             .map_err(kafka_err)?;
         consumer.subscribe(topics).map_err(kafka_err)?;

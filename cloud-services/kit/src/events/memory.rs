@@ -1,16 +1,50 @@
 //! The in-process event bus: one partition per topic, consumer groups with committed offsets,
 //! all in memory. For one-process setups without Kafka; nothing survives a restart.
+//!
+//! Retention, so a long-running `episante up` does not grow without bound: events every group
+//! reading a topic has committed are dropped, and a topic keeps at most [`MAX_RETAINED`] events
+//! (the oldest go first), like Kafka's retention. A group that subscribes later starts at the
+//! oldest event still held.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
 use super::{BusFuture, EventBus, EventBusError, EventRecord, EventSubscription};
 
+/// Events kept per topic at most.
+pub const MAX_RETAINED: usize = 1_000_000;
+
+/// One topic's retained events: offsets `base..base + records.len()`.
+#[derive(Default)]
+struct TopicLog {
+    base: i64,
+    records: VecDeque<EventRecord>,
+}
+
+impl TopicLog {
+    fn end(&self) -> i64 {
+        self.base + self.records.len() as i64
+    }
+
+    fn get(&self, offset: i64) -> Option<&EventRecord> {
+        if offset < self.base {
+            return None;
+        }
+        self.records.get((offset - self.base) as usize)
+    }
+
+    fn trim_before(&mut self, offset: i64) {
+        while self.base < offset && self.records.pop_front().is_some() {
+            self.base += 1;
+        }
+    }
+}
+
 #[derive(Default)]
 struct Logs {
-    topics: HashMap<String, Vec<EventRecord>>,
+    topics: HashMap<String, TopicLog>,
     /// Committed next offset per (group, topic).
     committed: HashMap<(String, String), i64>,
 }
@@ -26,8 +60,11 @@ impl EventBus for MemoryBus {
         {
             let mut logs = self.logs.lock().expect("memory bus poisoned");
             let log = logs.topics.entry(topic.to_string()).or_default();
-            let offset = log.len() as i64;
-            log.push(EventRecord {
+            let offset = log.end();
+            if log.records.len() >= MAX_RETAINED {
+                log.trim_before(log.base + 1);
+            }
+            log.records.push_back(EventRecord {
                 topic: topic.to_string(),
                 partition: 0,
                 offset,
@@ -45,15 +82,15 @@ impl EventBus for MemoryBus {
         group: &str,
         topics: &[&str],
     ) -> Result<Box<dyn EventSubscription>, EventBusError> {
-        let logs = self.logs.lock().expect("memory bus poisoned");
+        let mut logs = self.logs.lock().expect("memory bus poisoned");
+        // Registering the group holds back retention until it has committed.
         let cursors = topics
             .iter()
             .map(|t| {
-                let start = logs
+                let start = *logs
                     .committed
-                    .get(&(group.to_string(), t.to_string()))
-                    .copied()
-                    .unwrap_or(0);
+                    .entry((group.to_string(), t.to_string()))
+                    .or_insert(0);
                 (t.to_string(), start)
             })
             .collect();
@@ -88,9 +125,13 @@ impl MemorySubscription {
     fn try_next(&mut self) -> Option<EventRecord> {
         let logs = self.bus.logs.lock().expect("memory bus poisoned");
         for (topic, cursor) in &mut self.cursors {
-            if let Some(record) = logs.topics.get(topic).and_then(|l| l.get(*cursor as usize)) {
-                *cursor += 1;
-                return Some(record.clone());
+            if let Some(log) = logs.topics.get(topic) {
+                // Trimmed past this cursor: continue from the oldest event held.
+                *cursor = (*cursor).max(log.base);
+                if let Some(record) = log.get(*cursor) {
+                    *cursor += 1;
+                    return Some(record.clone());
+                }
             }
         }
         None
@@ -116,8 +157,8 @@ impl EventSubscription for MemorySubscription {
 
     fn lag(&self, record: &EventRecord) -> Option<i64> {
         let logs = self.bus.logs.lock().expect("memory bus poisoned");
-        let len = logs.topics.get(&record.topic).map_or(0, Vec::len) as i64;
-        Some((len - record.offset - 1).max(0))
+        let end = logs.topics.get(&record.topic).map_or(0, TopicLog::end);
+        Some((end - record.offset - 1).max(0))
     }
 
     fn commit(&mut self, record: &EventRecord) -> Result<(), EventBusError> {
@@ -127,6 +168,16 @@ impl EventSubscription for MemorySubscription {
             .entry((self.group.clone(), record.topic.clone()))
             .or_insert(0);
         *next = (*next).max(record.offset + 1);
+        // Everything every group of this topic has committed can go.
+        let oldest_needed = logs
+            .committed
+            .iter()
+            .filter(|((_, topic), _)| topic == &record.topic)
+            .map(|(_, offset)| *offset)
+            .min();
+        if let (Some(offset), Some(log)) = (oldest_needed, logs.topics.get_mut(&record.topic)) {
+            log.trim_before(offset);
+        }
         Ok(())
     }
 }
@@ -155,5 +206,29 @@ mod tests {
         assert_eq!(again.next().await.unwrap().payload, b"two".to_vec());
         let mut other = bus.subscribe("h", &["t"]).unwrap();
         assert_eq!(other.next().await.unwrap().payload, b"one".to_vec());
+    }
+
+    #[tokio::test]
+    async fn events_every_group_committed_are_dropped() {
+        let bus = MemoryBus::default();
+        let mut a = bus.subscribe("a", &["t"]).unwrap();
+        let mut b = bus.subscribe("b", &["t"]).unwrap();
+        for i in 0..10u8 {
+            bus.publish("t", "k", vec![i]).await.unwrap();
+        }
+        for _ in 0..6 {
+            let r = a.next().await.unwrap();
+            a.commit(&r).unwrap();
+        }
+        let held = |bus: &MemoryBus| bus.logs.lock().unwrap().topics["t"].records.len();
+        assert_eq!(held(&bus), 10, "group b has committed nothing yet");
+        for _ in 0..4 {
+            let r = b.next().await.unwrap();
+            b.commit(&r).unwrap();
+        }
+        assert_eq!(held(&bus), 6, "both groups are past offset 4");
+        // Offsets stay stable after trimming.
+        let r = b.next().await.unwrap();
+        assert_eq!((r.offset, r.payload), (4, vec![4]));
     }
 }

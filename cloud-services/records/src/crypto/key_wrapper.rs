@@ -40,7 +40,7 @@ pub enum KeyWrapper {
         calls: VaultCallSeconds,
     },
     Local {
-        master: LessSafeKey,
+        master: Box<LessSafeKey>,
     },
 }
 
@@ -94,7 +94,9 @@ impl KeyWrapper {
              Development only — never store real patient data this way."
         );
         Ok(KeyWrapper::Local {
-            master: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &key).expect("32-byte key")),
+            master: Box::new(LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM, &key).expect("32-byte key"),
+            )),
         })
     }
 

@@ -112,19 +112,13 @@ async fn begin(
 /// Publishes the new clinician lists of `affected` patients, audits, commits.
 async fn finish(
     state: &AppState,
-    caller: &Caller,
     mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     id: Uuid,
     affected: &[Uuid],
-    action: &'static str,
-    patient: Option<Uuid>,
-    detail: serde_json::Value,
+    entry: crate::audit::AuditEntry,
 ) -> Result<Json<CareTeam>, ApiError> {
     crate::events::care_team_changed(&mut tx, affected).await?;
-    state
-        .audit
-        .record(vec![caller.audit(action, patient, detail)])
-        .await?;
+    state.audit.record(vec![entry]).await?;
     tx.commit().await?;
     state.outbox.wake();
     Ok(Json(load(state, id).await?))
@@ -148,13 +142,10 @@ pub async fn add_member(
     let detail = json!({ "team": id, "clinician": clinician });
     finish(
         &state,
-        &caller,
         tx,
         id,
         &affected,
-        "care_team.add_member",
-        None,
-        detail,
+        caller.audit("care_team.add_member", None, detail),
     )
     .await
 }
@@ -179,13 +170,10 @@ pub async fn remove_member(
     let detail = json!({ "team": id, "clinician": clinician });
     finish(
         &state,
-        &caller,
         tx,
         id,
         &affected,
-        "care_team.remove_member",
-        None,
-        detail,
+        caller.audit("care_team.remove_member", None, detail),
     )
     .await
 }
@@ -210,13 +198,10 @@ pub async fn add_patient(
     let detail = json!({ "team": id });
     finish(
         &state,
-        &caller,
         tx,
         id,
         &[patient],
-        "care_team.add_patient",
-        Some(patient),
-        detail,
+        caller.audit("care_team.add_patient", Some(patient), detail),
     )
     .await
 }
@@ -240,13 +225,10 @@ pub async fn remove_patient(
     let detail = json!({ "team": id });
     finish(
         &state,
-        &caller,
         tx,
         id,
         &[patient],
-        "care_team.remove_patient",
-        Some(patient),
-        detail,
+        caller.audit("care_team.remove_patient", Some(patient), detail),
     )
     .await
 }

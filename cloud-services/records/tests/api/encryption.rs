@@ -19,14 +19,7 @@ const SECRETS: &[&str] = &[
 ];
 
 fn pg_dump(app: &TestApp) -> String {
-    let url = format!(
-        "{}/{}",
-        episante_testkit::postgres::admin_url()
-            .rsplit_once('/')
-            .unwrap()
-            .0,
-        app.db.name
-    );
+    let url = app.db.admin_url();
     let output = std::process::Command::new("pg_dump")
         .arg(&url)
         .output()

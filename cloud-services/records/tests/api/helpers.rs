@@ -313,14 +313,7 @@ impl TestApp {
     /// Runs SQL on the service database as the admin (superuser) account.
     pub async fn admin_sql(&self) -> sqlx::PgConnection {
         use sqlx::Connection;
-        let url = format!(
-            "{}/{}",
-            episante_testkit::postgres::admin_url()
-                .rsplit_once('/')
-                .unwrap()
-                .0,
-            self.db.name
-        );
+        let url = self.db.admin_url();
         sqlx::PgConnection::connect(&url).await.unwrap()
     }
 }
