@@ -8,6 +8,7 @@
 #     while a background fleet loads the platform at half its maximum ingest rate (measured first,
 #     with everything running, by `episante-sim bench`).
 #   ./infra/bench/alerts.sh    # SPEED=60 DURATION=120 DEVICES=64 NORMAL_DEVICES=200 by default
+#   EXTRA_UP_ENV=EPISANTE_ALERTS__MAX_BATCH=250 ./infra/bench/alerts.sh   # settings for `up`
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SPEED=${SPEED:-60}
@@ -18,7 +19,7 @@ RATE=${RATE:-6}   # samples per second per device: one every SPEED/RATE simulate
 cargo build --release -q -p episante-cli -p episante-sim
 source infra/bench/lib.sh
 machine
-UP_ENV=(EPISANTE_ALERTS__DROPOUT_WATCHDOG_SECS=0)
+UP_ENV=(EPISANTE_ALERTS__DROPOUT_WATCHDOG_SECS=0 ${EXTRA_UP_ENV:-})
 start_platform "bench_cs"
 sim=target/release/episante-sim
 records="http://127.0.0.1:$records_port"

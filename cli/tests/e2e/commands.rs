@@ -360,8 +360,37 @@ async fn an_admin_session_from_users_to_alerts() {
     let out = cli.run(&["alerts", "ack", &id]);
     assert_eq!(code(&out), 1, "acknowledging twice is refused");
     assert!(stderr(&out).contains("not active"), "{}", stderr(&out));
+    // `alerts watch` follows the live stream (resuming after the last event seen, so no race with
+    // its connection): the resolution shows up on it.
+    let detail = cli.json(&["alerts", "get", &id]);
+    let since = detail["history"].as_array().unwrap().last().unwrap()["id"].to_string();
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_episante"))
+        .args(["--server", &cli.server, "alerts", "watch", "--since", &since, "-o", "json"])
+        .env("EPISANTE_CONFIG_DIR", cli.config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = watch.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
     let resolved = cli.json(&["alerts", "resolve", &id, "--note", "checked by phone"]);
     assert_eq!(resolved["state"], "resolved");
+    let seen = loop {
+        let line = rx.recv_timeout(Duration::from_secs(15)).expect("a live event");
+        let event: Value = serde_json::from_str(&line).expect("one JSON event per line");
+        if event["kind"] == "resolved" {
+            break event;
+        }
+    };
+    assert_eq!(seen["alert_id"], id.as_str());
+    let _ = watch.kill();
+    let _ = watch.wait();
     // Table output is readable too.
     let out = cli.run(&["alerts", "list", "--state", "resolved"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("heart_rate.high"));

@@ -480,6 +480,35 @@ mod tests {
     }
 
     #[test]
+    fn rate_of_change_rules_fire_on_a_fast_rise_only() {
+        let mut engine = RuleEngine::new(60);
+        let mut rules = default_rules();
+        rules.push(AlertRule {
+            key: "heart_rate.rise".into(),
+            kind: RuleKind::RateOfChange {
+                vital: VitalKind::HeartRate,
+                direction: Direction::Above,
+                delta: 30.0,
+                window_secs: 300,
+            },
+            severity: Severity::Medium,
+            enabled: true,
+        });
+        let mut out = Vec::new();
+        // A slow drift of 20 bpm over 10 minutes: nothing. Then +35 within 2 minutes: one alert.
+        for (i, t) in (0..600).step_by(10).enumerate() {
+            let hr = 70.0 + t as f64 / 30.0 + (i % 2) as f64 * 0.5;
+            out.extend(engine.observe("d1", &rules, &reading(i as u64, t, VitalKind::HeartRate, hr)));
+        }
+        assert!(kinds(&out, "heart_rate.rise").is_empty(), "{out:?}");
+        for (i, t) in (600..720).step_by(10).enumerate() {
+            let hr = 90.0 + (t - 600) as f64 * 0.3 + (i % 2) as f64 * 0.5;
+            out.extend(engine.observe("d1", &rules, &reading(100 + i as u64, t, VitalKind::HeartRate, hr)));
+        }
+        assert_eq!(kinds(&out, "heart_rate.rise"), [SignalKind::Trigger]);
+    }
+
+    #[test]
     fn seeded_open_episodes_clear_after_a_restart() {
         let mut engine = RuleEngine::new(60);
         engine.seed("d1", None, Some(0), &["heart_rate.high".to_string()]);

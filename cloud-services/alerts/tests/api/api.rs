@@ -10,6 +10,10 @@ use crate::helpers::{batches, eventually, now_s, spawn_app, NORMAL, TACHY};
 #[tokio::test]
 async fn lifecycle_and_rbac() {
     let app = spawn_app().await;
+    let mut published = app
+        .bus
+        .subscribe("test", &[episante_protocol::topics::KAFKA_ALERT_EVENTS])
+        .unwrap();
     let mine = app.user(Role::Clinician, "Dr Mine").await;
     let colleague = app.user(Role::Clinician, "Dr Colleague").await;
     let other = app.user(Role::Clinician, "Dr Other").await;
@@ -27,6 +31,14 @@ async fn lifecycle_and_rbac() {
     assert_eq!(alert["state"], "active");
     assert_eq!(alert["severity"], "high");
     assert!(alert["reading_received_at"].is_string());
+    // Every change also leaves on alerts.events.v1 (through the outbox), keyed by patient.
+    let record = tokio::time::timeout(std::time::Duration::from_secs(10), published.next())
+        .await
+        .expect("an alert event on the bus")
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_slice(&record.payload).unwrap();
+    assert_eq!(event["kind"], "created");
+    assert!([p.to_string(), q.to_string()].contains(&String::from_utf8(record.key.unwrap()).unwrap()));
 
     // Visibility.
     let (_, list) = app.get("/v1/alerts", &mine.token).await;
