@@ -20,15 +20,25 @@ port=$(free_port)
 nginx_port=$(free_port)
 password="benchmark-admin-password"
 up_pid=""
+# `episante up` runs every service: give the others private databases and ports too.
+others=()
+for svc in records alerts bookings broker; do
+  name="${db}_$svc"; upper=$(echo "$svc" | tr a-z A-Z)
+  bind=BIND; [ "$svc" = broker ] && bind=HTTP_BIND
+  others+=("EPISANTE_${upper}__DATABASE__NAME=$name" "EPISANTE_${upper}__DATABASE__ROLE=$name" "EPISANTE_${upper}__${bind}=127.0.0.1:0")
+done
+others+=("EPISANTE_BROKER__MQTT_BIND=127.0.0.1:0" "EPISANTE_GATEWAY__BIND=127.0.0.1:0")
 cleanup() {
   [ -n "$up_pid" ] && kill "$up_pid" 2>/dev/null && wait "$up_pid" 2>/dev/null || true
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $db" >/dev/null 2>&1 || true
+  for d in "$db" "${db}_records" "${db}_alerts" "${db}_bookings" "${db}_broker"; do
+    psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" -c "DROP ROLE IF EXISTS $d" >/dev/null 2>&1 || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-EPISANTE_AUTH__DATABASE__NAME=$db EPISANTE_AUTH__DATABASE__ROLE=$db \
+env "${others[@]}" EPISANTE_AUTH__DATABASE__NAME=$db EPISANTE_AUTH__DATABASE__ROLE=$db \
 EPISANTE_AUTH__BIND=127.0.0.1:$port EPISANTE_DATA_DIR=$work \
 EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD=$password \
 EPISANTE_AUTH__LOGIN_ATTEMPTS_PER_IP_PER_MINUTE=1000000000 \
