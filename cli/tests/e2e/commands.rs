@@ -365,7 +365,16 @@ async fn an_admin_session_from_users_to_alerts() {
     let detail = cli.json(&["alerts", "get", &id]);
     let since = detail["history"].as_array().unwrap().last().unwrap()["id"].to_string();
     let mut watch = Command::new(env!("CARGO_BIN_EXE_episante"))
-        .args(["--server", &cli.server, "alerts", "watch", "--since", &since, "-o", "json"])
+        .args([
+            "--server",
+            &cli.server,
+            "alerts",
+            "watch",
+            "--since",
+            &since,
+            "-o",
+            "json",
+        ])
         .env("EPISANTE_CONFIG_DIR", cli.config)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -375,14 +384,19 @@ async fn an_admin_session_from_users_to_alerts() {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             let _ = tx.send(line);
         }
     });
     let resolved = cli.json(&["alerts", "resolve", &id, "--note", "checked by phone"]);
     assert_eq!(resolved["state"], "resolved");
     let seen = loop {
-        let line = rx.recv_timeout(Duration::from_secs(15)).expect("a live event");
+        let line = rx
+            .recv_timeout(Duration::from_secs(15))
+            .expect("a live event");
         let event: Value = serde_json::from_str(&line).expect("one JSON event per line");
         if event["kind"] == "resolved" {
             break event;

@@ -498,12 +498,20 @@ mod tests {
         // A slow drift of 20 bpm over 10 minutes: nothing. Then +35 within 2 minutes: one alert.
         for (i, t) in (0..600).step_by(10).enumerate() {
             let hr = 70.0 + t as f64 / 30.0 + (i % 2) as f64 * 0.5;
-            out.extend(engine.observe("d1", &rules, &reading(i as u64, t, VitalKind::HeartRate, hr)));
+            out.extend(engine.observe(
+                "d1",
+                &rules,
+                &reading(i as u64, t, VitalKind::HeartRate, hr),
+            ));
         }
         assert!(kinds(&out, "heart_rate.rise").is_empty(), "{out:?}");
         for (i, t) in (600..720).step_by(10).enumerate() {
             let hr = 90.0 + (t - 600) as f64 * 0.3 + (i % 2) as f64 * 0.5;
-            out.extend(engine.observe("d1", &rules, &reading(100 + i as u64, t, VitalKind::HeartRate, hr)));
+            out.extend(engine.observe(
+                "d1",
+                &rules,
+                &reading(100 + i as u64, t, VitalKind::HeartRate, hr),
+            ));
         }
         assert_eq!(kinds(&out, "heart_rate.rise"), [SignalKind::Trigger]);
     }

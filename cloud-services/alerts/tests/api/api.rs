@@ -38,7 +38,9 @@ async fn lifecycle_and_rbac() {
         .unwrap();
     let event: serde_json::Value = serde_json::from_slice(&record.payload).unwrap();
     assert_eq!(event["kind"], "created");
-    assert!([p.to_string(), q.to_string()].contains(&String::from_utf8(record.key.unwrap()).unwrap()));
+    assert!(
+        [p.to_string(), q.to_string()].contains(&String::from_utf8(record.key.unwrap()).unwrap())
+    );
 
     // Visibility.
     let (_, list) = app.get("/v1/alerts", &mine.token).await;
