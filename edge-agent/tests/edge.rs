@@ -7,8 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use episante_edge::status::AgentStatus;
-use episante_kit::telemetry::LogConfig;
-use episante_kit::{Secret, Shutdown, TokenConfig};
+use episante_kit::Shutdown;
 use episante_testkit::net::{free_port, wait_for_http};
 use episante_testkit::process::RestartableProcess;
 use episante_testkit::{TestDb, TestKafka};
@@ -71,34 +70,6 @@ async fn wait_for_socket(path: &Path) {
     panic!("no sensor socket at {}", path.display());
 }
 
-/// Auth service in-process, for the registry token.
-async fn start_auth(shutdown: &Shutdown, db: &TestDb, dir: &Path) -> (String, String) {
-    let settings = episante_auth::config::Settings {
-        auth: episante_auth::config::AuthConfig {
-            database: db.service_database(),
-            data_dir: dir.to_path_buf(),
-            bootstrap_admin_email: "root@episante.test".into(),
-            bootstrap_admin_password: Some(Secret::new("correct horse battery staple")),
-            ..Default::default()
-        },
-        database: db.config(),
-        tokens: TokenConfig::default(),
-        vault: Default::default(),
-        log: LogConfig::default(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let service = episante_auth::build(settings).await.unwrap();
-    tokio::spawn(episante_auth::serve(service, listener, shutdown.clone()));
-    let token = episante_testkit::auth_client::login(
-        &base,
-        "root@episante.test",
-        "correct horse battery staple",
-    )
-    .await;
-    (base, token)
-}
-
 /// Kafka records of the readings topic until `device` has seqs 1..=n.
 async fn kafka_readings(bootstrap: &str, device: &str, n: u64) -> Vec<(u64, f64)> {
     let consumer: StreamConsumer = ClientConfig::new()
@@ -136,9 +107,10 @@ async fn agent_kill_9_and_broker_outage_lose_and_reorder_nothing() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let kafka = TestKafka::start().await.unwrap();
     let shutdown = Shutdown::new();
-    let (auth_db, broker_db) = (TestDb::new(), TestDb::new());
+    let broker_db = TestDb::new();
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let (auth_base, token) = start_auth(&shutdown, &auth_db, dirs[0].path()).await;
+    let auth = episante_test_platform::TestAuth::start().await;
+    let (auth_base, token) = (auth.base.clone(), auth.admin_token.clone());
 
     let (http_port, mqtt_port) = (free_port(), free_port());
     let mut broker = RestartableProcess::new(

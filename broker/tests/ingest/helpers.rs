@@ -6,17 +6,15 @@ use std::time::Duration;
 use episante_broker::config::{BrokerConfig, Settings};
 use episante_kit::events::EventBusConfig;
 use episante_kit::telemetry::LogConfig;
-use episante_kit::{Secret, Shutdown, TokenConfig};
+use episante_kit::Shutdown;
 use episante_protocol::{Reading, ReadingBatch, VitalKind, READING_BATCH_VERSION};
+use episante_test_platform::TestAuth;
 use episante_testkit::{TestDb, TestKafka};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{ClientConfig, Message};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-
-pub const ADMIN_EMAIL: &str = "root@episante.test";
-pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 pub struct Platform {
     pub kafka: TestKafka,
@@ -26,6 +24,7 @@ pub struct Platform {
     pub http: reqwest::Client,
     pub admin_token: String,
     shutdown: Shutdown,
+    _auth: TestAuth,
     _dirs: Vec<tempfile::TempDir>,
     _dbs: Vec<TestDb>,
 }
@@ -36,31 +35,15 @@ impl Drop for Platform {
     }
 }
 
-/// Auth service + broker (bridging to a fresh tansu), each with its own database.
+/// Auth service (in-process, `TestAuth`) + broker bridging to a fresh tansu, each with its own
+/// database.
 pub async fn start_platform() -> Platform {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let kafka = TestKafka::start().await.expect("tansu");
     let shutdown = Shutdown::new();
 
-    let auth_db = TestDb::new();
-    let auth_dir = tempfile::tempdir().unwrap();
-    let auth_settings = episante_auth::config::Settings {
-        auth: episante_auth::config::AuthConfig {
-            database: auth_db.service_database(),
-            data_dir: auth_dir.path().to_path_buf(),
-            bootstrap_admin_email: ADMIN_EMAIL.into(),
-            bootstrap_admin_password: Some(Secret::new(ADMIN_PASSWORD)),
-            ..Default::default()
-        },
-        database: auth_db.config(),
-        tokens: TokenConfig::default(),
-        vault: Default::default(),
-        log: LogConfig::default(),
-    };
-    let auth_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let auth_base = format!("http://{}", auth_listener.local_addr().unwrap());
-    let auth = episante_auth::build(auth_settings).await.unwrap();
-    tokio::spawn(episante_auth::serve(auth, auth_listener, shutdown.clone()));
+    let auth = TestAuth::start().await;
+    let auth_base = auth.base.clone();
 
     let broker_db = TestDb::new();
     let broker_dir = tempfile::tempdir().unwrap();
@@ -79,10 +62,7 @@ pub async fn start_platform() -> Platform {
             ..Default::default()
         },
         database: broker_db.config(),
-        tokens: TokenConfig {
-            jwks_url: format!("{auth_base}/.well-known/jwks.json"),
-            ..Default::default()
-        },
+        tokens: auth.token_config(),
         log: LogConfig::default(),
     };
     let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -97,8 +77,7 @@ pub async fn start_platform() -> Platform {
         shutdown.clone(),
     ));
 
-    let admin_token =
-        episante_testkit::auth_client::login(&auth_base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let admin_token = auth.admin_token.clone();
     Platform {
         kafka,
         registry,
@@ -107,8 +86,9 @@ pub async fn start_platform() -> Platform {
         http: reqwest::Client::new(),
         admin_token,
         shutdown,
-        _dirs: vec![auth_dir, broker_dir],
-        _dbs: vec![auth_db, broker_db],
+        _auth: auth,
+        _dirs: vec![broker_dir],
+        _dbs: vec![broker_db],
     }
 }
 
