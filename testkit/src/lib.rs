@@ -10,6 +10,7 @@
 //! The binaries are installed by `infra/dev/install-tools.sh`; [`tools`] finds them.
 
 pub mod auth_client;
+pub mod http;
 pub mod net;
 pub mod postgres;
 pub mod process;

@@ -330,15 +330,7 @@ pub async fn call(
     if let Some(body) = body {
         request = request.json(&body);
     }
-    let response = request.send().await.expect("alerts reachable");
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    (status, body)
+    episante_testkit::http::send(request).await
 }
 
 /// Heart rate 140 for `secs` seconds of readings every 10 s (a tachycardia episode).

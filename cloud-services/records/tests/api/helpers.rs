@@ -257,15 +257,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("records reachable");
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, body)
+        episante_testkit::http::send(request).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
