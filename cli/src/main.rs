@@ -64,47 +64,91 @@ enum Command {
     /// Log in; the session is stored in the user's config directory (mode 0600).
     Login(LoginArgs),
     /// Forget (and revoke) the stored session.
+    #[command(after_help = "Example:\n  episante logout")]
     Logout,
     /// Who the stored session is.
+    #[command(
+        after_help = "Examples:\n  episante whoami\n  episante whoami -o json | jq -r .role"
+    )]
     Whoami,
     /// User administration (admin).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante users list --role clinician\n  episante users create --email a@b.org --name \"Dr A\" --role clinician --password '…'\n  episante users deactivate <id>"
+    )]
     Users(UsersCmd),
     /// Patient records.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante patients list --name dupont\n  episante patients get <id> -o json\n  episante patients import ward.csv"
+    )]
     Patients(PatientsCmd),
     /// Care teams (admin).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante teams create \"Ward 3\"\n  episante teams add-member <team> <clinician-id>\n  episante teams add-patient <team> <patient-id>"
+    )]
     Teams(TeamsCmd),
     /// Device registry and assignment.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante devices register hub0042 -o json > creds.json\n  episante devices assign hub0042 --patient <id>\n  episante devices revoke hub0042"
+    )]
     Devices(DevicesCmd),
     /// Practitioners and their availability.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante practitioners list --specialty cardiology\n  episante practitioners set-availability <id> --file week.json"
+    )]
     Practitioners(PractitionersCmd),
     /// Appointment types.
-    #[command(subcommand, name = "appointment-types")]
+    #[command(
+        subcommand,
+        name = "appointment-types",
+        after_help = "Examples:\n  episante appointment-types list\n  episante appointment-types create --name Follow-up --minutes 20"
+    )]
     AppointmentTypes(TypesCmd),
     /// Free slots.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  episante slots search --type <type-id> --from 2026-12-01 --to 2026-12-07"
+    )]
     Slots(SlotsCmd),
     /// Appointments: book, cancel, reschedule.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante appointments book --practitioner <id> --type <type-id> --at 2026-12-02T09:00:00Z\n  episante appointments cancel <id>\n  episante appointments reschedule <id> --at 2026-12-03T14:00:00Z"
+    )]
     Appointments(AppointmentsCmd),
     /// Waitlist.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  episante waitlist join --practitioner <id> --from 2026-12-01 --to 2026-12-15"
+    )]
     Waitlist(WaitlistCmd),
     /// Alerts: list, acknowledge, resolve, assign, watch live.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante alerts list --severity critical\n  episante alerts ack <id>\n  episante alerts watch -o json"
+    )]
     Alerts(AlertsCmd),
     /// Per-patient alert rules.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante rules get <patient-id>\n  episante rules set <patient-id> --file rules.json"
+    )]
     Rules(RulesCmd),
     /// The PII audit trail (admin).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante audit list --patient <id>\n  episante audit verify"
+    )]
     Audit(AuditCmd),
     /// The device-fleet simulator.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante sim run --registry http://127.0.0.1:8085 --token $TOKEN --devices 10 --scenario mixed --speed 60\n  episante sim bench --port 8883 --registry http://127.0.0.1:8085 --token $TOKEN"
+    )]
     Sim(SimCmd),
     /// Shell completions.
     #[command(
@@ -115,9 +159,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum SimCmd {
-    /// A fleet of simulated patients' devices (see `episante-sim run --help`).
+    /// A fleet of simulated patients' devices with labelled anomalies.
+    #[command(
+        after_help = "Examples:\n  episante sim run --registry http://127.0.0.1:8085 --token $TOKEN --devices 100\n  \
+        episante sim run --scenario mixed --speed 60 --duration 120 --seed 7 --ground-truth truth.jsonl ..."
+    )]
     Run(episante_sim::fleet::RunArgs),
-    /// Raw MQTT publish benchmark.
+    /// Raw MQTT publish benchmark (prints one JSON object).
+    #[command(
+        after_help = "Example:\n  episante sim bench --port 8883 --registry http://127.0.0.1:8085 --token $TOKEN --readings 50"
+    )]
     Bench(episante_sim::bench::BenchArgs),
 }
 
@@ -182,5 +233,30 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Up(_) | Command::Completions { .. } | Command::Sim(_) => {
             unreachable!("handled above")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and subcommand shows examples in its `--help`.
+    #[test]
+    fn every_help_has_examples() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            let has = cmd
+                .get_after_help()
+                .is_some_and(|h| h.to_string().contains("Example"));
+            if !has && cmd.get_name() != "help" {
+                missing.push(path.clone());
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "no examples in: {missing:#?}");
     }
 }

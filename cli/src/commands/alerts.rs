@@ -28,6 +28,7 @@ pub enum AlertsCmd {
         assigned_to: Option<String>,
     },
     /// An alert with its history.
+    #[command(after_help = "Example:\n  episante alerts get <id> -o json")]
     Get { id: String },
     /// Acknowledge an active alert.
     #[command(after_help = "Example:\n  episante alerts ack 8d1e…")]
@@ -42,6 +43,9 @@ pub enum AlertsCmd {
         note: String,
     },
     /// Assign an alert (to yourself by default).
+    #[command(
+        after_help = "Example:\n  episante alerts assign <id>    # to me\n  episante alerts assign <id> --to <clinician-id>"
+    )]
     Assign {
         id: String,
         #[arg(long)]
@@ -61,6 +65,7 @@ pub enum AlertsCmd {
 #[derive(Subcommand, Debug)]
 pub enum RulesCmd {
     /// A patient's rule overrides and the effective rules.
+    #[command(after_help = "Example:\n  episante rules get <patient-id>")]
     Get { patient: String },
     /// Replace a patient's overrides from a JSON file (`-` for stdin): `{"overrides": [...]}`.
     #[command(
@@ -73,6 +78,7 @@ pub enum RulesCmd {
         file: String,
     },
     /// Back to the defaults.
+    #[command(after_help = "Example:\n  episante rules reset <patient-id>")]
     Reset { patient: String },
 }
 

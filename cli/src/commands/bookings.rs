@@ -22,6 +22,7 @@ pub enum PractitionersCmd {
         language: Option<String>,
     },
     /// Show a practitioner.
+    #[command(after_help = "Example:\n  episante practitioners get <id>")]
     Get { id: String },
     /// Create a practitioner profile for a clinician user (admin).
     #[command(
@@ -42,6 +43,7 @@ pub enum PractitionersCmd {
         time_zone: String,
     },
     /// Show a practitioner's weekly availability and exceptions.
+    #[command(after_help = "Example:\n  episante practitioners availability <id> -o json")]
     Availability { id: String },
     /// Replace a practitioner's availability from a JSON file (`-` for stdin).
     #[command(
@@ -58,6 +60,7 @@ pub enum PractitionersCmd {
 #[derive(Subcommand, Debug)]
 pub enum TypesCmd {
     /// List appointment types.
+    #[command(after_help = "Example:\n  episante appointment-types list")]
     List,
     /// Create an appointment type (admin).
     #[command(
@@ -98,6 +101,7 @@ pub enum SlotsCmd {
 #[derive(Subcommand, Debug)]
 pub enum AppointmentsCmd {
     /// Your appointments (patients), your agenda (practitioners), or all (admins).
+    #[command(after_help = "Example:\n  episante appointments list --status booked")]
     List {
         #[arg(long)]
         practitioner: Option<String>,
@@ -107,6 +111,7 @@ pub enum AppointmentsCmd {
         status: Option<String>,
     },
     /// Show an appointment.
+    #[command(after_help = "Example:\n  episante appointments get <id>")]
     Get { id: String },
     /// Book a slot; retries with the same --idempotency-key never book twice.
     #[command(
@@ -127,6 +132,7 @@ pub enum AppointmentsCmd {
         idempotency_key: Option<String>,
     },
     /// Cancel an appointment.
+    #[command(after_help = "Example:\n  episante appointments cancel <id>")]
     Cancel { id: String },
     /// Move an appointment to another start time.
     #[command(
@@ -138,16 +144,20 @@ pub enum AppointmentsCmd {
         at: String,
     },
     /// Mark the patient arrived (practitioner).
+    #[command(after_help = "Example:\n  episante appointments arrived <id>")]
     Arrived { id: String },
     /// Mark a no-show (practitioner).
+    #[command(after_help = "Example:\n  episante appointments noshow <id>")]
     Noshow { id: String },
     /// Mark fulfilled (practitioner).
+    #[command(after_help = "Example:\n  episante appointments fulfilled <id>")]
     Fulfilled { id: String },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum WaitlistCmd {
     /// Waitlist entries.
+    #[command(after_help = "Example:\n  episante waitlist list")]
     List,
     /// Join the waitlist of a practitioner for a date range.
     #[command(
@@ -164,6 +174,7 @@ pub enum WaitlistCmd {
         patient: Option<String>,
     },
     /// Leave the waitlist.
+    #[command(after_help = "Example:\n  episante waitlist leave <entry-id>")]
     Leave { id: String },
 }
 

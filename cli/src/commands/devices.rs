@@ -9,8 +9,10 @@ use crate::context::{rows, CliResult, Ctx};
 #[derive(Subcommand, Debug)]
 pub enum DevicesCmd {
     /// List registered devices.
+    #[command(after_help = "Example:\n  episante devices list -o json")]
     List,
     /// Show a device.
+    #[command(after_help = "Example:\n  episante devices get hub0042")]
     Get { id: String },
     /// Register a device; prints its one-time secret and mTLS certificate (keep them safe).
     #[command(
@@ -22,8 +24,10 @@ pub enum DevicesCmd {
         label: String,
     },
     /// New secret and certificate; the old ones stop working at once.
+    #[command(after_help = "Example:\n  episante devices rotate hub0042 -o json > new-creds.json")]
     Rotate { id: String },
     /// Revoke a device: it can no longer connect.
+    #[command(after_help = "Example:\n  episante devices revoke hub0042")]
     Revoke { id: String },
     /// Assign a device to a patient.
     #[command(after_help = "Example:\n  episante devices assign hub0042 --patient 3f2c…")]
@@ -33,6 +37,7 @@ pub enum DevicesCmd {
         patient: String,
     },
     /// Unassign a device from a patient.
+    #[command(after_help = "Example:\n  episante devices unassign hub0042 --patient <id>")]
     Unassign {
         id: String,
         #[arg(long)]

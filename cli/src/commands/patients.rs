@@ -70,6 +70,7 @@ pub enum PatientsCmd {
         offset: i64,
     },
     /// Show a patient.
+    #[command(after_help = "Example:\n  episante patients get <id> -o json")]
     Get { id: String },
     /// Create a patient (admin).
     #[command(
@@ -86,6 +87,7 @@ pub enum PatientsCmd {
         identity: IdentityArgs,
     },
     /// Archive a patient (admin).
+    #[command(after_help = "Example:\n  episante patients archive <id>")]
     Archive { id: String },
     /// Import patients from a CSV file; every bad row is reported, good rows are imported.
     #[command(
@@ -95,6 +97,7 @@ pub enum PatientsCmd {
     )]
     Import { file: String },
     /// The patient's medical history.
+    #[command(after_help = "Example:\n  episante patients history <id>")]
     History { id: String },
 }
 

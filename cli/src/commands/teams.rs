@@ -9,19 +9,25 @@ use crate::context::{rows, CliResult, Ctx};
 #[derive(Subcommand, Debug)]
 pub enum TeamsCmd {
     /// List care teams.
+    #[command(after_help = "Example:\n  episante teams list")]
     List,
     /// Create a care team.
     #[command(after_help = "Example:\n  episante teams create \"Cardiology ward\"")]
     Create { name: String },
     /// Show a team with its members and patients.
+    #[command(after_help = "Example:\n  episante teams get <team-id>")]
     Get { id: String },
     /// Add a clinician (user id) to a team.
+    #[command(after_help = "Example:\n  episante teams add-member <team-id> <clinician-id>")]
     AddMember { team: String, clinician: String },
     /// Remove a clinician from a team.
+    #[command(after_help = "Example:\n  episante teams remove-member <team-id> <clinician-id>")]
     RemoveMember { team: String, clinician: String },
     /// Put a patient in the team's care.
+    #[command(after_help = "Example:\n  episante teams add-patient <team-id> <patient-id>")]
     AddPatient { team: String, patient: String },
     /// Take a patient out of the team's care.
+    #[command(after_help = "Example:\n  episante teams remove-patient <team-id> <patient-id>")]
     RemovePatient { team: String, patient: String },
 }
 

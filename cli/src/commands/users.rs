@@ -37,8 +37,10 @@ pub enum UsersCmd {
         password: String,
     },
     /// Show a user.
+    #[command(after_help = "Example:\n  episante users get <id>")]
     Get { id: String },
     /// Deactivate a user (sessions revoked).
+    #[command(after_help = "Example:\n  episante users deactivate <id>")]
     Deactivate { id: String },
 }
 
