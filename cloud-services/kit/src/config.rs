@@ -4,7 +4,7 @@
 //! its own section (`[auth]`, `[records]`, …) plus the shared ones (`[log]`, `[database]`,
 //! `[vault]`, `[tokens]`). Environment variables override the file with `__` separating levels,
 //! e.g. `EPISANTE_AUTH__BIND=0.0.0.0:8081` or `EPISANTE_DATABASE__ADMIN_URL=…`. The conventional
-//! `DATABASE_URL`, `VAULT_ADDR` and `VAULT_TOKEN` are honoured too.
+//! `DATABASE_URL`, `VAULT_ADDR`, `VAULT_TOKEN` and `EPISANTE_KAFKA_BROKERS` are honoured too.
 
 use std::path::{Path, PathBuf};
 
@@ -52,6 +52,12 @@ impl ConfigSource {
                 Env::raw()
                     .only(&["VAULT_ADDR", "VAULT_TOKEN"])
                     .map(|k| format!("vault.{}", k.as_str()[6..].to_ascii_lowercase()).into()),
+            )
+            // The spelling people type; `EPISANTE_KAFKA__BROKERS` (the general form) wins.
+            .merge(
+                Env::raw()
+                    .only(&["EPISANTE_KAFKA_BROKERS"])
+                    .map(|_| "kafka.brokers".into()),
             )
             .merge(Env::prefixed("EPISANTE_").split("__"));
         Ok(ConfigSource { figment })
@@ -202,6 +208,14 @@ mod tests {
             let db: DatabaseConfig = src.section("database").unwrap();
             assert_eq!(db.admin_url.expose(), "postgres://x@db/y");
             assert_eq!(db.max_connections, 3);
+            jail.set_env("EPISANTE_KAFKA_BROKERS", "k1:9092");
+            let src = ConfigSource::load(Some(&path)).unwrap();
+            let kafka: figment::value::Dict = src.section("kafka").unwrap();
+            assert_eq!(kafka["brokers"].as_str(), Some("k1:9092"));
+            jail.set_env("EPISANTE_KAFKA__BROKERS", "k2:9092");
+            let src = ConfigSource::load(Some(&path)).unwrap();
+            let kafka: figment::value::Dict = src.section("kafka").unwrap();
+            assert_eq!(kafka["brokers"].as_str(), Some("k2:9092"));
             Ok(())
         });
     }
