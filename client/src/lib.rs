@@ -6,6 +6,7 @@
 //! login in the CLI serves the TUI too. An expired access token is refreshed transparently once.
 
 pub mod session;
+pub mod sse;
 
 use std::time::Duration;
 

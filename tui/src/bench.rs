@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::app::{App, Message, Options};
 use crate::model::{Alert, AlertEvent};
-use crate::sse::SseParser;
+use episante_client::sse::SseParser;
 
 #[derive(Debug, Clone)]
 pub struct BenchConfig {

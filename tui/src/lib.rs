@@ -9,6 +9,5 @@ pub mod bench;
 pub mod board;
 pub mod model;
 pub mod network;
-pub mod sse;
 pub mod stream;
 pub mod ui;

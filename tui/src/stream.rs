@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use crate::app::{Connection, Message};
 use crate::model::{AlertEvent, AlertPage};
 use crate::network::{get_as, CallError, SharedClient, CALL_TIMEOUT};
-use crate::sse::SseParser;
+use episante_client::sse::SseParser;
 
 /// The server sends a keep-alive every 15 s; three missed ones mean the connection is gone.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(45);

@@ -127,13 +127,7 @@ pub async fn list(
     Query(page): Query<Page>,
 ) -> ApiResult<Json<Vec<Device>>> {
     caller.require(ALLOWED)?;
-    let limit = page.limit.unwrap_or(100);
-    let offset = page.offset.unwrap_or(0);
-    if !(1..=1000).contains(&limit) || offset < 0 {
-        return Err(ApiError::Invalid(
-            "limit must be 1 to 1000 and offset not negative".into(),
-        ));
-    }
+    let (limit, offset) = episante_kit::paging::page(page.limit, page.offset, 100, 1000)?;
     let rows = db::devices::list(&state.pool, limit, offset).await?;
     Ok(Json(rows.into_iter().map(Device::from).collect()))
 }

@@ -231,20 +231,11 @@ async fn watch(ctx: &mut Ctx, since: Option<i64>) -> CliResult {
         backoff = Duration::from_millis(500);
         ctx.note("watching alert events (Ctrl-C to stop)…");
         let mut response = response;
-        let mut buffer = String::new();
+        let mut parser = episante_client::sse::SseParser::default();
         while let Ok(Some(chunk)) = response.chunk().await {
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                let mut data = None;
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        last = v.trim().parse().ok().or(last);
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data = serde_json::from_str::<Value>(v.trim()).ok();
-                    }
-                }
-                if let Some(event) = data {
+            for event in parser.feed(&chunk) {
+                last = event.id.as_deref().and_then(|id| id.parse().ok()).or(last);
+                if let Ok(event) = serde_json::from_str::<Value>(&event.data) {
                     print_event(ctx, &event);
                 }
             }

@@ -77,14 +77,12 @@ impl TelemetryConsumer {
     }
 
     async fn run(&self) -> anyhow::Result<()> {
-        let routes = db::routing::device_patients(&self.pool)
-            .await?
-            .into_iter()
-            .collect();
         let mut session = Session {
             sub: self.bus.subscribe(&self.group, TOPICS)?,
             engine: RuleEngine::new(self.hold_secs),
-            routes,
+            // Filled from the database for each batch's devices (and kept current by assignment
+            // events): the watchdog only looks at devices heard since this session started.
+            routes: HashMap::new(),
             last_heard: HashMap::new(),
         };
         let mut watchdog = tokio::time::interval(Duration::from_secs(5));

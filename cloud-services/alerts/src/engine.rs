@@ -192,8 +192,8 @@ impl RuleEngine {
         signals
     }
 
-    /// Devices silent since before `cutoff_ms` (wall clock, for the watchdog), with the rules
-    /// that would flag them: triggers `device.dropout`-kind rules now rather than on resume.
+    /// For the watchdog: `device` has been silent for `silent_for_ms` (wall clock), so its
+    /// dropout rules trigger now (at `now_ms`) rather than when readings resume.
     pub fn silent_since(
         &mut self,
         device: &str,

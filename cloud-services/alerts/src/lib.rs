@@ -23,7 +23,6 @@ pub mod rule_book;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use axum::Router;
 use episante_kit::events::outbox::OutboxRelay;
 use episante_kit::events::EventBus;
@@ -61,30 +60,16 @@ async fn webhook_key(settings: &Settings) -> anyhow::Result<hmac::Key> {
         ));
     }
     if let Some(client) = episante_kit::vault::client(&settings.vault)? {
-        let secret = match vaultrs::kv2::read::<StoredSecret>(
+        let stored = episante_kit::vault::read_or_create(
             &client,
             &cfg.kv_mount,
             &cfg.webhook_secret_path,
+            || StoredSecret {
+                secret: hex::encode(episante_kit::vault::random_bytes::<32>()),
+            },
         )
-        .await
-        {
-            Ok(s) => s.secret,
-            Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => {
-                let secret = hex::encode(rand_bytes());
-                vaultrs::kv2::set(
-                    &client,
-                    &cfg.kv_mount,
-                    &cfg.webhook_secret_path,
-                    &StoredSecret {
-                        secret: secret.clone(),
-                    },
-                )
-                .await
-                .context("storing the webhook secret in Vault")?;
-                secret
-            }
-            Err(e) => return Err(e).context("reading the webhook secret from Vault"),
-        };
+        .await?;
+        let secret = stored.secret;
         return Ok(hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes()));
     }
     if !cfg.webhook_urls.is_empty() {
@@ -92,16 +77,10 @@ async fn webhook_key(settings: &Settings) -> anyhow::Result<hmac::Key> {
             "no webhook secret configured and no Vault: signing webhooks with a random per-run key"
         );
     }
-    Ok(hmac::Key::new(hmac::HMAC_SHA256, &rand_bytes()))
-}
-
-fn rand_bytes() -> [u8; 32] {
-    use ring::rand::SecureRandom;
-    let mut b = [0u8; 32];
-    ring::rand::SystemRandom::new()
-        .fill(&mut b)
-        .expect("randomness");
-    b
+    Ok(hmac::Key::new(
+        hmac::HMAC_SHA256,
+        &episante_kit::vault::random_bytes::<32>(),
+    ))
 }
 
 /// Provisions the database, starts the consumer, live feed, escalation, webhook sender and metric

@@ -11,6 +11,7 @@ pub mod db;
 #[cfg(feature = "events")]
 pub mod events;
 pub mod metrics;
+pub mod paging;
 pub mod private_file;
 pub mod problem;
 pub mod secret;

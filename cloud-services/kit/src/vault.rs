@@ -26,3 +26,34 @@ pub fn client(config: &VaultConfig) -> anyhow::Result<Option<VaultClient>> {
     .context("creating the Vault client")?;
     Ok(Some(client))
 }
+
+/// The KV v2 secret at `mount`/`path`, written first with `make()` if it does not exist yet (a
+/// bootstrap normally writes it; creating it here keeps a fresh dev Vault working).
+pub async fn read_or_create<T>(
+    client: &VaultClient,
+    mount: &str,
+    path: &str,
+    make: impl FnOnce() -> T,
+) -> anyhow::Result<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    match vaultrs::kv2::read::<T>(client, mount, path).await {
+        Ok(value) => Ok(value),
+        Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => {
+            let value = make();
+            vaultrs::kv2::set(client, mount, path, &value)
+                .await
+                .with_context(|| format!("creating {mount}/{path} in Vault"))?;
+            Ok(value)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {mount}/{path} from Vault")),
+    }
+}
+
+/// `N` bytes from the operating system's random generator (keys, secrets).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    bytes
+}

@@ -1,7 +1,7 @@
 //! Who is who: device → patient (from assignment events) and patient → clinicians (from
 //! care-team events).
 
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 pub async fn set_device_patient(
@@ -24,12 +24,6 @@ pub async fn set_device_patient(
             .await?,
     };
     Ok(())
-}
-
-pub async fn device_patients(pool: &PgPool) -> sqlx::Result<Vec<(String, Uuid)>> {
-    sqlx::query_as("SELECT device_id, patient_id FROM device_patients")
-        .fetch_all(pool)
-        .await
 }
 
 /// Replaces the clinicians of `patient`.

@@ -53,13 +53,7 @@ pub async fn list(
             }
         },
     };
-    let limit = p.limit.unwrap_or(200);
-    let offset = p.offset.unwrap_or(0);
-    if !(1..=1000).contains(&limit) || offset < 0 {
-        return Err(ApiError::Invalid(
-            "limit must be 1 to 1000, offset ≥ 0".into(),
-        ));
-    }
+    let (limit, offset) = episante_kit::paging::page(p.limit, p.offset, 200, 1000)?;
     let assigned_to = match p.assigned_to.as_deref() {
         None => None,
         Some("me") => Some(

@@ -11,7 +11,7 @@ use crate::helpers::{batches, now_s, spawn_app, TestApp, TACHY};
 
 /// Reads SSE events until `n` have arrived (or 20 s pass).
 async fn read_events(response: &mut reqwest::Response, n: usize) -> Vec<(i64, Value)> {
-    let mut buffer = String::new();
+    let mut parser = episante_client::sse::SseParser::default();
     let mut events = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while events.len() < n {
@@ -20,19 +20,9 @@ async fn read_events(response: &mut reqwest::Response, n: usize) -> Vec<(i64, Va
             .expect("events in time")
             .expect("stream open")
             .expect("stream not ended");
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let mut id = None;
-            let mut data = None;
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("id:") {
-                    id = v.trim().parse().ok();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data = serde_json::from_str(v.trim()).ok();
-                }
-            }
-            if let (Some(id), Some(data)) = (id, data) {
+        for event in parser.feed(&chunk) {
+            let id = event.id.as_deref().and_then(|id| id.parse().ok());
+            if let (Some(id), Ok(data)) = (id, serde_json::from_str(&event.data)) {
                 events.push((id, data));
             }
         }

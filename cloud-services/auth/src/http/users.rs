@@ -72,13 +72,7 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<UserPage>> {
     caller.require(&[Role::Admin])?;
-    let limit = params.limit.unwrap_or(100);
-    let offset = params.offset.unwrap_or(0);
-    if !(1..=500).contains(&limit) || offset < 0 {
-        return Err(ApiError::Invalid(
-            "limit must be 1 to 500 and offset not negative".into(),
-        ));
-    }
+    let (limit, offset) = episante_kit::paging::page(params.limit, params.offset, 100, 500)?;
     let rows = db::users::list(&state.pool, params.role, limit, offset).await?;
     Ok(Json(UserPage {
         users: rows.iter().map(|r| r.to_user()).collect(),

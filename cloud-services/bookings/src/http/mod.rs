@@ -105,14 +105,7 @@ pub struct PageParams {
 
 impl PageParams {
     pub fn resolve(&self) -> Result<(i64, i64), ApiError> {
-        let limit = self.limit.unwrap_or(50);
-        let offset = self.offset.unwrap_or(0);
-        if !(1..=500).contains(&limit) || offset < 0 {
-            return Err(ApiError::Invalid(
-                "limit must be 1 to 500 and offset not negative".into(),
-            ));
-        }
-        Ok((limit, offset))
+        episante_kit::paging::page(self.limit, self.offset, 50, 500)
     }
 }
 

@@ -40,24 +40,12 @@ impl BlindIndex {
     /// The key at `mount`/`path` in Vault KV v2, created if absent (a bootstrap normally writes
     /// it; creating it here keeps a fresh dev Vault working).
     pub async fn from_vault(client: &VaultClient, mount: &str, path: &str) -> anyhow::Result<Self> {
-        match vaultrs::kv2::read::<StoredKey>(client, mount, path).await {
-            Ok(stored) => Ok(Self::from_key(&decode_key(&stored.key)?)),
-            Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => {
-                let key = random_key();
-                vaultrs::kv2::set(
-                    client,
-                    mount,
-                    path,
-                    &StoredKey {
-                        key: B64.encode(key),
-                    },
-                )
-                .await
-                .with_context(|| format!("creating the blind-index key at {mount}/{path}"))?;
-                Ok(Self::from_key(&key))
-            }
-            Err(e) => Err(e).with_context(|| format!("reading the blind-index key {mount}/{path}")),
-        }
+        let stored = episante_kit::vault::read_or_create(client, mount, path, || StoredKey {
+            key: B64.encode(random_key()),
+        })
+        .await
+        .context("the blind-index key")?;
+        Ok(Self::from_key(&decode_key(&stored.key)?))
     }
 
     /// The key in a local 0600 file (created if absent). Development only.

@@ -5,6 +5,7 @@
 //! version (`rewrap`) without the plaintext ever leaving Vault during a rewrap. Without Vault, a
 //! local master key file stands in — for development only.
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -116,16 +117,18 @@ impl KeyWrapper {
                 key,
                 calls,
             } => {
-                let started = Instant::now();
-                let answer = vaultrs::transit::generate::data_key(
-                    client.as_ref(),
-                    mount,
-                    key,
-                    DataKeyType::Plaintext,
-                    None,
+                let answer = timed(
+                    calls,
+                    "datakey",
+                    vaultrs::transit::generate::data_key(
+                        client.as_ref(),
+                        mount,
+                        key,
+                        DataKeyType::Plaintext,
+                        None,
+                    ),
                 )
                 .await;
-                observe(calls, "datakey", started);
                 let answer = answer.map_err(|e| WrapError::Unavailable(e.to_string()))?;
                 let plaintext = answer
                     .plaintext
@@ -163,11 +166,12 @@ impl KeyWrapper {
                 key,
                 calls,
             } => {
-                let started = Instant::now();
-                let answer =
-                    vaultrs::transit::data::decrypt(client.as_ref(), mount, key, wrapped, None)
-                        .await;
-                observe(calls, "decrypt", started);
+                let answer = timed(
+                    calls,
+                    "decrypt",
+                    vaultrs::transit::data::decrypt(client.as_ref(), mount, key, wrapped, None),
+                )
+                .await;
                 let answer = answer.map_err(|e| match e {
                     vaultrs::error::ClientError::APIError { code: 400, .. } => {
                         WrapError::Invalid(e.to_string())
@@ -205,11 +209,12 @@ impl KeyWrapper {
                 key,
                 calls,
             } => {
-                let started = Instant::now();
-                let answer =
-                    vaultrs::transit::data::rewrap(client.as_ref(), mount, key, wrapped, None)
-                        .await;
-                observe(calls, "rewrap", started);
+                let answer = timed(
+                    calls,
+                    "rewrap",
+                    vaultrs::transit::data::rewrap(client.as_ref(), mount, key, wrapped, None),
+                )
+                .await;
                 Ok(answer
                     .map_err(|e| WrapError::Unavailable(e.to_string()))?
                     .ciphertext)
@@ -268,8 +273,12 @@ impl KeyWrapper {
     }
 }
 
-fn observe(calls: &VaultCallSeconds, op: &'static str, started: Instant) {
+/// Runs one Vault call, recording its duration under `op`.
+async fn timed<T>(calls: &VaultCallSeconds, op: &'static str, call: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let answer = call.await;
     calls
         .get_or_create(&VaultOp { op })
         .observe(started.elapsed().as_secs_f64());
+    answer
 }

@@ -18,18 +18,13 @@ pub use key_wrapper::KeyWrapper;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use ring::rand::{SecureRandom, SystemRandom};
 
 /// Length of every symmetric key here (AES-256, HMAC-SHA-256).
 pub const KEY_LEN: usize = 32;
 
 /// `KEY_LEN` fresh random bytes.
 pub fn random_key() -> [u8; KEY_LEN] {
-    let mut key = [0u8; KEY_LEN];
-    SystemRandom::new()
-        .fill(&mut key)
-        .expect("the system random generator works");
-    key
+    episante_kit::vault::random_bytes()
 }
 
 fn decode_key(encoded: &str) -> anyhow::Result<[u8; KEY_LEN]> {

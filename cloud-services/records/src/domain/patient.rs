@@ -73,7 +73,8 @@ pub struct IdentityPatch {
     pub national_id: Option<Option<String>>,
 }
 
-fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+/// For PATCH bodies: an absent field is `None`, `null` is `Some(None)`.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
 where
     T: Deserialize<'de>,
     D: serde::Deserializer<'de>,

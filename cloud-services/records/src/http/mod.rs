@@ -106,16 +106,9 @@ impl Caller {
     }
 }
 
-/// `limit`/`offset` checks shared by list endpoints.
+/// `limit`/`offset` of the records list endpoints: default 100, at most 500.
 pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiError> {
-    let limit = limit.unwrap_or(100);
-    let offset = offset.unwrap_or(0);
-    if !(1..=500).contains(&limit) || offset < 0 {
-        return Err(ApiError::Invalid(
-            "limit must be 1 to 500 and offset not negative".into(),
-        ));
-    }
-    Ok((limit, offset))
+    episante_kit::paging::page(limit, offset, 100, 500)
 }
 
 #[derive(OpenApi)]

@@ -15,7 +15,7 @@ use crate::db::patients::{ConsentRow, PatientFilter};
 use crate::db::{self, CONSTRAINTS};
 use crate::domain::access::{not_found, PatientScope};
 use crate::domain::patient::{
-    parse_consent_scope, parse_national_id, IdentityPatch, PatientIdentity,
+    double_option, parse_consent_scope, parse_national_id, IdentityPatch, PatientIdentity,
 };
 use crate::store::Patient;
 
@@ -174,12 +174,6 @@ pub struct UpdatePatient {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub user_id: Option<Option<Uuid>>,
-}
-
-fn double_option<'de, D: serde::Deserializer<'de>>(
-    de: D,
-) -> Result<Option<Option<Uuid>>, D::Error> {
-    Option::<Uuid>::deserialize(de).map(Some)
 }
 
 /// Changes identity fields (admin, or a clinician in the patient's care team).
