@@ -322,6 +322,8 @@ impl Agent {
             let batch = ReadingBatch {
                 v: READING_BATCH_VERSION,
                 device_id: self.config.device_id.clone(),
+                epoch: 0,
+                received_at_ms: None,
                 readings,
             };
             let sent = session

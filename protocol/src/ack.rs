@@ -20,6 +20,15 @@ pub struct DeadLetter {
     /// Short machine-readable reason: `malformed`, `version`, `device_mismatch`, `oversized`, …
     pub reason_code: String,
     pub received_at_ms: i64,
-    /// The payload as received, base64 (standard alphabet).
-    pub payload_base64: String,
+    /// Size of the payload as received, bytes.
+    pub payload_bytes: u64,
+    /// SHA-256 of the whole payload, hex: identifies it without carrying it.
+    pub payload_sha256: String,
+    /// The first [`DEAD_LETTER_HEAD_BYTES`] bytes of the payload (all of it when shorter), base64
+    /// (standard alphabet). Dead letters are bounded: an oversized or flooding payload never
+    /// travels further than the broker whole.
+    pub payload_head_base64: String,
 }
+
+/// How much of a refused payload a dead letter keeps.
+pub const DEAD_LETTER_HEAD_BYTES: usize = 4096;

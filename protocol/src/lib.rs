@@ -8,10 +8,13 @@
 pub mod ack;
 pub mod reading;
 pub mod records;
+pub mod stream;
 pub mod topics;
 
 pub use ack::{DeadLetter, ReadingsAck};
 pub use reading::{
-    is_valid_device_id, Reading, ReadingBatch, ReadingError, VitalKind, READING_BATCH_VERSION,
+    is_valid_device_id, Reading, ReadingBatch, ReadingError, VitalKind, MAX_SEQ,
+    READING_BATCH_VERSION,
 };
+pub use stream::{StreamPosition, StreamRefusal};
 pub use records::{CareTeamEvent, DeviceAssignmentEvent};

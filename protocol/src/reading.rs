@@ -13,6 +13,10 @@ pub const READING_BATCH_VERSION: u32 = 1;
 pub const MAX_READINGS_PER_BATCH: usize = 1_000;
 /// Longest device id accepted (device ids are also MQTT client ids and topic levels).
 pub const MAX_DEVICE_ID_LEN: usize = 64;
+/// Largest `seq` accepted: 2^53, so seqs stay exact in JSON numbers (JavaScript, PostgreSQL
+/// `double precision`) and a hub would need 285,000 years at 1,000 readings/s to reach it. A seq
+/// near `u64::MAX` can only be a fault or an attack (see [`crate::stream`]).
+pub const MAX_SEQ: u64 = 1 << 53;
 
 /// Which vital sign a reading measures. The unit is fixed per kind (UCUM code in [`unit`]).
 ///
@@ -118,7 +122,19 @@ pub struct ReadingBatch {
     /// Format version, [`READING_BATCH_VERSION`].
     pub v: u32,
     pub device_id: String,
+    /// The device's stream epoch (see [`crate::stream`]): a hub that starts a new buffer, and so
+    /// starts its seqs over, starts a new, larger epoch. 0 for hubs that predate epochs.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
+    /// When the broker received the batch, ms since the Unix epoch (UTC). Set by the broker, never
+    /// trusted from a device: consumers measure wall-clock time with it, not with device clocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at_ms: Option<i64>,
     pub readings: Vec<Reading>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Why a payload is not a valid reading batch; the text goes to the dead-letter topic.
@@ -148,6 +164,14 @@ pub enum ReadingError {
     },
     #[error("timestamp {0} is not a plausible time")]
     BadTimestamp(i64),
+    #[error("seq {0} exceeds the largest allowed ({MAX_SEQ})")]
+    SeqTooLarge(u64),
+    #[error("reading time {ts_ms} is {ahead_ms} ms ahead of the broker's clock (max {max_skew_ms} ms)")]
+    ClockSkew {
+        ts_ms: i64,
+        ahead_ms: i64,
+        max_skew_ms: i64,
+    },
 }
 
 /// Whether a string may be used as a device id: ASCII letters and digits only, because the id is
@@ -171,6 +195,8 @@ impl ReadingError {
             ReadingError::OutOfRange { .. } => "out_of_range",
             ReadingError::WrongUnit { .. } => "unit",
             ReadingError::BadTimestamp(_) => "timestamp",
+            ReadingError::SeqTooLarge(_) => "seq_bound",
+            ReadingError::ClockSkew { .. } => "clock_skew",
         }
     }
 }
@@ -219,6 +245,9 @@ impl ReadingBatch {
                 }
             }
             previous = Some(r.seq);
+            if r.seq > MAX_SEQ {
+                return Err(ReadingError::SeqTooLarge(r.seq));
+            }
             if !(MIN_TS..MAX_TS).contains(&r.ts_ms) {
                 return Err(ReadingError::BadTimestamp(r.ts_ms));
             }
@@ -238,6 +267,24 @@ impl ReadingBatch {
             }
         }
         Ok(())
+    }
+
+    /// Refuses readings timed more than `max_skew_ms` after `now_ms` (the broker's clock): a hub
+    /// whose clock runs ahead would otherwise end alert holds early and hide later readings.
+    pub fn check_clock(&self, now_ms: i64, max_skew_ms: i64) -> Result<(), ReadingError> {
+        match self.readings.iter().map(|r| r.ts_ms).max() {
+            Some(ts_ms) if ts_ms - now_ms > max_skew_ms => Err(ReadingError::ClockSkew {
+                ts_ms,
+                ahead_ms: ts_ms - now_ms,
+                max_skew_ms,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Lowest `seq` in the batch.
+    pub fn first_seq(&self) -> Option<u64> {
+        self.readings.first().map(|r| r.seq)
     }
 
     /// Highest `seq` in the batch (batches are never empty once validated).
@@ -264,6 +311,8 @@ mod tests {
         ReadingBatch {
             v: READING_BATCH_VERSION,
             device_id: "hub1".into(),
+            epoch: 0,
+            received_at_ms: None,
             readings,
         }
     }
@@ -312,6 +361,21 @@ mod tests {
             batch(vec![r]).validate(),
             Err(ReadingError::BadTimestamp(_))
         ));
+        assert_eq!(
+            batch(vec![reading(u64::MAX, VitalKind::HeartRate, 60.0)]).validate(),
+            Err(ReadingError::SeqTooLarge(u64::MAX))
+        );
+        assert!(batch(vec![reading(MAX_SEQ, VitalKind::HeartRate, 60.0)])
+            .validate()
+            .is_ok());
+        let b = batch(vec![reading(1, VitalKind::HeartRate, 60.0)]);
+        let ts = b.readings[0].ts_ms;
+        assert!(b.check_clock(ts - 120_000, 120_000).is_ok());
+        assert!(matches!(
+            b.check_clock(ts - 120_001, 120_000),
+            Err(ReadingError::ClockSkew { ahead_ms: 120_001, .. })
+        ));
+        assert!(b.check_clock(ts + 3_600_000, 120_000).is_ok(), "the past is fine");
         let mut b = batch(vec![reading(1, VitalKind::HeartRate, 60.0)]);
         b.device_id = "hub-1".into();
         assert_eq!(b.validate(), Err(ReadingError::InvalidDeviceId));

@@ -62,6 +62,8 @@ fn payload(device: &str, first_seq: u64, n: u64) -> Vec<u8> {
     serde_json::to_vec(&ReadingBatch {
         v: READING_BATCH_VERSION,
         device_id: device.to_string(),
+        epoch: 0,
+        received_at_ms: None,
         readings: (first_seq..first_seq + n)
             .map(|seq| Reading {
                 seq,

@@ -197,7 +197,7 @@ async fn run_device(
                         continue;
                     }
                     let n = readings.len() as u64;
-                    let batch = ReadingBatch { v: READING_BATCH_VERSION, device_id: id.clone(), readings };
+                    let batch = ReadingBatch { v: READING_BATCH_VERSION, device_id: id.clone(), epoch: 0, received_at_ms: None, readings };
                     if client.publish(format!("{prefix}/readings"), QoS::AtLeastOnce, false, serde_json::to_vec(&batch)?).await.is_err() {
                         break true;
                     }

@@ -146,6 +146,8 @@ fn tachycardia(device: &str) -> Vec<ReadingBatch> {
         .map(|i| ReadingBatch {
             v: 1,
             device_id: device.into(),
+            epoch: 0,
+            received_at_ms: None,
             readings: vec![Reading {
                 seq: i + 1,
                 ts_ms: (start + i as i64 * 10) * 1000,

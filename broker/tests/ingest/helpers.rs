@@ -273,6 +273,8 @@ pub fn batch(device: &str, first: u64, n: u64) -> ReadingBatch {
     ReadingBatch {
         v: READING_BATCH_VERSION,
         device_id: device.to_string(),
+        epoch: 0,
+        received_at_ms: None,
         readings: (first..first + n)
             .map(|seq| Reading {
                 seq,

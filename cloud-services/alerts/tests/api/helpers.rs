@@ -168,6 +168,8 @@ pub fn batches(
             ReadingBatch {
                 v: 1,
                 device_id: device.to_string(),
+                epoch: 0,
+                received_at_ms: None,
                 readings: values
                     .iter()
                     .map(|(kind, value)| {

@@ -73,6 +73,8 @@ pub fn traces(
             batches.push(ReadingBatch {
                 v: 1,
                 device_id: id.clone(),
+                epoch: 0,
+                received_at_ms: None,
                 readings,
             });
         }

@@ -124,6 +124,8 @@ async fn observations_come_from_the_alerts_vitals_history() {
         let batch = ReadingBatch {
             v: 1,
             device_id: "hubfhir".into(),
+            epoch: 0,
+            received_at_ms: None,
             readings,
         };
         app.bus
