@@ -16,18 +16,18 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use episante_kit::events::EventBus;
 use episante_kit::Shutdown;
 use episante_protocol::reading::MAX_READINGS_PER_BATCH;
 use episante_protocol::topics::{self, DeviceTopicKind};
-use episante_protocol::{DeadLetter, ReadingBatch, ReadingError, ReadingsAck};
+use episante_protocol::{ReadingBatch, ReadingError, ReadingsAck};
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::Notification;
 use serde::Deserialize;
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::dead_letter::{self, PayloadSummary};
+use crate::fleet::FleetHealth;
 use crate::metrics::{BrokerMetrics, Reason};
 
 /// What the ack task learns: a record was handed to Kafka, then whether Kafka confirmed it.
@@ -35,7 +35,8 @@ enum AckEvent {
     Sent {
         device: Arc<str>,
         id: u64,
-        last_seq: Option<u64>,
+        /// `(epoch, last seq)` the record carries, if any is to be acknowledged.
+        last_seq: Option<(u64, u64)>,
     },
     Confirmed {
         device: Arc<str>,
@@ -58,6 +59,10 @@ pub struct KafkaBridge {
     linger: Duration,
     /// Devices whose last status message (or last will) said online.
     online: std::collections::HashSet<String>,
+    /// Stream positions and fleet health (admission of seqs and epochs).
+    fleet: Arc<FleetHealth>,
+    max_clock_skew_ms: i64,
+    seq_window: u64,
 }
 
 /// How much the bridge may hold and how long it may wait.
@@ -69,6 +74,10 @@ pub struct BridgeLimits {
     pub max_payload: usize,
     /// How long a device's readings may wait to share a Kafka record.
     pub linger: Duration,
+    /// Readings timed further ahead of the broker's clock are dead-lettered.
+    pub max_clock_skew_ms: i64,
+    /// How far a batch may jump past the device's last seq (protocol `stream` rule).
+    pub seq_window: u64,
 }
 
 /// Starts the pump and ack tasks; they stop when `shutdown` triggers (or the router goes away).
@@ -77,6 +86,7 @@ pub fn spawn(
     link_rx: LinkRx,
     bus: Arc<dyn EventBus>,
     metrics: Arc<BrokerMetrics>,
+    fleet: Arc<FleetHealth>,
     limits: BridgeLimits,
     shutdown: Shutdown,
 ) -> tokio::task::JoinHandle<()> {
@@ -84,6 +94,8 @@ pub fn spawn(
         max_in_flight,
         max_payload,
         linger,
+        max_clock_skew_ms,
+        seq_window,
     } = limits;
     let (acks, ack_events) = mpsc::unbounded_channel();
     let ack_task = tokio::spawn(run_acks(link_tx, ack_events, metrics.clone()));
@@ -97,6 +109,9 @@ pub fn spawn(
         coalescing: HashMap::new(),
         linger,
         online: Default::default(),
+        fleet,
+        max_clock_skew_ms,
+        seq_window,
     };
     tokio::spawn(async move {
         bridge.pump(link_rx, shutdown).await;
@@ -108,6 +123,8 @@ pub fn spawn(
 /// Enough of a payload to find its sequence numbers, for acking dead-lettered batches.
 #[derive(Deserialize)]
 struct SeqsOnly {
+    #[serde(default)]
+    epoch: u64,
     readings: Vec<SeqOnly>,
 }
 #[derive(Deserialize)]
@@ -115,9 +132,14 @@ struct SeqOnly {
     seq: u64,
 }
 
+/// What the bridge reads of a status message: the agent's heartbeat (`AgentStatus`) or its
+/// last will.
 #[derive(Deserialize)]
 struct Status {
     online: bool,
+    /// Readings buffered on the hub, not yet acknowledged.
+    buffered: Option<u64>,
+    agent_version: Option<String>,
 }
 
 impl KafkaBridge {
@@ -169,7 +191,8 @@ impl KafkaBridge {
         let device = batch.device_id.clone();
         let flush_first = self.coalescing.get(&device).is_some_and(|pending| {
             let first = batch.readings.first().map_or(0, |r| r.seq);
-            first <= pending.batch.last_seq().unwrap_or(0)
+            batch.epoch != pending.batch.epoch
+                || first <= pending.batch.last_seq().unwrap_or(0)
                 || pending.batch.readings.len() + batch.readings.len() > MAX_READINGS_PER_BATCH
         });
         if flush_first {
@@ -212,7 +235,7 @@ impl KafkaBridge {
     }
 
     async fn produce_batch(&mut self, batch: ReadingBatch) {
-        let last_seq = batch.last_seq();
+        let last_seq = batch.last_seq().map(|seq| (batch.epoch, seq));
         let body = serde_json::to_vec(&batch).expect("batches serialise");
         self.produce(topics::KAFKA_READINGS, &batch.device_id, body, last_seq)
             .await;
@@ -229,6 +252,8 @@ impl KafkaBridge {
             DeviceTopicKind::Readings => self.handle_readings(device, topic, payload).await,
             DeviceTopicKind::Status => {
                 if let Ok(status) = serde_json::from_slice::<Status>(payload) {
+                    self.fleet
+                        .status(device, status.buffered, status.agent_version);
                     if status.online {
                         self.online.insert(device.to_string());
                     } else {
@@ -245,38 +270,59 @@ impl KafkaBridge {
         self.metrics.messages_in.inc();
         self.metrics.bytes_in.inc_by(payload.len() as u64);
         if payload.len() > self.max_payload {
+            // Sessions refuse these at the socket; this guards the bridge all the same.
             let reason = format!(
                 "payload of {} bytes exceeds {}",
                 payload.len(),
                 self.max_payload
             );
             return self
-                .dead_letter(device, topic, payload, "oversized", reason)
+                .dead_letter(device, topic, payload, "oversized", reason, false)
                 .await;
         }
+        let now_ms = chrono::Utc::now().timestamp_millis();
         let batch = match ReadingBatch::parse(payload) {
             Ok(batch) if batch.device_id != device => Err(ReadingError::DeviceMismatch {
                 batch: batch.device_id,
                 sender: device.to_string(),
             }),
+            Ok(batch) => batch
+                .check_clock(now_ms, self.max_clock_skew_ms)
+                .map(|()| batch),
             other => other,
         };
-        match batch {
-            Ok(batch) => {
-                self.metrics.readings_in.inc_by(batch.readings.len() as u64);
-                self.coalesce(batch).await;
-            }
+        let mut batch = match batch {
+            Ok(batch) => batch,
             Err(e) => {
                 let code = e.code();
-                self.dead_letter(device, topic, payload, code, e.to_string())
-                    .await
+                return self
+                    .dead_letter(device, topic, payload, code, e.to_string(), true)
+                    .await;
             }
+        };
+        let (first, last) = (
+            batch.first_seq().unwrap_or(0),
+            batch.last_seq().unwrap_or(0),
+        );
+        if let Err(refusal) =
+            self.fleet
+                .admit(device, batch.epoch, first, last, self.seq_window)
+        {
+            // Never acknowledged: an ack through a jumped seq would make a hub delete readings
+            // it has not sent yet.
+            return self
+                .dead_letter(device, topic, payload, refusal.code(), refusal.to_string(), false)
+                .await;
         }
+        batch.received_at_ms = Some(now_ms);
+        self.metrics.readings_in.inc_by(batch.readings.len() as u64);
+        self.coalesce(batch).await;
     }
 
-    /// Writes a rejected payload to the dead-letter topic. If its sequence numbers can be read,
-    /// they are acknowledged once the dead letter is durable: the device must not resend a batch
-    /// that will never be accepted, and nothing is lost — the dead-letter topic has it.
+    /// Writes a rejected payload to the dead-letter topic. With `ack`, if its sequence numbers
+    /// can be read, they are acknowledged once the dead letter is durable: the device must not
+    /// resend a batch that will never be accepted, and nothing is lost — the dead-letter topic
+    /// has the whole payload.
     async fn dead_letter(
         &mut self,
         device: &str,
@@ -284,6 +330,7 @@ impl KafkaBridge {
         payload: &[u8],
         code: &'static str,
         reason: String,
+        ack: bool,
     ) {
         // Pending readings of this device go first, or its ack could overtake them.
         self.flush(device).await;
@@ -292,17 +339,19 @@ impl KafkaBridge {
             .get_or_create(&Reason { reason: code })
             .inc();
         tracing::debug!(device, code, %reason, "payload dead-lettered");
-        let letter = DeadLetter {
-            device_id: device.to_string(),
-            topic: topic.to_string(),
-            reason,
-            reason_code: code.to_string(),
-            received_at_ms: chrono::Utc::now().timestamp_millis(),
-            payload_base64: STANDARD.encode(payload),
+        let summary = if payload.len() <= self.max_payload {
+            PayloadSummary::whole(payload)
+        } else {
+            PayloadSummary::head(payload)
         };
+        let letter = dead_letter::letter(device, topic, code, reason, summary);
         let last_seq = serde_json::from_slice::<SeqsOnly>(payload)
             .ok()
-            .and_then(|p| p.readings.iter().map(|r| r.seq).max());
+            .filter(|_| ack)
+            .and_then(|p| {
+                let epoch = p.epoch;
+                p.readings.iter().map(|r| r.seq).max().map(|s| (epoch, s))
+            });
         let body = serde_json::to_vec(&letter).expect("dead letters serialise");
         self.produce(topics::KAFKA_DEAD_LETTER, device, body, last_seq)
             .await;
@@ -313,7 +362,7 @@ impl KafkaBridge {
         topic: &'static str,
         device: &str,
         payload: Vec<u8>,
-        last_seq: Option<u64>,
+        last_seq: Option<(u64, u64)>,
     ) {
         let permit = self
             .permits
@@ -365,7 +414,7 @@ struct Coalescing {
 
 struct Pending {
     id: u64,
-    last_seq: Option<u64>,
+    last_seq: Option<(u64, u64)>,
     /// None while Kafka has not answered.
     confirmed: Option<bool>,
     /// False once an earlier record of this device failed: acking past a gap would lose it.
@@ -376,7 +425,8 @@ struct Pending {
 #[derive(Default)]
 struct AckLedger {
     pending: HashMap<Arc<str>, VecDeque<Pending>>,
-    acked: HashMap<Arc<str>, u64>,
+    /// `(epoch, seq)` last acknowledged per device.
+    acked: HashMap<Arc<str>, (u64, u64)>,
 }
 
 impl AckLedger {
@@ -407,7 +457,7 @@ impl AckLedger {
 
     /// Pops the confirmed prefix of `device`'s records; returns the new `acked_through` if it
     /// advanced.
-    fn advance(&mut self, device: &Arc<str>) -> Option<u64> {
+    fn advance(&mut self, device: &Arc<str>) -> Option<(u64, u64)> {
         let queue = self.pending.get_mut(device)?;
         let mut through = None;
         while let Some(front) = queue.front() {
@@ -457,9 +507,12 @@ async fn run_acks(
         touched.sort();
         touched.dedup();
         for device in touched {
-            if let Some(acked_through) = ledger.advance(&device) {
-                let body =
-                    serde_json::to_vec(&ReadingsAck { acked_through }).expect("acks serialise");
+            if let Some((epoch, acked_through)) = ledger.advance(&device) {
+                let ack = ReadingsAck {
+                    acked_through,
+                    epoch,
+                };
+                let body = serde_json::to_vec(&ack).expect("acks serialise");
                 if let Err(e) = link_tx.publish(topics::device_ack(&device), body) {
                     tracing::error!(error = ?e, "cannot publish ack: router link closed");
                     return;
@@ -475,10 +528,14 @@ mod tests {
     use super::*;
 
     fn sent(l: &mut AckLedger, d: &Arc<str>, id: u64, seq: u64) {
+        sent_in(l, d, id, 0, seq)
+    }
+
+    fn sent_in(l: &mut AckLedger, d: &Arc<str>, id: u64, epoch: u64, seq: u64) {
         l.record(AckEvent::Sent {
             device: d.clone(),
             id,
-            last_seq: Some(seq),
+            last_seq: Some((epoch, seq)),
         });
     }
 
@@ -488,7 +545,23 @@ mod tests {
             id,
             ok,
         });
-        l.advance(d)
+        l.advance(d).map(|(_, seq)| seq)
+    }
+
+    #[test]
+    fn a_new_epoch_is_acked_from_its_own_start() {
+        let d: Arc<str> = Arc::from("hub1");
+        let mut l = AckLedger::default();
+        sent_in(&mut l, &d, 1, 5, 1_000);
+        assert_eq!(confirm(&mut l, &d, 1, true), Some(1_000));
+        // The hub started a new buffer: its seqs restart under a larger epoch.
+        sent_in(&mut l, &d, 2, 6, 10);
+        l.record(AckEvent::Confirmed {
+            device: d.clone(),
+            id: 2,
+            ok: true,
+        });
+        assert_eq!(l.advance(&d), Some((6, 10)));
     }
 
     #[test]

@@ -24,9 +24,27 @@ pub struct BrokerConfig {
     /// CA, e.g. from a public CA. Client certificates are still verified against the device CA.
     pub tls_cert_path: Option<PathBuf>,
     pub tls_key_path: Option<PathBuf>,
+    /// Device sessions at most (connections past the TLS handshake and CONNECT).
     pub max_connections: usize,
-    /// Largest reading payload accepted; larger ones are dead-lettered.
+    /// A TLS handshake must finish within this, ms; a silent or slow socket is closed after it.
+    pub handshake_timeout_ms: u64,
+    /// The CONNECT packet must arrive within this after the handshake, ms.
+    pub connect_timeout_ms: u64,
+    /// Connections in handshake (TLS + CONNECT) at once, from everywhere: what a flood can hold.
+    pub max_pending_handshakes: usize,
+    /// Connections in handshake at once from one source address.
+    pub max_pending_handshakes_per_ip: usize,
+    /// Largest reading payload accepted; larger ones are refused at the socket (only their
+    /// size, hash and first bytes are dead-lettered).
     pub max_payload_bytes: usize,
+    /// Per-device sustained publish rate, messages per second (bursts up to twice that).
+    pub device_max_msgs_per_sec: u32,
+    /// Per-device sustained publish volume, bytes per second (bursts up to twice that).
+    pub device_max_bytes_per_sec: u64,
+    /// Readings timed more than this ahead of the broker's clock are dead-lettered, ms.
+    pub max_clock_skew_ms: i64,
+    /// How far a batch's first seq may jump past the device's last seq (see protocol `stream`).
+    pub seq_window: u64,
     /// Produced-but-unconfirmed Kafka records at most; beyond it the bridge stops reading from
     /// the MQTT router (backpressure) instead of buffering without bound.
     pub max_in_flight: usize,
@@ -50,7 +68,15 @@ impl Default for BrokerConfig {
             tls_cert_path: None,
             tls_key_path: None,
             max_connections: 20_000,
+            handshake_timeout_ms: 10_000,
+            connect_timeout_ms: 10_000,
+            max_pending_handshakes: 1_024,
+            max_pending_handshakes_per_ip: 64,
             max_payload_bytes: 256 * 1024,
+            device_max_msgs_per_sec: 1_000,
+            device_max_bytes_per_sec: 4 * 1024 * 1024,
+            max_clock_skew_ms: 120_000,
+            seq_window: 1_000_000,
             max_in_flight: 20_000,
             credential_cache_secs: 60,
             coalesce_linger_ms: 5,

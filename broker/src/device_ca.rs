@@ -1,8 +1,8 @@
 //! The device certificate authority.
 //!
-//! Devices prove who they are with a client certificate whose Organization is their device id:
-//! rumqttd (feature `validate-tenant-prefix`) then confines the connection to topics under
-//! `/tenants/{id}/`, which is what stops one device from publishing as, or reading, another.
+//! Devices prove who they are with a client certificate whose Organization is their device id and
+//! whose serial the registry keeps (`device_auth` checks both against the CONNECT); the MQTT
+//! session then confines the connection to topics under `/tenants/{id}/` (`mqtt::session`).
 //! The CA key lives in the data dir (0600); the broker's own server certificate is issued from
 //! it at every start.
 
@@ -22,6 +22,8 @@ use rcgen::{
 pub struct IssuedCert {
     pub cert_pem: String,
     pub key_pem: String,
+    /// The certificate's serial number, hex (the registry keeps the current one per device).
+    pub serial_hex: String,
 }
 
 pub struct DeviceCa {
@@ -45,11 +47,12 @@ fn ca_params() -> CertificateParams {
     params
 }
 
-fn random_serial() -> SerialNumber {
+/// 127 random bits; the first byte is never 0 (DER would drop it) nor ≥ 0x80 (negative).
+fn random_serial() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes[0] &= 0x7f; // positive
-    SerialNumber::from_slice(&bytes)
+    bytes[0] = (bytes[0] & 0x7f) | 0x10;
+    bytes
 }
 
 impl DeviceCa {
@@ -92,13 +95,15 @@ impl DeviceCa {
         params.not_before =
             rcgen::date_time_ymd(start.year(), start.month() as u8, start.day() as u8);
         params.not_after = rcgen::date_time_ymd(end.year(), end.month() as u8, end.day() as u8);
-        params.serial_number = Some(random_serial());
+        let serial = random_serial();
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(IssuedCert {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
+            serial_hex: hex::encode(serial),
         })
     }
 

@@ -1,19 +1,24 @@
 //! EpiSante ingest broker: devices in, Kafka out.
 //!
-//! An embedded rumqttd accepts device connections over mutual TLS (`mqtt`), authenticated against
-//! the device registry this service owns (`device_auth`, `db`, `http`), with certificates from its
-//! device CA (`device_ca`). The `bridge` validates every reading batch, produces it to Kafka keyed
-//! by device id (or dead-letters it) and acknowledges it end to end once Kafka confirmed it.
+//! Our front door (`mqtt`) accepts device connections over mutual TLS and runs their MQTT
+//! sessions on top of an embedded rumqttd router, authenticated against the device registry this
+//! service owns (`device_auth`, `db`, `http`), with certificates from its device CA (`device_ca`);
+//! `revocation` cuts sessions on every instance. The `bridge` validates every reading batch,
+//! produces it to Kafka keyed by device id (or dead-letters it, `dead_letter`) and acknowledges it
+//! end to end once Kafka confirmed it. `fleet` keeps each device's health for admins.
 
 pub mod bridge;
 pub mod config;
 pub mod db;
+pub mod dead_letter;
 pub mod device_auth;
 pub mod device_ca;
 pub mod domain;
+pub mod fleet;
 pub mod http;
 pub mod metrics;
 pub mod mqtt;
+pub mod revocation;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +33,8 @@ use episante_protocol::topics;
 use crate::config::Settings;
 use crate::device_auth::DeviceAuthenticator;
 use crate::device_ca::DeviceCa;
+use crate::fleet::FleetHealth;
+use crate::mqtt::tls::TlsFiles;
 use crate::http::AppState;
 use crate::metrics::BrokerMetrics;
 
@@ -37,10 +44,13 @@ pub struct BrokerService {
     pub mqtt_addr: SocketAddr,
     pub bus: Arc<dyn EventBus>,
     bridge: tokio::task::JoinHandle<()>,
+    fleet_writer: tokio::task::JoinHandle<()>,
+    sessions: Arc<mqtt::sessions::SessionRegistry>,
+    connections: tokio_util::task::TaskTracker,
 }
 
 /// Builds the broker: database, CA and server certificate, event bus and topics, rumqttd, bridge,
-/// HTTP routes. MQTT is accepting when this returns.
+/// HTTP routes, fleet health writer, revocation listener. MQTT is accepting when this returns.
 pub async fn build(settings: Settings, shutdown: Shutdown) -> anyhow::Result<BrokerService> {
     let bus = events::connect(&settings.kafka)?;
     build_with_bus(settings, bus, shutdown).await
@@ -78,25 +88,43 @@ pub async fn build_with_bus(
         Duration::from_secs(config.credential_cache_secs),
         broker_metrics.clone(),
     );
+    let fleet = FleetHealth::new();
     let running = mqtt::start(
         config,
-        mqtt::TlsFiles {
-            ca: ca.ca_path(),
-            cert: &cert_path,
-            key: &key_path,
+        TlsFiles {
+            ca: ca.ca_path().to_path_buf(),
+            cert: cert_path,
+            key: key_path,
         },
-        auth.clone(),
+        mqtt::MqttDeps {
+            auth: auth.clone(),
+            fleet: fleet.clone(),
+            bus: bus.clone(),
+            metrics: broker_metrics.clone(),
+        },
+        shutdown.clone(),
     )?;
-    wait_for_listener(running.addr).await?;
+    revocation::spawn_listener(
+        bus.clone(),
+        auth.clone(),
+        running.sessions.clone(),
+        shutdown.clone(),
+    );
+    let fleet_writer = fleet
+        .clone()
+        .spawn_writer(pool.clone(), Duration::from_secs(1), shutdown.clone());
     let bridge = bridge::spawn(
         running.link_tx,
         running.link_rx,
         bus.clone(),
         broker_metrics,
+        fleet,
         bridge::BridgeLimits {
             max_in_flight: config.max_in_flight,
             max_payload: config.max_payload_bytes,
             linger: Duration::from_millis(config.coalesce_linger_ms),
+            max_clock_skew_ms: config.max_clock_skew_ms,
+            seq_window: config.seq_window,
         },
         shutdown,
     );
@@ -105,6 +133,8 @@ pub async fn build_with_bus(
         verifier: TokenVerifier::remote(&settings.tokens),
         ca,
         auth,
+        sessions: running.sessions.clone(),
+        bus: bus.clone(),
         mqtt_port: running.addr.port(),
     };
     let router = http::router(state, metrics);
@@ -114,12 +144,19 @@ pub async fn build_with_bus(
         mqtt_addr: running.addr,
         bus,
         bridge,
+        fleet_writer,
+        sessions: running.sessions,
+        connections: running.tasks,
     })
 }
 
 /// Creates the broker's topics, retrying while the bus is unreachable.
 async fn ensure_topics(bus: &dyn EventBus, shutdown: &Shutdown) -> anyhow::Result<()> {
-    let wanted = [topics::KAFKA_READINGS, topics::KAFKA_DEAD_LETTER];
+    let wanted = [
+        topics::KAFKA_READINGS,
+        topics::KAFKA_DEAD_LETTER,
+        topics::KAFKA_DEVICE_EVENTS,
+    ];
     let mut delay = Duration::from_millis(200);
     loop {
         match bus.ensure_topics(&wanted).await {
@@ -134,18 +171,8 @@ async fn ensure_topics(bus: &dyn EventBus, shutdown: &Shutdown) -> anyhow::Resul
     }
 }
 
-async fn wait_for_listener(addr: SocketAddr) -> anyhow::Result<()> {
-    let target = SocketAddr::from(([127, 0, 0, 1], addr.port()));
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(target).await.is_ok() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    anyhow::bail!("the MQTT listener on {addr} did not come up")
-}
-
-/// Serves the registry API until `shutdown`, then waits for the bridge to drain.
+/// Serves the registry API until `shutdown`, then ends every device session (last wills
+/// published), waits for their tasks, the bridge to drain and fleet health to be written.
 pub async fn serve(
     service: BrokerService,
     listener: tokio::net::TcpListener,
@@ -153,6 +180,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "device registry listening");
     episante_kit::server::serve(listener, service.router, shutdown).await?;
+    service.sessions.cut_all(mqtt::sessions::CutReason::Shutdown);
+    service.connections.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), service.connections.wait()).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), service.bridge).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), service.fleet_writer).await;
     Ok(())
 }

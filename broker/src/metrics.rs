@@ -28,6 +28,11 @@ pub struct BrokerMetrics {
     pub kafka_delivery_seconds: Histogram,
     pub kafka_failures: Counter,
     pub acks_sent: Counter,
+    pub connections_refused: Family<Reason, Counter>,
+    pub sessions: Gauge,
+    pub sessions_cut: Family<Reason, Counter>,
+    pub pending_handshakes: Gauge,
+    pub rate_limited: Counter,
 }
 
 impl BrokerMetrics {
@@ -44,6 +49,11 @@ impl BrokerMetrics {
             kafka_delivery_seconds: latency_histogram(),
             kafka_failures: Counter::default(),
             acks_sent: Counter::default(),
+            connections_refused: Family::default(),
+            sessions: Gauge::default(),
+            sessions_cut: Family::default(),
+            pending_handshakes: Gauge::default(),
+            rate_limited: Counter::default(),
         };
         let r = registry;
         r.register(
@@ -100,6 +110,32 @@ impl BrokerMetrics {
             "episante_broker_acks_sent",
             "End-to-end acknowledgements published to devices",
             m.acks_sent.clone(),
+        );
+        r.register(
+            "episante_broker_connections_refused",
+            "Connections refused before a session started, by reason (handshake timeout, \
+             source limit, identity mismatch, bad credentials, stale certificate, ...)",
+            m.connections_refused.clone(),
+        );
+        r.register(
+            "episante_broker_sessions",
+            "Device MQTT sessions open now",
+            m.sessions.clone(),
+        );
+        r.register(
+            "episante_broker_sessions_cut",
+            "Device sessions ended by the broker, by reason (revoked, rotated, replaced, ...)",
+            m.sessions_cut.clone(),
+        );
+        r.register(
+            "episante_broker_pending_handshakes",
+            "Connections between accept and CONNACK",
+            m.pending_handshakes.clone(),
+        );
+        r.register(
+            "episante_broker_rate_limited",
+            "Device publishes refused by the per-device rate limit",
+            m.rate_limited.clone(),
         );
         Arc::new(m)
     }

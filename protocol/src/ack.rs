@@ -7,6 +7,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadingsAck {
     pub acked_through: u64,
+    /// The stream epoch `acked_through` belongs to (0 for hubs that predate epochs): an agent
+    /// ignores acks of an epoch other than its own, so a late ack of an old stream can never
+    /// delete readings of the new one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A record of `telemetry.dead-letter.v1`: a payload the broker refused, and why.
@@ -24,10 +33,13 @@ pub struct DeadLetter {
     pub payload_bytes: u64,
     /// SHA-256 of the whole payload, hex: identifies it without carrying it.
     pub payload_sha256: String,
-    /// The first [`DEAD_LETTER_HEAD_BYTES`] bytes of the payload (all of it when shorter), base64
-    /// (standard alphabet). Dead letters are bounded: an oversized or flooding payload never
+    /// The payload, base64 (standard alphabet): whole when it was within the size limit (its
+    /// readings were acknowledged, so this is where they live on), else only its first
+    /// [`DEAD_LETTER_HEAD_BYTES`] bytes (`truncated`): an oversized or flooding payload never
     /// travels further than the broker whole.
-    pub payload_head_base64: String,
+    pub payload_base64: String,
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// How much of a refused payload a dead letter keeps.

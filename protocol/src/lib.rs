@@ -8,6 +8,7 @@
 pub mod ack;
 pub mod reading;
 pub mod records;
+pub mod registry;
 pub mod stream;
 pub mod topics;
 

@@ -1,9 +1,10 @@
 //! MQTT topic names and Kafka topic names, in one place.
 //!
 //! The broker authorises devices by topic, so the names are part of the security model. Devices
-//! connect with mutual TLS and a certificate whose Organization is their device id; the broker
-//! (rumqttd's tenant prefix) confines each connection to topics under `/tenants/{its id}/`, so a
-//! device cannot publish to, or subscribe to, another device's topics. The helpers here are the
+//! connect with mutual TLS and a certificate whose Organization is their device id; the broker's
+//! session (`broker/src/mqtt/session.rs`) lets each connection publish only to its own readings
+//! and status topics and subscribe only under `/tenants/{its id}/`, so a device cannot publish
+//! to, or subscribe to, another device's topics. The helpers here are the
 //! only way topic strings are built or parsed.
 
 /// Kafka topic carrying validated reading batches, keyed by device id (per-device order).
@@ -15,6 +16,9 @@ pub const KAFKA_DEVICE_ASSIGNMENTS: &str = "records.device-assignments.v1";
 /// Kafka topic carrying, per patient, the clinicians currently allowed to see them (care teams),
 /// from the records service; keyed by patient id, so the latest event per patient is the truth.
 pub const KAFKA_CARE_TEAMS: &str = "records.care-teams.v1";
+/// Kafka topic carrying device credential changes (revocation, rotation) from the registry, which
+/// every broker instance acts on.
+pub const KAFKA_DEVICE_EVENTS: &str = "registry.devices.v1";
 /// Kafka topic carrying alert lifecycle events from the alerts service.
 pub const KAFKA_ALERT_EVENTS: &str = "alerts.events.v1";
 /// Kafka topic carrying booking events from the bookings service.

@@ -1,6 +1,7 @@
 //! The broker's database: the device registry.
 
 pub mod devices;
+pub mod health;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

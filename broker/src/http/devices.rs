@@ -11,10 +11,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use crate::db::{self, devices::DeviceRow, CONSTRAINTS};
+use crate::device_ca::IssuedCert;
 use crate::domain::{generate_secret, secret_digest, DeviceId};
+use crate::revocation;
+use episante_protocol::registry::DeviceChange;
 
 const ALLOWED: &[Role] = &[Role::Admin, Role::Service];
 
+/// A device and its fleet health (connection state and what it last did).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Device {
     pub device_id: String,
@@ -22,16 +26,39 @@ pub struct Device {
     pub revoked: bool,
     pub created_at: DateTime<Utc>,
     pub credentials_issued_at: DateTime<Utc>,
+    /// Whether an MQTT session of the device is open on some broker instance.
+    pub online: bool,
+    pub last_connect_at: Option<DateTime<Utc>>,
+    /// When the broker last accepted readings from it.
+    pub last_reading_at: Option<DateTime<Utc>>,
+    /// When its agent last sent a status heartbeat.
+    pub last_status_at: Option<DateTime<Utc>>,
+    /// The latest of connect, reading and heartbeat.
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// Readings buffered on the hub and not yet acknowledged, as its agent last reported.
+    pub backlog: Option<i64>,
+    pub agent_version: Option<String>,
 }
 
 impl From<DeviceRow> for Device {
     fn from(row: DeviceRow) -> Self {
+        let last_seen_at = [row.last_connect_at, row.last_reading_at, row.last_status_at]
+            .into_iter()
+            .flatten()
+            .max();
         Device {
             device_id: row.device_id,
             label: row.label,
             revoked: row.revoked_at.is_some(),
             created_at: row.created_at,
             credentials_issued_at: row.credentials_issued_at,
+            online: row.online.unwrap_or(false),
+            last_connect_at: row.last_connect_at,
+            last_reading_at: row.last_reading_at,
+            last_status_at: row.last_status_at,
+            last_seen_at,
+            backlog: row.backlog,
+            agent_version: row.agent_version,
         }
     }
 }
@@ -60,9 +87,13 @@ pub struct RegisterDevice {
     pub label: String,
 }
 
-fn credentials(state: &AppState, device_id: &str, secret: String) -> ApiResult<DeviceCredentials> {
-    let cert = state.ca.issue_device(device_id)?;
-    Ok(DeviceCredentials {
+fn credentials(
+    state: &AppState,
+    device_id: &str,
+    secret: String,
+    cert: IssuedCert,
+) -> DeviceCredentials {
+    DeviceCredentials {
         device_id: device_id.to_string(),
         secret,
         certificate_pem: cert.cert_pem,
@@ -70,7 +101,7 @@ fn credentials(state: &AppState, device_id: &str, secret: String) -> ApiResult<D
         ca_pem: state.ca.ca_pem().to_string(),
         mqtt_port: state.mqtt_port,
         topic_prefix: format!("/tenants/{device_id}/"),
-    })
+    }
 }
 
 /// Registers a device and issues its credentials.
@@ -91,11 +122,13 @@ pub async fn register(
         ));
     }
     let secret = generate_secret();
+    let cert = state.ca.issue_device(id.as_str())?;
     db::devices::insert(
         &state.pool,
         id.as_str(),
         body.label.trim(),
         &secret_digest(&secret),
+        &cert.serial_hex,
     )
     .await
     .map_err(|e| ApiError::from_db(e, CONSTRAINTS))?;
@@ -107,28 +140,32 @@ pub async fn register(
     );
     Ok((
         StatusCode::CREATED,
-        Json(credentials(&state, id.as_str(), secret)?),
+        Json(credentials(&state, id.as_str(), secret, cert)),
     ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
-pub struct Page {
+#[into_params(parameter_in = Query)]
+pub struct ListDevices {
     /// 1 to 1000, default 100.
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// Only active devices with no open session (silent hubs).
+    #[serde(default)]
+    pub offline: bool,
 }
 
-/// Lists devices by id.
-#[utoipa::path(get, path = "/v1/devices", tag = "devices", security(("bearer" = [])), params(Page),
+/// Lists devices by id, with their fleet health.
+#[utoipa::path(get, path = "/v1/devices", tag = "devices", security(("bearer" = [])), params(ListDevices),
     responses((status = 200, body = Vec<Device>), (status = 403, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: AuthUser,
-    Query(page): Query<Page>,
+    Query(query): Query<ListDevices>,
 ) -> ApiResult<Json<Vec<Device>>> {
     caller.require(ALLOWED)?;
-    let (limit, offset) = episante_kit::paging::page(page.limit, page.offset, 100, 1000)?;
-    let rows = db::devices::list(&state.pool, limit, offset).await?;
+    let (limit, offset) = episante_kit::paging::page(query.limit, query.offset, 100, 1000)?;
+    let rows = db::devices::list(&state.pool, query.offline, limit, offset).await?;
     Ok(Json(rows.into_iter().map(Device::from).collect()))
 }
 
@@ -152,7 +189,8 @@ pub async fn get(
         .ok_or_else(|| not_found(&id))
 }
 
-/// Issues a new secret and certificate; the old secret stops working at once.
+/// Issues a new secret and certificate; the old secret and certificate stop working at once and
+/// a session opened with them is cut (on every broker instance).
 #[utoipa::path(post, path = "/v1/devices/{id}/rotate", tag = "devices", security(("bearer" = [])),
     params(("id" = String, Path, description = "Device id")),
     responses((status = 200, body = DeviceCredentials), (status = 404, body = Problem),
@@ -163,19 +201,29 @@ pub async fn rotate(
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeviceCredentials>> {
     caller.require(ALLOWED)?;
+    let id = DeviceId::parse(&id).map_err(|_| not_found(&id))?;
+    let id = id.as_str();
     let secret = generate_secret();
-    let rotated = db::devices::rotate_secret(&state.pool, &id, &secret_digest(&secret)).await?;
-    state.auth.invalidate(&id);
+    let cert = state.ca.issue_device(id)?;
+    let rotated =
+        db::devices::rotate_credentials(&state.pool, id, &secret_digest(&secret), &cert.serial_hex)
+            .await?;
     match rotated {
-        Some(_) => Ok(Json(credentials(&state, &id, secret)?)),
-        None => match db::devices::get(&state.pool, &id).await? {
+        Some(issued_at) => {
+            revocation::apply(&state.auth, &state.sessions, id, DeviceChange::Rotated, issued_at);
+            revocation::announce(state.bus.as_ref(), id, DeviceChange::Rotated, issued_at).await;
+            tracing::info!(device = id, by = caller.subject(), "device credentials rotated");
+            Ok(Json(credentials(&state, id, secret, cert)))
+        }
+        None => match db::devices::get(&state.pool, id).await? {
             Some(_) => Err(ApiError::Conflict(format!("device {id} is revoked"))),
             None => Err(not_found(&id)),
         },
     }
 }
 
-/// Revokes a device: it cannot connect again.
+/// Revokes a device: it cannot connect again, and its open session is cut (on every broker
+/// instance).
 #[utoipa::path(post, path = "/v1/devices/{id}/revoke", tag = "devices", security(("bearer" = [])),
     params(("id" = String, Path, description = "Device id")),
     responses((status = 200, body = Device), (status = 404, body = Problem)))]
@@ -185,10 +233,15 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Device>> {
     caller.require(ALLOWED)?;
-    let row = db::devices::revoke(&state.pool, &id)
+    if !db::devices::revoke(&state.pool, &id).await? {
+        return Err(not_found(&id));
+    }
+    let now = Utc::now();
+    revocation::apply(&state.auth, &state.sessions, &id, DeviceChange::Revoked, now);
+    revocation::announce(state.bus.as_ref(), &id, DeviceChange::Revoked, now).await;
+    tracing::info!(device = %id, by = caller.subject(), "device revoked");
+    let row = db::devices::get(&state.pool, &id)
         .await?
         .ok_or_else(|| not_found(&id))?;
-    state.auth.invalidate(&id);
-    tracing::info!(device = %id, by = caller.subject(), "device revoked");
     Ok(Json(row.into()))
 }

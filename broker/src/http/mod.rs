@@ -15,6 +15,8 @@ use utoipa::OpenApi;
 
 use crate::device_auth::DeviceAuthenticator;
 use crate::device_ca::DeviceCa;
+use crate::mqtt::sessions::SessionRegistry;
+use episante_kit::events::EventBus;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +24,10 @@ pub struct AppState {
     pub verifier: Arc<TokenVerifier>,
     pub ca: Arc<DeviceCa>,
     pub auth: Arc<DeviceAuthenticator>,
+    /// This instance's live device sessions (cut on revoke and rotate).
+    pub sessions: Arc<SessionRegistry>,
+    /// Where device changes are announced to the other broker instances.
+    pub bus: Arc<dyn EventBus>,
     /// Where devices connect, for the credentials response.
     pub mqtt_port: u16,
 }

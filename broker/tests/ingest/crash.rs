@@ -89,7 +89,7 @@ async fn kill_9_mid_stream_loses_no_reading() {
                 sent_through += PER_BATCH;
             }
             match tokio::time::timeout(Duration::from_secs(5), device.events.recv()).await {
-                Ok(Some(DeviceEvent::Ack(n))) => {
+                Ok(Some(DeviceEvent::Ack(n, _))) => {
                     acked = acked.max(n);
                     if !killed && acked >= TOTAL / 3 {
                         broker.kill_9();

@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 
 pub struct Platform {
     pub kafka: TestKafka,
+    /// The broker's settings, for starting more instances of it on the same database and bus.
+    pub settings: Settings,
     pub registry: String,
     pub auth_base: String,
     pub mqtt_port: u16,
@@ -38,6 +40,27 @@ impl Drop for Platform {
 /// Auth service (in-process, `TestAuth`) + broker bridging to a fresh tansu, each with its own
 /// database.
 pub async fn start_platform() -> Platform {
+    start_platform_with(|_| {}).await
+}
+
+/// A broker instance on `settings`; returns its registry URL and MQTT port.
+pub async fn start_broker(settings: Settings, shutdown: &Shutdown) -> (String, u16) {
+    let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry = format!("http://{}", http_listener.local_addr().unwrap());
+    let service = episante_broker::build(settings, shutdown.clone())
+        .await
+        .expect("broker builds");
+    let mqtt_port = service.mqtt_addr.port();
+    tokio::spawn(episante_broker::serve(
+        service,
+        http_listener,
+        shutdown.clone(),
+    ));
+    (registry, mqtt_port)
+}
+
+/// [`start_platform`] with the broker's configuration adjusted by `tune`.
+pub async fn start_platform_with(tune: impl FnOnce(&mut BrokerConfig)) -> Platform {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let kafka = TestKafka::start().await.expect("tansu");
     let shutdown = Shutdown::new();
@@ -65,21 +88,14 @@ pub async fn start_platform() -> Platform {
         tokens: auth.token_config(),
         log: LogConfig::default(),
     };
-    let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let registry = format!("http://{}", http_listener.local_addr().unwrap());
-    let service = episante_broker::build(settings, shutdown.clone())
-        .await
-        .expect("broker builds");
-    let mqtt_port = service.mqtt_addr.port();
-    tokio::spawn(episante_broker::serve(
-        service,
-        http_listener,
-        shutdown.clone(),
-    ));
+    let mut settings = settings;
+    tune(&mut settings.broker);
+    let (registry, mqtt_port) = start_broker(settings.clone(), &shutdown).await;
 
     let admin_token = auth.admin_token.clone();
     Platform {
         kafka,
+        settings,
         registry,
         auth_base,
         mqtt_port,
@@ -120,6 +136,29 @@ impl Platform {
             .unwrap();
         assert_eq!(r.status(), 201, "registering {id}");
         DeviceCreds(r.json().await.unwrap())
+    }
+
+    /// `POST /v1/devices/{id}/{action}` (revoke, rotate) as the admin.
+    pub async fn device_action(&self, id: &str, action: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/devices/{id}/{action}", self.registry))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /v1/devices{query}` as the admin.
+    pub async fn devices(&self, query: &str) -> Vec<Value> {
+        let r = self
+            .http
+            .get(format!("{}/v1/devices{query}", self.registry))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
     }
 
     pub async fn metrics_text(&self) -> String {
@@ -177,7 +216,8 @@ pub fn device_options(creds: &DeviceCreds, password: &str, port: u16) -> MqttOpt
 }
 
 pub enum DeviceEvent {
-    Ack(u64),
+    /// `acked_through` and its epoch.
+    Ack(u64, u64),
     Disconnected(String),
 }
 
@@ -209,7 +249,8 @@ pub async fn connect(options: MqttOptions) -> Result<MqttDevice, String> {
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if let Ok(ack) = serde_json::from_slice::<Value>(&p.payload) {
                         if let Some(n) = ack["acked_through"].as_u64() {
-                            let _ = tx.send(DeviceEvent::Ack(n));
+                            let epoch = ack["epoch"].as_u64().unwrap_or(0);
+                            let _ = tx.send(DeviceEvent::Ack(n, epoch));
                         }
                     }
                 }
@@ -246,8 +287,8 @@ impl MqttDevice {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                Ok(Some(DeviceEvent::Ack(n))) if n >= seq => return Ok(n),
-                Ok(Some(DeviceEvent::Ack(_))) => continue,
+                Ok(Some(DeviceEvent::Ack(n, _))) if n >= seq => return Ok(n),
+                Ok(Some(DeviceEvent::Ack(..))) => continue,
                 Ok(Some(DeviceEvent::Disconnected(e))) => return Err(format!("disconnected: {e}")),
                 Ok(None) => return Err("event loop ended".into()),
                 Err(_) => return Err(format!("no ack of {seq} within {within:?}")),
@@ -265,6 +306,34 @@ impl MqttDevice {
                 Err(_) => return false,
             }
         }
+    }
+}
+
+impl MqttDevice {
+    /// Waits until an ack of at least `seq` in `epoch` arrives.
+    pub async fn wait_epoch_ack(&mut self, epoch: u64, seq: u64, within: Duration) -> Result<u64, String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(DeviceEvent::Ack(n, e))) if e == epoch && n >= seq => return Ok(n),
+                Ok(Some(DeviceEvent::Ack(..))) => continue,
+                Ok(Some(DeviceEvent::Disconnected(e))) => return Err(format!("disconnected: {e}")),
+                Ok(None) => return Err("event loop ended".into()),
+                Err(_) => return Err(format!("no ack of {epoch}/{seq} within {within:?}")),
+            }
+        }
+    }
+
+    /// Acks received within `within`, `(epoch, acked_through)`.
+    pub async fn acks_within(&mut self, within: Duration) -> Vec<(u64, u64)> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut acks = vec![];
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+            if let DeviceEvent::Ack(n, e) = event {
+                acks.push((e, n));
+            }
+        }
+        acks
     }
 }
 

@@ -1,0 +1,136 @@
+//! The live device sessions of this broker instance, by device id: the handle that lets the
+//! registry cut a session within a second of a revocation or rotation.
+//!
+//! One session per device: a new CONNECT of the same device replaces (cuts) the older session,
+//! as MQTT requires. A cut says why, and the session closes its socket at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::metrics::{BrokerMetrics, Reason};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutReason {
+    Revoked,
+    /// New credentials were issued after this session was admitted.
+    Rotated,
+    /// The same device connected again.
+    Replaced,
+    Shutdown,
+}
+
+impl CutReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            CutReason::Revoked => "revoked",
+            CutReason::Rotated => "rotated",
+            CutReason::Replaced => "replaced",
+            CutReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+struct Live {
+    id: u64,
+    credentials_issued_at: DateTime<Utc>,
+    cut: watch::Sender<Option<CutReason>>,
+}
+
+/// What a session holds: its id and the receiver its cut arrives on.
+pub struct SessionTicket {
+    pub id: u64,
+    pub cut: watch::Receiver<Option<CutReason>>,
+}
+
+pub struct SessionRegistry {
+    live: Mutex<HashMap<String, Live>>,
+    next_id: AtomicU64,
+    metrics: Arc<BrokerMetrics>,
+}
+
+impl SessionRegistry {
+    pub fn new(metrics: Arc<BrokerMetrics>) -> Arc<Self> {
+        Arc::new(SessionRegistry {
+            live: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            metrics,
+        })
+    }
+
+    fn send_cut(&self, live: &Live, reason: CutReason) {
+        if live.cut.send_replace(Some(reason)).is_none() {
+            self.metrics
+                .sessions_cut
+                .get_or_create(&Reason {
+                    reason: reason.code(),
+                })
+                .inc();
+        }
+    }
+
+    /// Registers a session of `device`, cutting the one it replaces.
+    pub fn register(&self, device: &str, credentials_issued_at: DateTime<Utc>) -> SessionTicket {
+        let (tx, rx) = watch::channel(None);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let old = self.live.lock().expect("sessions poisoned").insert(
+            device.to_string(),
+            Live {
+                id,
+                credentials_issued_at,
+                cut: tx,
+            },
+        );
+        if let Some(old) = old {
+            self.send_cut(&old, CutReason::Replaced);
+        }
+        self.metrics.sessions.set(self.len() as i64);
+        SessionTicket { id, cut: rx }
+    }
+
+    /// Forgets session `id` of `device` (a newer session of the device stays).
+    pub fn unregister(&self, device: &str, id: u64) {
+        let mut live = self.live.lock().expect("sessions poisoned");
+        if live.get(device).is_some_and(|l| l.id == id) {
+            live.remove(device);
+        }
+        let n = live.len();
+        drop(live);
+        self.metrics.sessions.set(n as i64);
+    }
+
+    /// Cuts `device`'s session if it was admitted with credentials issued before `issued_at`
+    /// (a rotation), or whatever its credentials when `revoked`. Returns whether one was cut.
+    /// Replaying an old event is harmless: a session admitted after it is not touched.
+    pub fn cut_device(&self, device: &str, revoked: bool, issued_at: DateTime<Utc>) -> bool {
+        let live = self.live.lock().expect("sessions poisoned");
+        match live.get(device) {
+            Some(l) if revoked => {
+                self.send_cut(l, CutReason::Revoked);
+                true
+            }
+            Some(l) if l.credentials_issued_at < issued_at => {
+                self.send_cut(l, CutReason::Rotated);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn cut_all(&self, reason: CutReason) {
+        for l in self.live.lock().expect("sessions poisoned").values() {
+            self.send_cut(l, reason);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.live.lock().expect("sessions poisoned").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
