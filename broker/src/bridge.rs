@@ -304,14 +304,21 @@ impl KafkaBridge {
             batch.first_seq().unwrap_or(0),
             batch.last_seq().unwrap_or(0),
         );
-        if let Err(refusal) =
-            self.fleet
-                .admit(device, batch.epoch, first, last, self.seq_window)
+        if let Err(refusal) = self
+            .fleet
+            .admit(device, batch.epoch, first, last, self.seq_window)
         {
             // Never acknowledged: an ack through a jumped seq would make a hub delete readings
             // it has not sent yet.
             return self
-                .dead_letter(device, topic, payload, refusal.code(), refusal.to_string(), false)
+                .dead_letter(
+                    device,
+                    topic,
+                    payload,
+                    refusal.code(),
+                    refusal.to_string(),
+                    false,
+                )
                 .await;
         }
         batch.received_at_ms = Some(now_ms);
@@ -349,8 +356,11 @@ impl KafkaBridge {
             .ok()
             .filter(|_| ack)
             .and_then(|p| {
-                let epoch = p.epoch;
-                p.readings.iter().map(|r| r.seq).max().map(|s| (epoch, s))
+                let first = p.readings.iter().map(|r| r.seq).min()?;
+                let last = p.readings.iter().map(|r| r.seq).max()?;
+                self.fleet
+                    .would_admit(device, p.epoch, first, last, self.seq_window)
+                    .then_some((p.epoch, last))
             });
         let body = serde_json::to_vec(&letter).expect("dead letters serialise");
         self.produce(topics::KAFKA_DEAD_LETTER, device, body, last_seq)

@@ -79,6 +79,23 @@ impl FleetHealth {
         Ok(())
     }
 
+    /// Whether a batch `(epoch, first..=last)` would be admitted, without advancing anything:
+    /// an ack of a refused batch must not cover seqs the rule would refuse (or any past
+    /// `MAX_SEQ`), or one bad payload could make a hub delete readings it never sent.
+    pub fn would_admit(
+        &self,
+        device: &str,
+        epoch: u64,
+        first: u64,
+        last: u64,
+        window: u64,
+    ) -> bool {
+        let state = self.state.lock().expect("fleet health poisoned");
+        last <= episante_protocol::MAX_SEQ
+            && StreamPosition::admit(state.positions.get(device).copied(), epoch, first, window)
+                .is_ok()
+    }
+
     /// A status heartbeat: the agent's backlog and version when it says them.
     pub fn status(&self, device: &str, backlog: Option<u64>, agent_version: Option<String>) {
         self.change(device, |c| {
@@ -155,7 +172,10 @@ mod tests {
         fleet.seed("hub1", StreamPosition::new(0, 100));
         assert!(fleet.admit("hub1", 0, 101, 110, 1_000).is_ok());
         assert_eq!(
-            fleet.admit("hub1", 0, 5_000, 5_001, 1_000).unwrap_err().code(),
+            fleet
+                .admit("hub1", 0, 5_000, 5_001, 1_000)
+                .unwrap_err()
+                .code(),
             "seq_jump"
         );
         // A lower stored position (another broker's stale view) never moves it back.

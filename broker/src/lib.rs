@@ -34,9 +34,9 @@ use crate::config::Settings;
 use crate::device_auth::DeviceAuthenticator;
 use crate::device_ca::DeviceCa;
 use crate::fleet::FleetHealth;
-use crate::mqtt::tls::TlsFiles;
 use crate::http::AppState;
 use crate::metrics::BrokerMetrics;
+use crate::mqtt::tls::TlsFiles;
 
 pub struct BrokerService {
     pub router: Router,
@@ -110,9 +110,10 @@ pub async fn build_with_bus(
         running.sessions.clone(),
         shutdown.clone(),
     );
-    let fleet_writer = fleet
-        .clone()
-        .spawn_writer(pool.clone(), Duration::from_secs(1), shutdown.clone());
+    let fleet_writer =
+        fleet
+            .clone()
+            .spawn_writer(pool.clone(), Duration::from_secs(1), shutdown.clone());
     let bridge = bridge::spawn(
         running.link_tx,
         running.link_rx,
@@ -180,7 +181,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "device registry listening");
     episante_kit::server::serve(listener, service.router, shutdown).await?;
-    service.sessions.cut_all(mqtt::sessions::CutReason::Shutdown);
+    service
+        .sessions
+        .cut_all(mqtt::sessions::CutReason::Shutdown);
     service.connections.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), service.connections.wait()).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), service.bridge).await;

@@ -34,7 +34,12 @@ pub fn apply(
 
 /// Publishes a change for the other instances (best effort: their credential caches expire
 /// within `credential_cache_secs` regardless).
-pub async fn announce(bus: &dyn EventBus, device: &str, change: DeviceChange, issued_at: DateTime<Utc>) {
+pub async fn announce(
+    bus: &dyn EventBus,
+    device: &str,
+    change: DeviceChange,
+    issued_at: DateTime<Utc>,
+) {
     let event = DeviceEvent {
         device_id: device.to_string(),
         change,

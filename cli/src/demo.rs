@@ -4,6 +4,10 @@
 //! few patients, registers one hub per patient and assigns it, then runs the fleet simulator
 //! in-process against the embedded broker: a first accelerated round whose anomalies (tachycardia,
 //! bradycardia, hypoxia…) raise alerts within a minute, then real-time rounds forever.
+//!
+//! The accelerated round is back-dated (it replays the last quarter hour ten times faster and
+//! catches up with the clock as it ends), never fast-forwarded: readings timed in the future
+//! would be refused by the broker and date alerts after their creation.
 
 use std::time::Duration;
 
@@ -159,8 +163,8 @@ async fn demo(ward: &DemoWard) -> anyhow::Result<()> {
          now and the first alerts appear within a minute (episante-tui, or `episante alerts watch`)",
         PATIENTS.len()
     );
-    // Round 1: ten times real time, anomalies 20–40 s in; then real time, forever.
-    let mut start_ms = chrono::Utc::now().timestamp_millis();
+    // Round 1: ten times real time, anomalies 20–40 s in; then real time, forever. Each round
+    // starts where the simulator's default puts it: back-dated so that it ends at the clock.
     for round in 1u64.. {
         let (speed, duration) = if round == 1 { (10.0, 100) } else { (1.0, 600) };
         let args = RunArgs {
@@ -176,7 +180,7 @@ async fn demo(ward: &DemoWard) -> anyhow::Result<()> {
             scenario: ScenarioName::Mixed,
             seed: round,
             ground_truth: None,
-            start_ms: Some(start_ms),
+            start_ms: None,
             prefix: prefix.clone(),
             via_edge: None,
             connect_rate: 50,
@@ -184,7 +188,6 @@ async fn demo(ward: &DemoWard) -> anyhow::Result<()> {
             quiet: true,
         };
         episante_sim::fleet::run(args).await?;
-        start_ms += (duration as f64 * speed * 1000.0) as i64;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())

@@ -96,6 +96,7 @@ impl Agent {
         tracing::info!(
             buffered = recovery.readings,
             torn_bytes_cut = recovery.torn_bytes_cut,
+            epoch = buffer.epoch(),
             "buffer opened"
         );
         let tls = tls_config(&config)?;
@@ -126,6 +127,8 @@ impl Agent {
             device_id: self.config.device_id.clone(),
             online: true,
             connection: connection.into(),
+            agent_version: env!("CARGO_PKG_VERSION").into(),
+            epoch: self.buffer.epoch(),
             buffered: self.buffer.depth(),
             acked_through: self.buffer.acked_through(),
             next_seq: self.buffer.next_seq(),
@@ -160,6 +163,7 @@ impl Agent {
         }
         let (client, mut eventloop) = AsyncClient::new(options, 256);
         let events = events.clone();
+        let epoch = self.buffer.epoch();
         tokio::spawn(async move {
             loop {
                 let event = match eventloop.poll().await {
@@ -169,9 +173,9 @@ impl Agent {
                         SessionEvent::PubAckPublish(pkid)
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        match serde_json::from_slice::<ReadingsAck>(&p.payload) {
-                            Ok(ack) => SessionEvent::Ack(ack.acked_through),
-                            Err(_) => continue,
+                        match ack_of_stream(&p.payload, epoch) {
+                            Some(through) => SessionEvent::Ack(through),
+                            None => continue,
                         }
                     }
                     Ok(_) => continue,
@@ -322,7 +326,7 @@ impl Agent {
             let batch = ReadingBatch {
                 v: READING_BATCH_VERSION,
                 device_id: self.config.device_id.clone(),
-                epoch: 0,
+                epoch: self.buffer.epoch(),
                 received_at_ms: None,
                 readings,
             };
@@ -426,5 +430,36 @@ impl Agent {
         status.connection = "disconnected".into();
         let _ = status.write(&status_path);
         Ok(())
+    }
+}
+
+/// `acked_through` of an end-to-end ack, if it is one and of this buffer's stream epoch: a late ack
+/// of an older stream (before the buffer was lost and started over) must never delete readings of
+/// the new one.
+fn ack_of_stream(payload: &[u8], epoch: u64) -> Option<u64> {
+    serde_json::from_slice::<ReadingsAck>(payload)
+        .ok()
+        .filter(|ack| ack.epoch == epoch)
+        .map(|ack| ack.acked_through)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acks_of_another_stream_epoch_are_ignored() {
+        assert_eq!(
+            ack_of_stream(br#"{"acked_through":9,"epoch":7}"#, 7),
+            Some(9)
+        );
+        assert_eq!(ack_of_stream(br#"{"acked_through":9,"epoch":6}"#, 7), None);
+        assert_eq!(
+            ack_of_stream(br#"{"acked_through":9}"#, 0),
+            Some(9),
+            "legacy"
+        );
+        assert_eq!(ack_of_stream(br#"{"acked_through":9}"#, 7), None);
+        assert_eq!(ack_of_stream(b"not json", 0), None);
     }
 }

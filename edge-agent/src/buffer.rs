@@ -11,6 +11,14 @@
 //! Every reading gets the next per-device `seq`; the next seq and the acknowledged watermark are
 //! persisted (`state.json`, written atomically) so seqs stay monotonic across restarts even when
 //! every segment has been deleted.
+//!
+//! The buffer also owns the device's stream **epoch** (see `episante_protocol::stream`): seqs are
+//! only unique within one buffer, so a buffer that starts over (new hub, wiped or replaced disk)
+//! must tell the cloud it is a new stream, or its seqs 1, 2, … would be taken for duplicates of
+//! readings already counted and dropped. A new buffer takes its creation time in ms since the Unix
+//! epoch, written to `state.json` before any reading gets a seq, and keeps it for life. A
+//! `state.json` written before epochs existed is the legacy stream (epoch 0) and stays in it: its
+//! seqs carry on, and a new epoch that did not start near seq 1 would be refused by the broker.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -82,6 +90,31 @@ struct State {
     next_seq: u64,
     acked_through: u64,
     dropped: u64,
+    /// The stream epoch; `None` only when read from a state file written before epochs, and set
+    /// (then persisted) by `open`.
+    #[serde(default)]
+    epoch: Option<u64>,
+}
+
+/// The epoch of a buffer whose state predates epochs: the legacy stream, whose seqs carry on.
+pub const LEGACY_EPOCH: u64 = 0;
+
+/// Before 2024-01-01: a hub clock this far back was never set, and the epoch it gives a new
+/// buffer may be older than the hub's previous one (the broker would refuse the new stream).
+const PLAUSIBLE_CLOCK_MS: u64 = 1_704_067_200_000;
+
+/// A new buffer's epoch: now, in ms since the Unix epoch, and at least 1 (0 is the legacy stream).
+fn new_epoch() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    if now < PLAUSIBLE_CLOCK_MS {
+        tracing::warn!(
+            epoch = now,
+            "the hub clock looks unset: the new buffer's stream epoch may be older than a previous one"
+        );
+    }
+    now.max(1)
 }
 
 #[derive(Debug)]
@@ -174,10 +207,17 @@ impl ReadingBuffer {
             Ok(bytes) => serde_json::from_slice(&bytes).context("state.json is corrupt")?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State {
                 next_seq: 1,
+                epoch: Some(new_epoch()),
                 ..Default::default()
             },
             Err(e) => return Err(e.into()),
         };
+        if state.epoch.is_none() {
+            tracing::info!(
+                "buffer state predates stream epochs: keeping the legacy stream (epoch 0)"
+            );
+            state.epoch = Some(LEGACY_EPOCH);
+        }
         let mut paths: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)?
             .filter_map(|entry| {
                 let path = entry.ok()?.path();
@@ -264,6 +304,11 @@ impl ReadingBuffer {
 
     pub fn acked_through(&self) -> u64 {
         self.state.acked_through
+    }
+
+    /// The stream epoch every batch of this buffer's readings carries (see the module docs).
+    pub fn epoch(&self) -> u64 {
+        self.state.epoch.unwrap_or(LEGACY_EPOCH)
     }
 
     /// The seq the next reading will get.
@@ -540,6 +585,66 @@ mod tests {
         buf.append(&mut more).unwrap();
         assert_eq!(more[0].seq, 11, "seqs stay monotonic across restarts");
         assert_eq!(more[1].value, 61.0);
+    }
+
+    #[test]
+    fn the_epoch_is_kept_for_the_life_of_the_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("buffer");
+        let (mut buf, _) = ReadingBuffer::open(&path, options()).unwrap();
+        let epoch = buf.epoch();
+        assert!(
+            epoch > PLAUSIBLE_CLOCK_MS,
+            "a new buffer's epoch is its creation time in ms"
+        );
+        buf.append(&mut readings(3)).unwrap();
+        buf.ack(3).unwrap();
+        drop(buf);
+        for _ in 0..2 {
+            let (buf, _) = ReadingBuffer::open(&path, options()).unwrap();
+            assert_eq!(
+                buf.epoch(),
+                epoch,
+                "stable across reopen, with or without readings"
+            );
+        }
+
+        // The buffer is lost: the new one starts its seqs over, in a new, larger epoch.
+        std::fs::remove_dir_all(&path).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let (mut buf, _) = ReadingBuffer::open(&path, options()).unwrap();
+        let mut batch = readings(1);
+        buf.append(&mut batch).unwrap();
+        assert_eq!(batch[0].seq, 1);
+        assert!(buf.epoch() > epoch, "{} after {epoch}", buf.epoch());
+    }
+
+    #[test]
+    fn a_state_file_from_before_epochs_keeps_the_legacy_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut buf, _) = ReadingBuffer::open(dir.path(), options()).unwrap();
+            buf.append(&mut readings(10)).unwrap();
+            buf.ack(4).unwrap();
+        }
+        // What an agent before epochs wrote.
+        std::fs::write(
+            dir.path().join("state.json"),
+            r#"{"next_seq":11,"acked_through":4,"dropped":0}"#,
+        )
+        .unwrap();
+        for _ in 0..2 {
+            let (buf, recovery) = ReadingBuffer::open(dir.path(), options()).unwrap();
+            assert_eq!(
+                buf.epoch(),
+                LEGACY_EPOCH,
+                "its seqs carry on in the stream they began"
+            );
+            assert_eq!((recovery.readings, buf.next_seq()), (6, 11));
+        }
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).unwrap()).unwrap();
+        assert_eq!(state["epoch"], 0, "the epoch it was given is persisted");
     }
 
     #[test]

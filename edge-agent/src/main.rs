@@ -88,6 +88,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("device            {}", status.device_id);
                     println!("running           {}", status.online);
                     println!("connection        {}", status.connection);
+                    println!("agent version     {}", status.agent_version);
+                    println!("stream epoch      {}", status.epoch);
                     println!(
                         "buffered          {} readings ({} bytes on disk)",
                         status.buffered, status.buffer_disk_bytes

@@ -1,5 +1,8 @@
 //! The agent's local status: written to a file every second (what `episante-edge status` shows)
 //! and published on the device's status topic as the heartbeat.
+//!
+//! Fields are only ever added, each with a default, so heartbeats and status files of older agents
+//! still parse.
 
 use std::path::Path;
 
@@ -11,6 +14,12 @@ pub struct AgentStatus {
     pub online: bool,
     /// `connected`, `connecting` or `disconnected`.
     pub connection: String,
+    /// The agent's version (`CARGO_PKG_VERSION`); empty from agents that predate the field.
+    #[serde(default)]
+    pub agent_version: String,
+    /// The buffer's stream epoch, which every published batch carries (0: the legacy stream).
+    #[serde(default)]
+    pub epoch: u64,
     /// Readings buffered and not yet acknowledged.
     pub buffered: u64,
     pub acked_through: u64,
@@ -51,12 +60,44 @@ impl AgentStatus {
              # TYPE episante_edge_acked_through gauge\nepisante_edge_acked_through {}\n\
              # TYPE episante_edge_oldest_unsent_age_seconds gauge\nepisante_edge_oldest_unsent_age_seconds {}\n\
              # TYPE episante_edge_dropped_readings counter\nepisante_edge_dropped_readings_total {}\n\
-             # TYPE episante_edge_input_rejected counter\nepisante_edge_input_rejected_total {}\n",
+             # TYPE episante_edge_input_rejected counter\nepisante_edge_input_rejected_total {}\n\
+             # TYPE episante_edge_stream_epoch gauge\nepisante_edge_stream_epoch {}\n\
+             # TYPE episante_edge_build_info gauge\nepisante_edge_build_info{{version=\"{}\"}} 1\n",
             self.buffered,
             self.acked_through,
             self.oldest_unsent_age_ms.unwrap_or(0) as f64 / 1000.0,
             self.dropped_full,
             self.input_rejected,
+            self.epoch,
+            self.agent_version,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heartbeat_from_before_epochs_still_parses() {
+        let old = r#"{"device_id":"hub1","online":true,"connection":"connected","buffered":3,
+            "acked_through":7,"next_seq":11,"oldest_unsent_age_ms":null,"last_ack_at_ms":null,
+            "dropped_full":0,"input_rejected":0,"buffer_disk_bytes":87,"updated_at_ms":1}"#;
+        let status: AgentStatus = serde_json::from_str(old).unwrap();
+        assert_eq!((status.epoch, status.agent_version.as_str()), (0, ""));
+        assert_eq!(status.buffered, 3);
+
+        let new = serde_json::to_value(AgentStatus {
+            agent_version: "1.2.3".into(),
+            epoch: 1_764_000_000_000,
+            ..status
+        })
+        .unwrap();
+        assert_eq!(new["epoch"], 1_764_000_000_000u64);
+        assert_eq!(new["agent_version"], "1.2.3");
+        assert_eq!(
+            new["acked_through"], 7,
+            "the old fields are all still there"
+        );
     }
 }

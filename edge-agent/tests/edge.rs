@@ -70,8 +70,8 @@ async fn wait_for_socket(path: &Path) {
     panic!("no sensor socket at {}", path.display());
 }
 
-/// Kafka records of the readings topic until `device` has seqs 1..=n.
-async fn kafka_readings(bootstrap: &str, device: &str, n: u64) -> Vec<(u64, f64)> {
+/// Kafka records of the readings topic until `device` has seqs 1..=n; every batch carries `epoch`.
+async fn kafka_readings(bootstrap: &str, device: &str, n: u64, epoch: u64) -> Vec<(u64, f64)> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("edge-test-{device}"))
@@ -93,6 +93,10 @@ async fn kafka_readings(bootstrap: &str, device: &str, n: u64) -> Vec<(u64, f64)
         if batch["device_id"] != device {
             continue;
         }
+        assert_eq!(
+            batch["epoch"], epoch,
+            "every batch carries the buffer's epoch"
+        );
         for r in batch["readings"].as_array().unwrap() {
             let (seq, value) = (r["seq"].as_u64().unwrap(), r["value"].as_f64().unwrap());
             seen.push((seq, value));
@@ -201,13 +205,15 @@ async fn agent_kill_9_and_broker_outage_lose_and_reorder_nothing() {
     wait_for_socket(&socket).await;
 
     send_lines(&socket, 1..=500).await;
-    wait_status(
+    let first = wait_status(
         &status,
         "first 500 acked end to end",
         Duration::from_secs(60),
         |s| s.acked_through == 500,
     )
     .await;
+    assert!(first.epoch > 0, "a new buffer starts a new stream epoch");
+    assert_eq!(first.agent_version, env!("CARGO_PKG_VERSION"));
 
     // The broker dies; readings keep coming and are buffered; then the agent dies too.
     broker.kill_9();
@@ -236,8 +242,12 @@ async fn agent_kill_9_and_broker_outage_lose_and_reorder_nothing() {
     )
     .await;
     assert_eq!(done.buffered, 0);
+    assert_eq!(
+        done.epoch, first.epoch,
+        "a restart keeps the buffer's epoch"
+    );
 
-    let seen = kafka_readings(&kafka.bootstrap, "hub1", 1000).await;
+    let seen = kafka_readings(&kafka.bootstrap, "hub1", 1000, first.epoch).await;
     let mut first_seen = vec![];
     let mut values = BTreeMap::new();
     for (seq, value) in &seen {
@@ -341,6 +351,7 @@ async fn puback_mode_against_mosquitto_and_status_and_bad_input() {
     })
     .await;
     assert_eq!((done.buffered, done.input_rejected), (0, 1));
+    assert!(done.epoch > 0);
 
     let mut lines = BufReader::new(sub.stdout.take().unwrap()).lines();
     let mut seqs = vec![];
@@ -352,6 +363,7 @@ async fn puback_mode_against_mosquitto_and_status_and_bad_input() {
             .unwrap();
         let batch: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(batch["v"], 1);
+        assert_eq!(batch["epoch"], done.epoch);
         seqs.extend(
             batch["readings"]
                 .as_array()
@@ -377,6 +389,8 @@ async fn puback_mode_against_mosquitto_and_status_and_bad_input() {
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["device_id"], "mosqhub");
     assert_eq!(status["connection"], "connected");
+    assert_eq!(status["epoch"], done.epoch);
+    assert_eq!(status["agent_version"], env!("CARGO_PKG_VERSION"));
     let missing = Command::new(env!("CARGO_BIN_EXE_episante-edge"))
         .args(["status", "--file", "/nonexistent/status.json"])
         .output()

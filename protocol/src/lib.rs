@@ -17,5 +17,5 @@ pub use reading::{
     is_valid_device_id, Reading, ReadingBatch, ReadingError, VitalKind, MAX_SEQ,
     READING_BATCH_VERSION,
 };
-pub use stream::{StreamPosition, StreamRefusal};
 pub use records::{CareTeamEvent, DeviceAssignmentEvent};
+pub use stream::{StreamPosition, StreamRefusal};

@@ -166,7 +166,9 @@ pub enum ReadingError {
     BadTimestamp(i64),
     #[error("seq {0} exceeds the largest allowed ({MAX_SEQ})")]
     SeqTooLarge(u64),
-    #[error("reading time {ts_ms} is {ahead_ms} ms ahead of the broker's clock (max {max_skew_ms} ms)")]
+    #[error(
+        "reading time {ts_ms} is {ahead_ms} ms ahead of the broker's clock (max {max_skew_ms} ms)"
+    )]
     ClockSkew {
         ts_ms: i64,
         ahead_ms: i64,
@@ -373,9 +375,15 @@ mod tests {
         assert!(b.check_clock(ts - 120_000, 120_000).is_ok());
         assert!(matches!(
             b.check_clock(ts - 120_001, 120_000),
-            Err(ReadingError::ClockSkew { ahead_ms: 120_001, .. })
+            Err(ReadingError::ClockSkew {
+                ahead_ms: 120_001,
+                ..
+            })
         ));
-        assert!(b.check_clock(ts + 3_600_000, 120_000).is_ok(), "the past is fine");
+        assert!(
+            b.check_clock(ts + 3_600_000, 120_000).is_ok(),
+            "the past is fine"
+        );
         let mut b = batch(vec![reading(1, VitalKind::HeartRate, 60.0)]);
         b.device_id = "hub-1".into();
         assert_eq!(b.validate(), Err(ReadingError::InvalidDeviceId));

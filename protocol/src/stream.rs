@@ -16,7 +16,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The last accepted `(epoch, seq)` of one device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct StreamPosition {
     pub epoch: u64,
     pub seq: u64,
@@ -31,7 +33,9 @@ pub enum StreamRefusal {
         last_seq: u64,
         window: u64,
     },
-    #[error("a new stream (epoch {epoch}) must start at a seq of at most {window}, not {first_seq}")]
+    #[error(
+        "a new stream (epoch {epoch}) must start at a seq of at most {window}, not {first_seq}"
+    )]
     NewStreamTooFar {
         epoch: u64,
         first_seq: u64,
@@ -126,7 +130,10 @@ mod tests {
     fn admit_table() {
         let w = 1_000;
         let at = Some(StreamPosition::new(5, 100));
-        assert_eq!(StreamPosition::admit(None, 0, crate::reading::MAX_SEQ, w), Ok(()));
+        assert_eq!(
+            StreamPosition::admit(None, 0, crate::reading::MAX_SEQ, w),
+            Ok(())
+        );
         assert_eq!(StreamPosition::admit(at, 5, 1, w), Ok(()), "resend");
         assert_eq!(StreamPosition::admit(at, 5, 1_100, w), Ok(()));
         assert_eq!(
@@ -143,14 +150,24 @@ mod tests {
             "stale_epoch"
         );
         let top = Some(StreamPosition::new(0, u64::MAX));
-        assert_eq!(StreamPosition::admit(top, 0, u64::MAX, w), Ok(()), "no overflow");
+        assert_eq!(
+            StreamPosition::admit(top, 0, u64::MAX, w),
+            Ok(()),
+            "no overflow"
+        );
     }
 
     #[test]
     fn advanced_never_moves_back() {
         let p = Some(StreamPosition::new(5, 100));
-        assert_eq!(StreamPosition::advanced(p, 5, 50), StreamPosition::new(5, 100));
+        assert_eq!(
+            StreamPosition::advanced(p, 5, 50),
+            StreamPosition::new(5, 100)
+        );
         assert_eq!(StreamPosition::advanced(p, 6, 2), StreamPosition::new(6, 2));
-        assert_eq!(StreamPosition::advanced(None, 0, 7), StreamPosition::new(0, 7));
+        assert_eq!(
+            StreamPosition::advanced(None, 0, 7),
+            StreamPosition::new(0, 7)
+        );
     }
 }

@@ -55,7 +55,9 @@ pub struct RunArgs {
     /// Where to write the scenario's anomaly windows (JSON lines).
     #[arg(long)]
     pub ground_truth: Option<std::path::PathBuf>,
-    /// Simulated start time, ms since the epoch (default: now); fix it for reproducible data.
+    /// Simulated start time, ms since the epoch; fix it for reproducible data. Default: back-dated
+    /// so that a run faster than real time ends at about now ([`backdated_start_ms`]). Readings
+    /// are never timed after the wall clock: a simulation that catches up with it waits.
     #[arg(long)]
     pub start_ms: Option<i64>,
     /// Device id prefix (ids are `{prefix}{index}`, letters and digits only).
@@ -136,12 +138,13 @@ async fn run_device(
     let mut report = DeviceReport {
         latencies_us: Vec::new(),
     };
-    // Like a real hub's, a device's seqs keep increasing across runs (the platform deduplicates
-    // by device and seq): start from the wall clock in microseconds.
-    let mut seq = std::time::SystemTime::now()
+    // Each run is a new stream of the device, as a hub with a fresh buffer would start one: a new,
+    // larger epoch (the run's start in ms) with seqs from 1 (protocol `stream` rule).
+    let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or_default();
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(1);
+    let mut seq = 0u64;
     let mut sim_ms = start_ms;
     let mut sent: VecDeque<(u64, Instant)> = VecDeque::new();
     let e2e = target.end_to_end();
@@ -176,6 +179,9 @@ async fn run_device(
                     if Instant::now() >= stop_at {
                         break false;
                     }
+                    if in_the_future(sim_ms + dt_sim_ms * args.batch as i64) {
+                        continue;
+                    }
                     let mut readings = Vec::new();
                     for _ in 0..args.batch {
                         sim_ms += dt_sim_ms;
@@ -197,7 +203,7 @@ async fn run_device(
                         continue;
                     }
                     let n = readings.len() as u64;
-                    let batch = ReadingBatch { v: READING_BATCH_VERSION, device_id: id.clone(), epoch: 0, received_at_ms: None, readings };
+                    let batch = ReadingBatch { v: READING_BATCH_VERSION, device_id: id.clone(), epoch, received_at_ms: None, readings };
                     if client.publish(format!("{prefix}/readings"), QoS::AtLeastOnce, false, serde_json::to_vec(&batch)?).await.is_err() {
                         break true;
                     }
@@ -314,6 +320,9 @@ async fn drive_agent(
     let mut tick = tokio::time::interval(dt_wall);
     while Instant::now() < stop_at {
         tick.tick().await;
+        if in_the_future(sim_ms + dt_sim_ms * args.batch as i64) {
+            continue;
+        }
         for _ in 0..args.batch {
             sim_ms += dt_sim_ms;
             // Offline windows are silent here: the agent itself stays connected.
@@ -340,7 +349,9 @@ async fn drive_agent(
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let start_ms = args.start_ms.unwrap_or_else(now_ms);
+    let start_ms = args
+        .start_ms
+        .unwrap_or_else(|| backdated_start_ms(now_ms(), args.duration, args.speed));
     let ids: Vec<String> = (0..args.devices)
         .map(|i| format!("{}{i}", args.prefix))
         .collect();
@@ -463,4 +474,44 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
+}
+
+/// The default simulated start of a run of `duration_s` wall-clock seconds at `speed`, from
+/// `now_ms`: back-dated by what the run gains on the clock, so that it ends at about now instead
+/// of in the future. A device cannot measure the future: the broker refuses readings timed ahead
+/// of its clock, and an alert from one would read as triggered after it was created.
+pub fn backdated_start_ms(now_ms: i64, duration_s: u64, speed: f64) -> i64 {
+    let gained_s = duration_s as f64 * (speed - 1.0).max(0.0);
+    now_ms - (gained_s * 1000.0) as i64
+}
+
+/// Whether a reading timed `ts_ms` would be ahead of the wall clock (the simulation then waits).
+fn in_the_future(ts_ms: i64) -> bool {
+    ts_ms > now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accelerated_runs_are_back_dated_to_end_now() {
+        let now = 1_764_000_000_000;
+        assert_eq!(
+            backdated_start_ms(now, 100, 1.0),
+            now,
+            "real time starts now"
+        );
+        assert_eq!(backdated_start_ms(now, 100, 0.5), now);
+        // 100 s at 10x simulate 1000 s: start 900 s ago, end at about now.
+        let start = backdated_start_ms(now, 100, 10.0);
+        assert_eq!(start, now - 900_000);
+        assert_eq!(
+            start + 100 * 10 * 1000,
+            now + 100_000,
+            "the clock has moved 100 s too"
+        );
+        assert!(!in_the_future(now_ms() - 1));
+        assert!(in_the_future(now_ms() + 60_000));
+    }
 }

@@ -7,4 +7,5 @@ pub mod device_link;
 pub mod edge_driver;
 pub mod fleet;
 pub mod scenario;
+pub mod storm;
 pub mod vitals;

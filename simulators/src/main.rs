@@ -7,7 +7,7 @@
 //! same load with PUBACKs only, so the two can be compared in one run.
 
 use clap::{Parser, Subcommand};
-use episante_sim::{bench, fleet};
+use episante_sim::{bench, fleet, storm};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +35,11 @@ enum Command {
         episante-sim bench --port 8883 --registry http://127.0.0.1:8085 --token $TOKEN --readings 50"
     )]
     Bench(bench::BenchArgs),
+    /// Connect storm: every device connecting at once (prints one JSON object per broker).
+    #[command(
+        after_help = "Example:\n  episante-sim storm --port 8883 --registry http://127.0.0.1:8085 --token $TOKEN --devices 10000 --peer-port 18883"
+    )]
+    Storm(storm::StormArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +50,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Bench(args) => bench::run(args).await,
             Command::Run(args) => fleet::run(args).await,
+            Command::Storm(args) => storm::run(args).await,
         }
     });
     match result {

@@ -19,7 +19,8 @@ pub struct DeviceRow {
     pub agent_version: Option<String>,
 }
 
-const SELECT: &str = "SELECT d.device_id, d.label, d.revoked_at, d.created_at, d.credentials_issued_at,
+const SELECT: &str =
+    "SELECT d.device_id, d.label, d.revoked_at, d.created_at, d.credentials_issued_at,
         h.online, h.last_connect_at, h.last_reading_at, h.last_status_at, h.backlog, h.agent_version
     FROM devices d LEFT JOIN device_health h USING (device_id)";
 

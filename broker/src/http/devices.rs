@@ -210,14 +210,24 @@ pub async fn rotate(
             .await?;
     match rotated {
         Some(issued_at) => {
-            revocation::apply(&state.auth, &state.sessions, id, DeviceChange::Rotated, issued_at);
+            revocation::apply(
+                &state.auth,
+                &state.sessions,
+                id,
+                DeviceChange::Rotated,
+                issued_at,
+            );
             revocation::announce(state.bus.as_ref(), id, DeviceChange::Rotated, issued_at).await;
-            tracing::info!(device = id, by = caller.subject(), "device credentials rotated");
+            tracing::info!(
+                device = id,
+                by = caller.subject(),
+                "device credentials rotated"
+            );
             Ok(Json(credentials(&state, id, secret, cert)))
         }
         None => match db::devices::get(&state.pool, id).await? {
             Some(_) => Err(ApiError::Conflict(format!("device {id} is revoked"))),
-            None => Err(not_found(&id)),
+            None => Err(not_found(id)),
         },
     }
 }
@@ -237,7 +247,13 @@ pub async fn revoke(
         return Err(not_found(&id));
     }
     let now = Utc::now();
-    revocation::apply(&state.auth, &state.sessions, &id, DeviceChange::Revoked, now);
+    revocation::apply(
+        &state.auth,
+        &state.sessions,
+        &id,
+        DeviceChange::Revoked,
+        now,
+    );
     revocation::announce(state.bus.as_ref(), &id, DeviceChange::Revoked, now).await;
     tracing::info!(device = %id, by = caller.subject(), "device revoked");
     let row = db::devices::get(&state.pool, &id)

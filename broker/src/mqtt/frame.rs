@@ -293,7 +293,8 @@ mod tests {
         r.buffer().extend_from_slice(&[0x82, 0xff, 0x01]); // SUBSCRIBE of 255 bytes
         assert!(matches!(r.next_frame(), Err(FrameError::TooLarge { .. })));
         let mut r = FrameReader::new(1024, 64);
-        r.buffer().extend_from_slice(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        r.buffer()
+            .extend_from_slice(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x01]);
         assert_eq!(r.next_frame().unwrap_err(), FrameError::MalformedLength);
     }
 }

@@ -124,24 +124,29 @@ pub async fn run(
         let acceptor = tls.acceptor();
         let ctx = ctx.clone();
         tasks.spawn(async move {
-            let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    ctx.metrics
-                        .connections_refused
-                        .get_or_create(&Reason { reason: "handshake_failed" })
-                        .inc();
-                    return;
-                }
-                Err(_) => {
-                    ctx.metrics
-                        .connections_refused
-                        .get_or_create(&Reason { reason: "handshake_timeout" })
-                        .inc();
-                    return;
-                }
-            };
+            let stream =
+                match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        ctx.metrics
+                            .connections_refused
+                            .get_or_create(&Reason {
+                                reason: "handshake_failed",
+                            })
+                            .inc();
+                        return;
+                    }
+                    Err(_) => {
+                        ctx.metrics
+                            .connections_refused
+                            .get_or_create(&Reason {
+                                reason: "handshake_timeout",
+                            })
+                            .inc();
+                        return;
+                    }
+                };
             let identity = stream
                 .get_ref()
                 .1
@@ -151,7 +156,9 @@ pub async fn run(
             let Some(identity) = identity else {
                 ctx.metrics
                     .connections_refused
-                    .get_or_create(&Reason { reason: "no_device_certificate" })
+                    .get_or_create(&Reason {
+                        reason: "no_device_certificate",
+                    })
                     .inc();
                 return;
             };

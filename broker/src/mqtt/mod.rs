@@ -8,6 +8,7 @@
 //!   authorisation, byte and rate limits, last will, and cuts;
 //! - `sessions`: live sessions by device, for revocation;
 //! - `frame`, `rate`: byte-bounded framing and per-device token buckets.
+//!
 //! docs/ARCHITECTURE.md ("The device front door") says why rumqttd's own `Server` is not used.
 
 pub mod frame;
@@ -125,6 +126,7 @@ pub fn start(
         LinkBuilder::new(client_id, router_tx.clone())
             .clean_session(clean)
             .build()
+            .map_err(|e| e.to_string())
     });
 
     let sessions = SessionRegistry::new(deps.metrics.clone());

@@ -1,10 +1,12 @@
 //! Per-device rate limits: a token bucket for messages and one for bytes.
 //!
 //! A device publishing far above its rate (a firmware loop, a hostile hub) must not take Kafka
-//! throughput or router memory from its neighbours: past the limit its publishes are refused at
-//! its own session, counted, and summarised in at most one dead letter per second.
+//! throughput or router memory from its neighbours. Past the limit, its session (`session.rs`)
+//! slows a QoS 1 publisher down — it reads nothing more from that socket until the budget allows,
+//! so a hub catching up after an outage loses nothing — and refuses QoS 0 publishes (at most once
+//! by the sender's own choice), counted and summarised in at most one dead letter a second.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 struct Bucket {
     tokens: f64,
@@ -57,12 +59,26 @@ impl RateLimit {
             false
         }
     }
+
+    /// How long until a message of `bytes` would pass (zero if it would now).
+    pub fn wait_time(&self, bytes: usize, now: Instant) -> Duration {
+        let secs = now.saturating_duration_since(self.last).as_secs_f64();
+        let short = |b: &Bucket, need: f64| {
+            let have = (b.tokens + secs * b.rate).min(b.burst);
+            if have >= need || b.rate <= 0.0 {
+                0.0
+            } else {
+                (need - have) / b.rate
+            }
+        };
+        let bytes = (bytes as f64).min(self.bytes.burst);
+        Duration::from_secs_f64(short(&self.msgs, 1.0).max(short(&self.bytes, bytes)))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn bursts_then_sustains_the_rate() {
@@ -71,6 +87,11 @@ mod tests {
         let passed = (0..100).filter(|_| limit.allow(10, t0)).count();
         assert_eq!(passed, 20, "burst is twice the rate");
         assert!(!limit.allow(10, t0 + Duration::from_millis(50)));
+        let wait = limit.wait_time(10, t0 + Duration::from_millis(50));
+        assert!(
+            wait > Duration::from_millis(40) && wait <= Duration::from_millis(100),
+            "{wait:?}"
+        );
         assert!(limit.allow(10, t0 + Duration::from_millis(150)));
     }
 

@@ -6,7 +6,8 @@
 //! - **topics**: a device may publish only to its own readings and status topics and subscribe
 //!   only under `/tenants/{its id}/`; anything else ends the session;
 //! - **bytes**: a PUBLISH over the payload limit is never buffered (`frame`): it is refused and
-//!   dead-lettered as size, hash and first bytes; a device over its rate limit (`rate`) likewise;
+//!   dead-lettered as size, hash and first bytes; a device over its rate limit (`rate`) is slowed
+//!   down (QoS 1) or refused and dead-lettered (QoS 0);
 //! - **revocation**: the registry can cut the session at any moment (`sessions`).
 //!
 //! Accepted packets go to rumqttd's router over a local link, exactly as a rumqttd remote link
@@ -20,7 +21,7 @@ use bytes::BytesMut;
 use chrono::Utc;
 use episante_kit::events::EventBus;
 use episante_protocol::topics::{self, DeviceTopicKind};
-use rumqttd::local::{LinkError, LinkRx, LinkTx};
+use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::{
     ConnAck, ConnectReturnCode, Disconnect, DisconnectReasonCode, LastWill, Packet, PingResp,
@@ -42,7 +43,7 @@ use crate::metrics::{BrokerMetrics, Reason};
 /// Builds a router link for a client id (`clean_session`): rumqttd's `LinkBuilder` over the
 /// router's channel, whose type rumqttd does not export.
 pub type LinkFactory =
-    Arc<dyn Fn(&str, bool) -> Result<(LinkTx, LinkRx, Notification), LinkError> + Send + Sync>;
+    Arc<dyn Fn(&str, bool) -> Result<(LinkTx, LinkRx, Notification), String> + Send + Sync>;
 
 /// Largest non-PUBLISH packet (CONNECT, SUBSCRIBE, ...): generous for 3.1.1, small for memory.
 const MAX_CONTROL_PACKET: usize = 16 * 1024;
@@ -144,11 +145,13 @@ where
     };
 
     // CONNECT, within the connect timeout.
-    let first = tokio::time::timeout(limits.connect_timeout, read_frame(&mut rd, &mut frames)).await;
+    let first =
+        tokio::time::timeout(limits.connect_timeout, read_frame(&mut rd, &mut frames)).await;
     let Ok(Ok(Frame::Packet(mut bytes))) = first else {
         return refuse("connect_timeout");
     };
-    let Ok(Packet::Connect(connect, _, will, _, login)) = V4.read_mut(&mut bytes, MAX_CONTROL_PACKET)
+    let Ok(Packet::Connect(connect, _, will, _, login)) =
+        V4.read_mut(&mut bytes, MAX_CONTROL_PACKET)
     else {
         return refuse("not_connect");
     };
@@ -180,7 +183,10 @@ where
     };
     let device = connect.client_id.clone();
     let status_topic = topics::device_status(&device);
-    if will.as_ref().is_some_and(|w| w.topic != status_topic.as_bytes()) {
+    if will
+        .as_ref()
+        .is_some_and(|w| w.topic != status_topic.as_bytes())
+    {
         refuse("will_topic");
         return connack(&mut wr, ConnectReturnCode::NotAuthorized).await;
     }
@@ -236,7 +242,11 @@ where
                     reason: "violation",
                 })
                 .inc();
-            tracing::warn!(device, why, "device session ended: protocol or authorisation violation");
+            tracing::warn!(
+                device,
+                why,
+                "device session ended: protocol or authorisation violation"
+            );
         }
         End::Cut(reason) => tracing::info!(device, reason = reason.code(), "device session cut"),
         other => tracing::info!(device, end = ?other, "device session ended"),
@@ -311,25 +321,51 @@ impl Session {
     }
 
     /// Handles one frame from the device; `Some` ends the session.
-    async fn incoming<S: AsyncWrite>(&mut self, frame: Frame, wr: &mut WriteHalf<S>) -> Option<End> {
+    async fn incoming<S: AsyncWrite>(
+        &mut self,
+        frame: Frame,
+        wr: &mut WriteHalf<S>,
+    ) -> Option<End> {
         let mut bytes = match frame {
             Frame::Skipped(skipped) => return self.oversized(skipped, wr).await,
             Frame::Packet(bytes) => bytes,
         };
         if bytes[0] >> 4 == frame::PUBLISH {
-            let Some((_, topic, pkid)) = frame::publish_header(&bytes) else {
+            let Some((qos, topic, _)) = frame::publish_header(&bytes) else {
                 return Some(End::Violation("malformed PUBLISH".into()));
             };
             match topics::parse_device_topic(topic) {
-                Some((id, DeviceTopicKind::Readings | DeviceTopicKind::Status)) if id == self.device => {}
-                _ => return Some(End::Violation(format!("PUBLISH to {topic:?} is not allowed"))),
+                Some((id, DeviceTopicKind::Readings | DeviceTopicKind::Status))
+                    if id == self.device => {}
+                _ => {
+                    return Some(End::Violation(format!(
+                        "PUBLISH to {topic:?} is not allowed"
+                    )))
+                }
             }
             if !self.rate.allow(bytes.len(), Instant::now()) {
                 self.ctx.metrics.rate_limited.inc();
-                let topic = topic.to_string();
-                let summary = PayloadSummary::head(&bytes);
-                self.dead_letter(&topic, "rate_limited", "device rate limit exceeded", summary);
-                return self.puback(pkid, wr).await;
+                if qos == 0 {
+                    // At most once, by the sender's choice: refused.
+                    let topic = topic.to_string();
+                    let summary = PayloadSummary::head(&bytes);
+                    self.dead_letter(
+                        &topic,
+                        "rate_limited",
+                        "device rate limit exceeded",
+                        summary,
+                    );
+                    return None;
+                }
+                // QoS 1: lossless back-pressure — nothing more is read from this device until
+                // its budget allows this publish.
+                loop {
+                    let wait = self.rate.wait_time(bytes.len(), Instant::now());
+                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                    if self.rate.allow(bytes.len(), Instant::now()) {
+                        break;
+                    }
+                }
             }
         }
         let packet = match V4.read_mut(&mut bytes, usize::MAX) {
@@ -346,8 +382,15 @@ impl Session {
             }
             Packet::Subscribe(ref subscribe, _) => {
                 let prefix = format!("/tenants/{}/", self.device);
-                if let Some(f) = subscribe.filters.iter().find(|f| !f.path.starts_with(&prefix)) {
-                    return Some(End::Violation(format!("SUBSCRIBE to {:?} is not allowed", f.path)));
+                if let Some(f) = subscribe
+                    .filters
+                    .iter()
+                    .find(|f| !f.path.starts_with(&prefix))
+                {
+                    return Some(End::Violation(format!(
+                        "SUBSCRIBE to {:?} is not allowed",
+                        f.path
+                    )));
                 }
                 packet
             }
@@ -365,16 +408,31 @@ impl Session {
         }
     }
 
-    async fn puback<S: AsyncWrite>(&mut self, pkid: Option<u16>, wr: &mut WriteHalf<S>) -> Option<End> {
+    async fn puback<S: AsyncWrite>(
+        &mut self,
+        pkid: Option<u16>,
+        wr: &mut WriteHalf<S>,
+    ) -> Option<End> {
         let pkid = pkid?;
-        write_bytes(wr, &frame::puback(pkid)).await.err().map(|_| End::Closed)
+        write_bytes(wr, &frame::puback(pkid))
+            .await
+            .err()
+            .map(|_| End::Closed)
     }
 
-    async fn oversized<S: AsyncWrite>(&mut self, s: SkippedPublish, wr: &mut WriteHalf<S>) -> Option<End> {
+    async fn oversized<S: AsyncWrite>(
+        &mut self,
+        s: SkippedPublish,
+        wr: &mut WriteHalf<S>,
+    ) -> Option<End> {
         let topic = s.topic.clone().unwrap_or_default();
         match topics::parse_device_topic(&topic) {
             Some((id, _)) if id == self.device => {}
-            _ => return Some(End::Violation(format!("PUBLISH to {topic:?} is not allowed"))),
+            _ => {
+                return Some(End::Violation(format!(
+                    "PUBLISH to {topic:?} is not allowed"
+                )))
+            }
         }
         // Oversized bytes count against the device's budget too.
         let _ = self.rate.allow(s.payload_bytes as usize, Instant::now());
@@ -394,7 +452,13 @@ impl Session {
 
     /// Dead-letters a refused publish; at most one letter a second per session, the next one
     /// saying how many were refused in between.
-    fn dead_letter(&mut self, topic: &str, code: &'static str, reason: &str, summary: PayloadSummary) {
+    fn dead_letter(
+        &mut self,
+        topic: &str,
+        code: &'static str,
+        reason: &str,
+        summary: PayloadSummary,
+    ) {
         self.ctx
             .metrics
             .validation_failures
@@ -441,6 +505,9 @@ impl Session {
         let disconnect = Disconnect {
             reason_code: DisconnectReasonCode::NormalDisconnection,
         };
-        let _ = self.link_tx.send(Packet::Disconnect(disconnect, None)).await;
+        let _ = self
+            .link_tx
+            .send(Packet::Disconnect(disconnect, None))
+            .await;
     }
 }

@@ -57,8 +57,8 @@ fn build(files: &TlsFiles) -> anyhow::Result<TlsAcceptor> {
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .context("building the client certificate verifier")?;
-    let key_pem = std::fs::read(&files.key)
-        .with_context(|| format!("reading {}", files.key.display()))?;
+    let key_pem =
+        std::fs::read(&files.key).with_context(|| format!("reading {}", files.key.display()))?;
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_slice())?
         .with_context(|| format!("no private key in {}", files.key.display()))?;
     let config = ServerConfig::builder_with_provider(provider)

@@ -143,16 +143,21 @@ async fn malformed_payloads_are_dead_lettered_with_a_reason_and_nothing_stalls()
         .iter()
         .map(|(_, l)| l["reason_code"].as_str().unwrap())
         .collect();
+    // The oversized payload is refused by the device's session at the socket, the others by the
+    // bridge after the router: the four bridge letters keep their order.
     assert_eq!(
-        codes,
+        codes
+            .iter()
+            .filter(|c| **c != "oversized")
+            .collect::<Vec<_>>(),
         vec![
-            "malformed",
-            "version",
-            "out_of_range",
-            "device_mismatch",
-            "oversized"
+            &"malformed",
+            &"version",
+            &"out_of_range",
+            &"device_mismatch"
         ]
     );
+    assert!(codes.contains(&"oversized"), "{codes:?}");
     for (key, letter) in &letters {
         assert_eq!(key, "hubd");
         assert_eq!(letter["topic"], topic);

@@ -26,18 +26,22 @@ fn now_ms() -> i64 {
 
 /// A batch timed now (the skew check refuses the future, not the past).
 fn fresh_batch(device: &str, epoch: u64, first: u64, n: u64) -> episante_protocol::ReadingBatch {
-    let mut b = batch(device, first, n);
+    let mut b = batch(device, 1, n);
     b.epoch = epoch;
-    for r in &mut b.readings {
+    for (i, r) in b.readings.iter_mut().enumerate() {
+        r.seq = first.saturating_add(i as u64);
         r.ts_ms = now_ms() - 1_000;
     }
     b
 }
 
 async fn letters_with(platform: &Platform, code: &str, within: Duration) -> Vec<Value> {
-    read_topic_until(&platform.kafka.bootstrap, KAFKA_DEAD_LETTER, within, |records| {
-        records.iter().any(|(_, l)| l["reason_code"] == code)
-    })
+    read_topic_until(
+        &platform.kafka.bootstrap,
+        KAFKA_DEAD_LETTER,
+        within,
+        |records| records.iter().any(|(_, l)| l["reason_code"] == code),
+    )
     .await
     .into_iter()
     .map(|(_, l)| l)
@@ -71,7 +75,9 @@ async fn idle_and_stalled_sockets_do_not_delay_any_device() {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind("127.0.0.3:0".parse().unwrap()).unwrap();
         let mut s = socket.connect(addr).await.unwrap();
-        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).await.unwrap();
+        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+            .await
+            .unwrap();
         idle.push(s);
     }
 
@@ -112,8 +118,10 @@ async fn idle_and_stalled_sockets_do_not_delay_any_device() {
     let metrics = platform.metrics_text().await;
     for reason in ["source_limit", "handshake_timeout"] {
         assert!(
-            metrics.lines().any(|l| l.contains(&format!("reason=\"{reason}\""))
-                && l.starts_with("episante_broker_connections_refused")),
+            metrics
+                .lines()
+                .any(|l| l.contains(&format!("reason=\"{reason}\""))
+                    && l.starts_with("episante_broker_connections_refused")),
             "{reason} counted:\n{metrics}"
         );
     }
@@ -130,17 +138,27 @@ async fn a_poisoned_seq_is_refused_and_a_new_epoch_starts_over() {
         .publish_batch(&fresh_batch("hubseq", 0, (1 << 63) - 1, 1))
         .await;
     device.publish_batch(&fresh_batch("hubseq", 0, 1, 5)).await;
-    assert_eq!(device.wait_epoch_ack(0, 5, Duration::from_secs(30)).await, Ok(5));
+    assert_eq!(
+        device.wait_epoch_ack(0, 5, Duration::from_secs(30)).await,
+        Ok(5)
+    );
     // A jump of more than the window past the stream: refused, not acked, not in Kafka.
     device
         .publish_batch(&fresh_batch("hubseq", 0, 5_000_000, 1))
         .await;
     device.publish_batch(&fresh_batch("hubseq", 0, 6, 5)).await;
-    assert_eq!(device.wait_epoch_ack(0, 10, Duration::from_secs(30)).await, Ok(10));
-    // The hub lost its buffer and starts over under a new epoch: accepted as a new stream.
-    device.publish_batch(&fresh_batch("hubseq", 7_000, 1, 3)).await;
     assert_eq!(
-        device.wait_epoch_ack(7_000, 3, Duration::from_secs(30)).await,
+        device.wait_epoch_ack(0, 10, Duration::from_secs(30)).await,
+        Ok(10)
+    );
+    // The hub lost its buffer and starts over under a new epoch: accepted as a new stream.
+    device
+        .publish_batch(&fresh_batch("hubseq", 7_000, 1, 3))
+        .await;
+    assert_eq!(
+        device
+            .wait_epoch_ack(7_000, 3, Duration::from_secs(30))
+            .await,
         Ok(3)
     );
     // A late batch of the old stream is stale.
@@ -151,13 +169,19 @@ async fn a_poisoned_seq_is_refused_and_a_new_epoch_starts_over() {
         "no ack ever covers a poisoned seq: {acks:?}"
     );
 
-    let records = read_topic_until(&platform.kafka.bootstrap, KAFKA_READINGS, Duration::from_secs(15), |r| {
-        r.iter().any(|(_, b)| b["epoch"] == 7_000)
-    })
+    let records = read_topic_until(
+        &platform.kafka.bootstrap,
+        KAFKA_READINGS,
+        Duration::from_secs(15),
+        |r| r.iter().any(|(_, b)| b["epoch"] == 7_000),
+    )
     .await;
     let mut seen = vec![];
     for (_, b) in &records {
-        assert!(b["received_at_ms"].as_i64().is_some(), "stamped by the broker");
+        assert!(
+            b["received_at_ms"].as_i64().is_some(),
+            "stamped by the broker"
+        );
         for r in b["readings"].as_array().unwrap() {
             seen.push((b["epoch"].as_u64().unwrap_or(0), r["seq"].as_u64().unwrap()));
         }
@@ -171,7 +195,9 @@ async fn a_poisoned_seq_is_refused_and_a_new_epoch_starts_over() {
     assert_eq!(seen, expected);
     for code in ["seq_bound", "seq_jump", "stale_epoch"] {
         assert_eq!(
-            letters_with(&platform, code, Duration::from_secs(10)).await.len(),
+            letters_with(&platform, code, Duration::from_secs(10))
+                .await
+                .len(),
             1,
             "{code}"
         );
@@ -192,7 +218,12 @@ async fn oversized_publishes_are_refused_at_the_socket_and_memory_stays_bounded(
     let before = rss_bytes();
     for _ in 0..1_000 {
         client
-            .publish("/tenants/hubbig/readings", QoS::AtMostOnce, false, payload.clone())
+            .publish(
+                "/tenants/hubbig/readings",
+                QoS::AtMostOnce,
+                false,
+                payload.clone(),
+            )
             .await
             .unwrap();
     }
@@ -254,21 +285,40 @@ async fn revoking_or_rotating_cuts_the_live_session_within_a_second() {
                 serde_json::to_vec(&batch(&id, 3, 2)).unwrap(),
             )
             .await;
-        assert!(platform.connect(&creds).await.is_err(), "{action}: old credentials refused");
+        assert!(
+            platform.connect(&creds).await.is_err(),
+            "{action}: old credentials refused"
+        );
         if action == "rotate" {
             let fresh = DeviceCreds(r.json().await.unwrap());
             // The new secret with the replaced certificate: refused.
             let mut stale = fresh.clone();
             stale.0["certificate_pem"] = creds.0["certificate_pem"].clone();
             stale.0["private_key_pem"] = creds.0["private_key_pem"].clone();
-            assert!(platform.connect(&stale).await.is_err(), "old certificate refused");
-            assert!(platform.connect(&fresh).await.is_ok(), "new credentials work");
+            assert!(
+                platform.connect(&stale).await.is_err(),
+                "old certificate refused"
+            );
+            assert!(
+                platform.connect(&fresh).await.is_ok(),
+                "new credentials work"
+            );
         }
     }
-    let readings = read_topic(&platform.kafka.bootstrap, KAFKA_READINGS, 100, Duration::from_secs(5)).await;
+    let readings = read_topic(
+        &platform.kafka.bootstrap,
+        KAFKA_READINGS,
+        100,
+        Duration::from_secs(5),
+    )
+    .await;
     let seqs = seqs_by_device(&readings);
     for action in ["revoke", "rotate"] {
-        assert_eq!(seqs[&format!("hubcut{action}")], vec![1, 2], "nothing after the cut");
+        assert_eq!(
+            seqs[&format!("hubcut{action}")],
+            vec![1, 2],
+            "nothing after the cut"
+        );
     }
 }
 
@@ -289,7 +339,10 @@ async fn the_certificate_of_one_device_never_works_with_the_login_of_another() {
             a.pem("private_key_pem").into_bytes(),
         )),
     }));
-    assert!(connect(options).await.is_err(), "A's certificate with B's login");
+    assert!(
+        connect(options).await.is_err(),
+        "A's certificate with B's login"
+    );
     assert!(platform.connect(&a).await.is_ok());
     assert!(platform.connect(&b).await.is_ok());
     let metrics = platform.metrics_text().await;
@@ -307,12 +360,19 @@ async fn readings_from_the_future_are_dead_lettered_and_the_stream_goes_on() {
     let mut ahead = fresh_batch("hubclock", 0, 1, 2);
     ahead.readings[1].ts_ms = now_ms() + 5 * 60_000; // a hub clock 5 minutes fast
     device.publish_batch(&ahead).await;
-    device.publish_batch(&fresh_batch("hubclock", 0, 3, 2)).await;
+    device
+        .publish_batch(&fresh_batch("hubclock", 0, 3, 2))
+        .await;
     assert_eq!(device.wait_ack(4, Duration::from_secs(30)).await, Ok(4));
     let letters = letters_with(&platform, "clock_skew", Duration::from_secs(10)).await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0]["truncated"], false, "the whole batch is kept");
-    let readings = read_readings(&platform.kafka.bootstrap, &[("hubclock", 2)], Duration::from_secs(10)).await;
+    let readings = read_readings(
+        &platform.kafka.bootstrap,
+        &[("hubclock", 2)],
+        Duration::from_secs(10),
+    )
+    .await;
     assert_eq!(seqs_by_device(&readings)["hubclock"], vec![3, 4]);
 }
 
@@ -364,7 +424,11 @@ async fn a_hammering_device_is_rate_limited_and_its_neighbour_is_unaffected() {
     let (sent, _device) = flood.await.unwrap();
 
     let p90 = |v: &[Duration]| v[v.len() * 9 / 10];
-    println!("neighbour p90: quiet {:?}, while flooded {:?}; hammer sent {sent}", p90(&quiet), p90(&loud));
+    println!(
+        "neighbour p90: quiet {:?}, while flooded {:?}; hammer sent {sent}",
+        p90(&quiet),
+        p90(&loud)
+    );
     assert!(sent >= 2_000, "the hammer really hammered ({sent})");
     assert!(
         p90(&loud) < p90(&quiet) * 3 + Duration::from_millis(200),
@@ -373,13 +437,25 @@ async fn a_hammering_device_is_rate_limited_and_its_neighbour_is_unaffected() {
         p90(&quiet)
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let readings = read_topic(&platform.kafka.bootstrap, KAFKA_READINGS, 10_000, Duration::from_secs(5)).await;
-    let accepted = seqs_by_device(&readings).get("hubhammer").map_or(0, Vec::len);
+    let readings = read_topic(
+        &platform.kafka.bootstrap,
+        KAFKA_READINGS,
+        10_000,
+        Duration::from_secs(5),
+    )
+    .await;
+    let accepted = seqs_by_device(&readings)
+        .get("hubhammer")
+        .map_or(0, Vec::len);
     assert!(
         accepted <= 40 + 20 * 5,
         "{accepted} of {sent} hammer readings got through a 20/s limit"
     );
-    assert!(!letters_with(&platform, "rate_limited", Duration::from_secs(5)).await.is_empty());
+    assert!(
+        !letters_with(&platform, "rate_limited", Duration::from_secs(5))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -391,17 +467,24 @@ async fn revocation_through_one_broker_cuts_the_session_on_another() {
     let (_registry_b, port_b) = start_broker(second, &shutdown).await;
 
     let creds = platform.register("hubmulti").await;
-    let mut device = connect(device_options(&creds, creds.secret(), port_b)).await.unwrap();
+    let mut device = connect(device_options(&creds, creds.secret(), port_b))
+        .await
+        .unwrap();
     device.publish_batch(&batch("hubmulti", 1, 2)).await;
     assert_eq!(device.wait_ack(2, Duration::from_secs(30)).await, Ok(2));
     let t = Instant::now();
-    assert_eq!(platform.device_action("hubmulti", "revoke").await.status(), 200);
+    assert_eq!(
+        platform.device_action("hubmulti", "revoke").await.status(),
+        200
+    );
     assert!(
         device.wait_disconnect(Duration::from_secs(1)).await,
         "the other instance kept the session"
     );
     println!("cut on the other instance after {:?}", t.elapsed());
-    assert!(connect(device_options(&creds, creds.secret(), port_b)).await.is_err());
+    assert!(connect(device_options(&creds, creds.secret(), port_b))
+        .await
+        .is_err());
     shutdown.trigger();
 }
 
@@ -411,7 +494,9 @@ async fn fleet_health_shows_who_is_online_last_seen_and_backlog() {
     let creds = platform.register("hubhealth").await;
     platform.register("hubsilent").await;
     let mut device = platform.connect(&creds).await.unwrap();
-    device.publish_batch(&fresh_batch("hubhealth", 0, 1, 2)).await;
+    device
+        .publish_batch(&fresh_batch("hubhealth", 0, 1, 2))
+        .await;
     device.wait_ack(2, Duration::from_secs(30)).await.unwrap();
     device
         .client
@@ -419,14 +504,18 @@ async fn fleet_health_shows_who_is_online_last_seen_and_backlog() {
             "/tenants/hubhealth/status",
             QoS::AtLeastOnce,
             false,
-            serde_json::to_vec(&json!({"online": true, "buffered": 42, "agent_version": "9.9.9"})).unwrap(),
+            serde_json::to_vec(&json!({"online": true, "buffered": 42, "agent_version": "9.9.9"}))
+                .unwrap(),
         )
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let health = loop {
         let devices = platform.devices("").await;
-        let d = devices.into_iter().find(|d| d["device_id"] == "hubhealth").unwrap();
+        let d = devices
+            .into_iter()
+            .find(|d| d["device_id"] == "hubhealth")
+            .unwrap();
         if d["backlog"] == 42 || Instant::now() > deadline {
             break d;
         }
@@ -439,7 +528,10 @@ async fn fleet_health_shows_who_is_online_last_seen_and_backlog() {
     assert!(health["last_seen_at"].is_string());
 
     let offline: Vec<Value> = platform.devices("?offline=true").await;
-    let ids: Vec<&str> = offline.iter().map(|d| d["device_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = offline
+        .iter()
+        .map(|d| d["device_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec!["hubsilent"]);
 
     device.client.disconnect().await.unwrap();
@@ -449,7 +541,10 @@ async fn fleet_health_shows_who_is_online_last_seen_and_backlog() {
         if offline.iter().any(|d| d["device_id"] == "hubhealth") {
             break;
         }
-        assert!(Instant::now() < deadline, "a disconnected hub is listed offline");
+        assert!(
+            Instant::now() < deadline,
+            "a disconnected hub is listed offline"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

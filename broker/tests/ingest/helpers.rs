@@ -311,7 +311,12 @@ impl MqttDevice {
 
 impl MqttDevice {
     /// Waits until an ack of at least `seq` in `epoch` arrives.
-    pub async fn wait_epoch_ack(&mut self, epoch: u64, seq: u64, within: Duration) -> Result<u64, String> {
+    pub async fn wait_epoch_ack(
+        &mut self,
+        epoch: u64,
+        seq: u64,
+        within: Duration,
+    ) -> Result<u64, String> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {

@@ -8,9 +8,15 @@ use crate::context::{rows, CliResult, Ctx};
 
 #[derive(Subcommand, Debug)]
 pub enum DevicesCmd {
-    /// List registered devices.
-    #[command(after_help = "Example:\n  episante devices list -o json")]
-    List,
+    /// List registered devices with their fleet health (online, last seen, hub backlog).
+    #[command(
+        after_help = "Examples:\n  episante devices list\n  episante devices list --offline   # silent hubs\n  episante devices list -o json"
+    )]
+    List {
+        /// Only active devices with no open session.
+        #[arg(long)]
+        offline: bool,
+    },
     /// Show a device.
     #[command(after_help = "Example:\n  episante devices get hub0042")]
     Get { id: String },
@@ -47,16 +53,23 @@ pub enum DevicesCmd {
 
 pub async fn run(ctx: &mut Ctx, cmd: DevicesCmd) -> CliResult {
     let (method, path, body) = match cmd {
-        DevicesCmd::List => {
-            let answer = ctx.client.get("/v1/devices").await?;
+        DevicesCmd::List { offline } => {
+            let path = if offline {
+                "/v1/devices?offline=true"
+            } else {
+                "/v1/devices"
+            };
+            let answer = ctx.client.get(path).await?;
             ctx.list(
                 &answer,
                 &rows(&answer, "devices"),
                 &[
                     ("ID", "/device_id"),
                     ("LABEL", "/label"),
+                    ("ONLINE", "/online"),
+                    ("LAST SEEN", "/last_seen_at"),
+                    ("BACKLOG", "/backlog"),
                     ("REVOKED", "/revoked"),
-                    ("CREATED", "/created_at"),
                 ],
             );
             return Ok(());

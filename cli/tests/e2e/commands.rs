@@ -212,6 +212,23 @@ async fn an_admin_session_from_users_to_alerts() {
     assert!(creds["secret"].is_string());
     let assigned = cli.json(&["devices", "assign", "hubcli0", "--patient", &patient_id]);
     assert_eq!(assigned["device_id"], "hubcli0");
+    // Fleet health: a hub that never connected is silent.
+    let out = cli.run(&["devices", "list"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    for column in ["ONLINE", "LAST SEEN", "BACKLOG"] {
+        assert!(table.contains(column), "{table}");
+    }
+    let silent = cli.json(&["devices", "list", "--offline"]);
+    let silent = silent
+        .as_array()
+        .unwrap_or_else(|| silent["devices"].as_array().unwrap());
+    assert!(
+        silent
+            .iter()
+            .any(|d| d["device_id"] == "hubcli0" && d["online"] == false),
+        "{silent:?}"
+    );
 
     // Bookings: a type, a practitioner with availability, a slot, book, cancel.
     let kind = cli.json(&[

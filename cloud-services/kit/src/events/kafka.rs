@@ -3,6 +3,11 @@
 //! The producer is idempotent with `acks=all`, so retries never duplicate or reorder events of one
 //! partition. Consumers never auto-store offsets: `commit` is called after the consumer's own
 //! writes, giving at-least-once delivery that idempotent consumers turn into exactly-once effects.
+//!
+//! Dead-letter topics this bus creates get their own retention (`retention.ms`, and
+//! `retention.bytes` per partition): nothing in the platform consumes them, so without it they
+//! would grow until the disk is full. Other topics keep the cluster's defaults. Topics that already
+//! exist are left as they are (brokers that ignore these settings, such as tansu, keep theirs).
 
 use std::time::Duration;
 
@@ -13,11 +18,16 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use super::{BusFuture, EventBus, EventBusConfig, EventBusError, EventRecord, EventSubscription};
+use super::{
+    is_dead_letter_topic, BusFuture, EventBus, EventBusConfig, EventBusError, EventRecord,
+    EventSubscription,
+};
 
 pub struct KafkaBus {
     brokers: String,
     partitions: i32,
+    /// `retention.ms` and `retention.bytes` of dead-letter topics created here.
+    dead_letter_retention: (String, String),
     producer: FutureProducer,
 }
 
@@ -42,6 +52,10 @@ impl KafkaBus {
         Ok(KafkaBus {
             brokers,
             partitions: config.partitions,
+            dead_letter_retention: (
+                config.dead_letter_retention_ms.to_string(),
+                config.dead_letter_max_bytes.to_string(),
+            ),
             producer,
         })
     }
@@ -92,9 +106,19 @@ impl EventBus for KafkaBus {
                 .set("bootstrap.servers", &self.brokers)
                 .create()
                 .map_err(kafka_err)?;
+            let (retention_ms, retention_bytes) = &self.dead_letter_retention;
             let new: Vec<NewTopic> = topics
                 .iter()
-                .map(|t| NewTopic::new(t, self.partitions, TopicReplication::Fixed(1)))
+                .map(|t| {
+                    let topic = NewTopic::new(t, self.partitions, TopicReplication::Fixed(1));
+                    if is_dead_letter_topic(t) {
+                        topic
+                            .set("retention.ms", retention_ms)
+                            .set("retention.bytes", retention_bytes)
+                    } else {
+                        topic
+                    }
+                })
                 .collect();
             let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
             for result in admin

@@ -3,24 +3,69 @@
 //!
 //! Retention, so a long-running `episante up` does not grow without bound: events every group
 //! reading a topic has committed are dropped, and a topic keeps at most [`MAX_RETAINED`] events
-//! (the oldest go first), like Kafka's retention. A group that subscribes later starts at the
-//! oldest event still held.
+//! and at most its byte budget ([`Retention`]; the oldest go first), like Kafka's retention. Counting
+//! events alone bounded nothing: a million 100 KB events is 100 GB. A topic nobody consumes (dead
+//! letters) is bounded by retention alone, so it gets a smaller budget. A group behind the log
+//! start, or one that subscribes later, continues from the oldest event still held.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use super::{BusFuture, EventBus, EventBusError, EventRecord, EventSubscription};
+use super::{
+    is_dead_letter_topic, BusFuture, EventBus, EventBusConfig, EventBusError, EventRecord,
+    EventSubscription,
+};
 
 /// Events kept per topic at most.
 pub const MAX_RETAINED: usize = 1_000_000;
 
-/// One topic's retained events: offsets `base..base + records.len()`.
+/// Bytes each topic keeps at most (see [`EventBusConfig`]). The newest event is always kept, even
+/// when it alone is over the budget, so that it can still be consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub topic_max_bytes: u64,
+    /// For dead-letter topics ([`is_dead_letter_topic`]).
+    pub dead_letter_max_bytes: u64,
+}
+
+impl Retention {
+    pub fn from_config(config: &EventBusConfig) -> Self {
+        Retention {
+            topic_max_bytes: config.memory_topic_max_bytes,
+            dead_letter_max_bytes: config.dead_letter_max_bytes,
+        }
+    }
+
+    fn max_bytes(&self, topic: &str) -> u64 {
+        if is_dead_letter_topic(topic) {
+            self.dead_letter_max_bytes
+        } else {
+            self.topic_max_bytes
+        }
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention::from_config(&EventBusConfig::default())
+    }
+}
+
+/// What an event counts against its topic's byte budget.
+fn record_bytes(record: &EventRecord) -> u64 {
+    (record.payload.len() + record.key.as_ref().map_or(0, Vec::len) + record.topic.len()) as u64
+}
+
+/// One topic's retained events: offsets `base..base + records.len()`, `bytes` in all.
 #[derive(Default)]
 struct TopicLog {
     base: i64,
     records: VecDeque<EventRecord>,
+    bytes: u64,
+    /// Events dropped by the count or byte limit, ever (the first drop is logged).
+    expired: u64,
 }
 
 impl TopicLog {
@@ -35,10 +80,41 @@ impl TopicLog {
         self.records.get((offset - self.base) as usize)
     }
 
+    fn pop_oldest(&mut self) -> bool {
+        let Some(record) = self.records.pop_front() else {
+            return false;
+        };
+        self.base += 1;
+        self.bytes -= record_bytes(&record);
+        true
+    }
+
     fn trim_before(&mut self, offset: i64) {
-        while self.base < offset && self.records.pop_front().is_some() {
-            self.base += 1;
+        while self.base < offset && self.pop_oldest() {}
+    }
+
+    /// Appends `record`, first dropping the oldest events as far as the count and byte limits
+    /// need (the log start advances, as with Kafka's retention).
+    fn append(&mut self, record: EventRecord, max_bytes: u64) {
+        let size = record_bytes(&record);
+        let mut expired = 0;
+        while !self.records.is_empty()
+            && (self.records.len() >= MAX_RETAINED || self.bytes + size > max_bytes)
+        {
+            self.pop_oldest();
+            expired += 1;
         }
+        if expired > 0 && self.expired == 0 {
+            tracing::warn!(
+                topic = %record.topic,
+                max_bytes,
+                max_events = MAX_RETAINED,
+                "in-memory topic over its retention limit: dropping its oldest events"
+            );
+        }
+        self.expired += expired;
+        self.bytes += size;
+        self.records.push_back(record);
     }
 }
 
@@ -49,29 +125,39 @@ struct Logs {
     committed: HashMap<(String, String), i64>,
 }
 
+/// `Default` has the default [`Retention`].
 #[derive(Default, Clone)]
 pub struct MemoryBus {
     logs: Arc<Mutex<Logs>>,
     appended: Arc<Notify>,
+    retention: Retention,
+}
+
+impl MemoryBus {
+    pub fn new(retention: Retention) -> Self {
+        MemoryBus {
+            retention,
+            ..Default::default()
+        }
+    }
 }
 
 impl EventBus for MemoryBus {
     fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> BusFuture<'static, ()> {
         {
+            let max_bytes = self.retention.max_bytes(topic);
             let mut logs = self.logs.lock().expect("memory bus poisoned");
             let log = logs.topics.entry(topic.to_string()).or_default();
             let offset = log.end();
-            if log.records.len() >= MAX_RETAINED {
-                log.trim_before(log.base + 1);
-            }
-            log.records.push_back(EventRecord {
+            let record = EventRecord {
                 topic: topic.to_string(),
                 partition: 0,
                 offset,
                 key: Some(key.as_bytes().to_vec()),
                 payload,
                 timestamp_ms: Some(chrono::Utc::now().timestamp_millis()),
-            });
+            };
+            log.append(record, max_bytes);
         }
         self.appended.notify_waiters();
         Box::pin(async { Ok(()) })
@@ -231,5 +317,83 @@ mod tests {
         // Offsets stay stable after trimming.
         let r = b.next().await.unwrap();
         assert_eq!((r.offset, r.payload), (4, vec![4]));
+    }
+
+    fn held_bytes(bus: &MemoryBus, topic: &str) -> (u64, usize) {
+        let logs = bus.logs.lock().unwrap();
+        let log = &logs.topics[topic];
+        let counted: u64 = log.records.iter().map(record_bytes).sum();
+        assert_eq!(
+            log.bytes, counted,
+            "the running total matches the events held"
+        );
+        (log.bytes, log.records.len())
+    }
+
+    #[tokio::test]
+    async fn a_topic_keeps_its_byte_budget_and_lagging_groups_read_the_newest() {
+        let budget = 10_000_000;
+        let bus = MemoryBus::new(Retention {
+            topic_max_bytes: budget,
+            dead_letter_max_bytes: budget,
+        });
+        // A group that reads nothing while 100 MB are published.
+        let mut behind = bus.subscribe("slow", &["t"]).unwrap();
+        for i in 0..1_000u32 {
+            let mut payload = vec![0u8; 100_000];
+            payload[..4].copy_from_slice(&i.to_le_bytes());
+            bus.publish("t", "k", payload).await.unwrap();
+            assert!(
+                held_bytes(&bus, "t").0 <= budget,
+                "over budget at event {i}"
+            );
+        }
+        let (bytes, held) = held_bytes(&bus, "t");
+        assert!(bytes > budget - 100_100, "the budget is used: {bytes}");
+        assert_eq!(held, 99);
+
+        // The group continues from the new log start, with offsets unchanged, up to the newest.
+        let first = behind.next().await.unwrap();
+        assert_eq!(first.offset, 1_000 - held as i64);
+        let mut last = first;
+        for _ in 1..held {
+            last = behind.next().await.unwrap();
+        }
+        assert_eq!(last.offset, 999);
+        assert_eq!(last.payload[..4], 999u32.to_le_bytes());
+        behind.commit(&last).unwrap();
+        assert_eq!(
+            held_bytes(&bus, "t"),
+            (0, 0),
+            "committed events go as before"
+        );
+
+        // An event alone over the budget is still kept, so that it can be consumed.
+        bus.publish("t", "k", vec![1; 11_000_000]).await.unwrap();
+        assert_eq!(behind.next().await.unwrap().offset, 1_000);
+    }
+
+    #[tokio::test]
+    async fn dead_letters_get_the_smaller_default_budget() {
+        let bus = MemoryBus::default();
+        let defaults = EventBusConfig::default();
+        for _ in 0..300 {
+            bus.publish("telemetry.dead-letter.v1", "d", vec![0; 100_000])
+                .await
+                .unwrap();
+            bus.publish("telemetry.readings.v1", "d", vec![0; 100_000])
+                .await
+                .unwrap();
+        }
+        let (dead, _) = held_bytes(&bus, "telemetry.dead-letter.v1");
+        assert!(dead <= defaults.dead_letter_max_bytes, "{dead}");
+        assert!(dead > defaults.dead_letter_max_bytes - 100_100, "{dead}");
+        assert_eq!(
+            held_bytes(&bus, "telemetry.readings.v1").1,
+            300,
+            "30 MB is within 256 MiB"
+        );
+        assert!(is_dead_letter_topic("telemetry.dead-letter.v1"));
+        assert!(!is_dead_letter_topic("telemetry.readings.v1"));
     }
 }

@@ -85,6 +85,14 @@ pub struct EventBusConfig {
     pub linger_ms: u32,
     /// How long a produced event may wait for the cluster before it fails, ms.
     pub message_timeout_ms: u32,
+    /// In-memory bus: bytes of events one topic keeps at most (payload, key and topic name); over
+    /// it the oldest go, like Kafka's `retention.bytes`.
+    pub memory_topic_max_bytes: u64,
+    /// Bytes one dead-letter topic ([`is_dead_letter_topic`]) keeps: per topic in the in-memory
+    /// bus, per partition (`retention.bytes`) when the Kafka bus creates the topic.
+    pub dead_letter_max_bytes: u64,
+    /// How long dead-letter topics the Kafka bus creates keep events (`retention.ms`).
+    pub dead_letter_retention_ms: u64,
 }
 
 impl Default for EventBusConfig {
@@ -94,8 +102,18 @@ impl Default for EventBusConfig {
             partitions: 6,
             linger_ms: 5,
             message_timeout_ms: 300_000,
+            memory_topic_max_bytes: 256 << 20,
+            dead_letter_max_bytes: 16 << 20,
+            dead_letter_retention_ms: 7 * 24 * 3_600_000,
         }
     }
+}
+
+/// Whether `topic` holds dead letters (`telemetry.dead-letter.v1`: a `dead-letter` name segment).
+/// Nobody in the platform has to consume them, so only retention bounds them: they get the smaller
+/// [`EventBusConfig::dead_letter_max_bytes`].
+pub fn is_dead_letter_topic(topic: &str) -> bool {
+    topic.split('.').any(|segment| segment == "dead-letter")
 }
 
 /// The bus `config` asks for.
@@ -104,7 +122,9 @@ pub fn connect(config: &EventBusConfig) -> Result<Arc<dyn EventBus>, EventBusErr
         Some(_) => Ok(Arc::new(kafka::KafkaBus::new(config)?)),
         None => {
             tracing::warn!("no Kafka configured: using the in-memory event bus (not durable)");
-            Ok(Arc::new(memory::MemoryBus::default()))
+            Ok(Arc::new(memory::MemoryBus::new(
+                memory::Retention::from_config(config),
+            )))
         }
     }
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Connect-storm benchmark: DEVICES (default 10,000) devices, registered beforehand, all
+# (re)connecting at the same instant — as after a broker restart — each publishing one batch and
+# waiting for its acknowledgement. In one run, with the same certificates:
+#   (a) the EpiSante broker (`episante up`, mutual TLS, registry auth, end-to-end acks via tansu),
+#   (b) a private Mosquitto with mutual TLS and the EpiSante device CA (PUBACK only).
+# Prints time until all connected / all acknowledged, handshakes/s, retries, and the ratio.
+#   ./infra/bench/connect_storm.sh          # DEVICES=10000
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DEVICES=${DEVICES:-10000}
+ulimit -n "$(ulimit -Hn)"
+# One source address for the whole storm: lift the per-address pending limit (a production
+# fleet comes from many addresses; behind a load balancer, see docs/ARCHITECTURE.md).
+UP_ENV=(EPISANTE_BROKER__MAX_PENDING_HANDSHAKES="$DEVICES" EPISANTE_BROKER__MAX_PENDING_HANDSHAKES_PER_IP="$DEVICES")
+source infra/bench/lib.sh
+cargo build --release -q -p episante-cli -p episante-sim
+start_platform bench_storm
+
+mosq_tls_port=$(free_port)
+chmod 755 "$work"
+cat >"$work/mosquitto-tls.conf" <<CONF
+user root
+persistence false
+log_dest file $work/mosquitto-tls.log
+max_connections -1
+listener $mosq_tls_port 127.0.0.1
+cafile $work/data/broker/ca.pem
+certfile $work/data/broker/server.pem
+keyfile $work/data/broker/server.key.pem
+require_certificate true
+allow_anonymous true
+CONF
+mosquitto -c "$work/mosquitto-tls.conf" &
+pids+=($!)
+sleep 0.5
+
+c0=$(cpu_secs "$up_pid")
+target/release/episante-sim storm --host localhost --port "$mqtt_port" --peer-port "$mosq_tls_port" \
+  --registry "http://127.0.0.1:$registry_port" --token "$token" --devices "$DEVICES" >"$work/storm.jsonl"
+c1=$(cpu_secs "$up_pid")
+machine
+python3 - "$work/storm.jsonl" "$(python3 -c "print(round($c1 - $c0, 1))")" <<'PY'
+import json, sys
+rows = {r['label']: r for r in map(json.loads, open(sys.argv[1]))}
+print(f"{'target':10} {'devices':>7} {'all connected s':>15} {'all acked s':>11} {'handshakes/s':>12} {'connect p50/p99 ms':>19} {'retries':>7}")
+for r in rows.values():
+    print(f"{r['label']:10} {r['devices']:>7} {r['all_connected_s']:>15.1f} {r['all_acked_s']:>11.1f} {r['handshakes_per_sec']:>12.0f} "
+          f"{r['connect_p50_ms']:>9.0f}/{r['connect_p99_ms']:<9.0f} {r['retries']:>7}")
+e, p = rows['episante'], rows['peer']
+print(f"episante broker CPU during the run (registration and both storms): {sys.argv[2]} s")
+print(f"ratio handshakes/s, episante / mosquitto mTLS: {e['handshakes_per_sec'] / p['handshakes_per_sec']:.2f}")
+print(f"goal: every device connected and acknowledged end to end within 15 s: {'met' if e['all_acked_s'] <= 15 else 'NOT met'} ({e['all_acked_s']:.1f} s)")
+PY
