@@ -85,6 +85,12 @@ pub struct Claims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// Session id (user tokens): what logout and revocation name. Absent on service tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Space-separated scopes (service tokens, RFC 8693 `scope`): what a service client may do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// One public key as published in the JWKS (RFC 8037 OKP / Ed25519).
@@ -404,6 +410,8 @@ mod tests {
             nbf: now,
             exp: now + 60,
             jti: "j".into(),
+            sid: None,
+            scope: None,
         };
         let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
         header.kid = Some("k1".into());

@@ -91,6 +91,8 @@ impl AppState {
             nbf: now,
             exp: now + ttl as i64,
             jti: uuid::Uuid::new_v4().to_string(),
+            sid: None,
+            scope: None,
         };
         Ok((self.keys.sign(&claims)?, ttl))
     }

@@ -21,6 +21,8 @@ fn claims(app: &TestApp) -> Claims {
         nbf: now,
         exp: now + 300,
         jti: uuid::Uuid::new_v4().to_string(),
+        sid: None,
+        scope: None,
     }
 }
 
