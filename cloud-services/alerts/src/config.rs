@@ -18,13 +18,15 @@ pub struct AlertsConfig {
     pub consumer_group: String,
     /// Records applied per database transaction at most.
     pub max_batch: usize,
-    /// A resolved-looking vital must stay normal this long before the alert auto-resolves, s.
+    /// A resolved-looking vital must stay normal this long before the alert auto-resolves, s, on
+    /// the platform's clock (batches' receive time), whatever the device clocks say.
     pub resolve_hold_secs: u64,
     /// A critical alert not acknowledged within this is escalated, s.
     pub escalate_after_secs: u64,
     /// How often the escalation check runs, s.
     pub escalation_check_secs: u64,
-    /// A device silent this long (wall clock) raises a dropout alert, s; 0 disables the watchdog.
+    /// A device none of whose readings is accepted this long (wall clock: silent, or sending only
+    /// duplicates) raises a dropout alert, s; 0 disables the watchdog.
     pub dropout_watchdog_secs: u64,
     /// Webhook URLs notified of new critical alerts and escalations.
     pub webhook_urls: Vec<String>,

@@ -2,14 +2,25 @@
 //! rollups and alerts.
 //!
 //! At-least-once delivery made effectively-once: a batch of events is applied in one database
-//! transaction — per-device progress (`device_progress.last_seq`, so a reading seen twice is
-//! skipped), rollups, alert changes — and only after it commits are the offsets committed. A
-//! crash between the two replays the batch, and the progress rows make the replay a no-op.
-//! Partitions are keyed by device, so instances of one consumer group split devices between them
-//! and each device's readings stay in order. Any error restarts the consumer from the last
-//! committed offsets with a fresh rule engine (what a process restart would do).
+//! transaction — per-device progress (`device_progress`: the last `(epoch, seq)` applied, so a
+//! reading seen twice is dropped, by `StreamPosition::is_new`), rollups, alert changes — and only
+//! after it commits are the offsets committed. A crash between the two replays the batch, and the
+//! progress rows make the replay a no-op. Partitions are keyed by device, so instances of one
+//! consumer group split devices between them and each device's readings stay in order. Any error
+//! restarts the consumer from the last committed offsets with a fresh rule engine (what a process
+//! restart would do).
+//!
+//! Dedup by `(epoch, seq)` rather than seq alone is what keeps one bad seq from poisoning a
+//! stream: a hub that starts over does so in a new, larger epoch and is a new stream. Readings
+//! dropped as duplicates are counted per device (`episante_alerts_duplicate_readings_total`), and
+//! the dropout watchdog keys on when a device's readings were last *accepted*, not heard: a device
+//! that only sends duplicates is, for its patient, a device that sends nothing.
+//!
+//! The engine's clock for holds is each batch's receive time, stamped by the broker
+//! (`received_at_ms`); without it, the bus record's timestamp; only without both, this consumer's
+//! clock. Both stamps travel with the record, so a replay decides exactly as the first run did.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,15 +28,16 @@ use chrono::{DateTime, DurationRound, TimeZone, Utc};
 use episante_kit::events::outbox::OutboxRelay;
 use episante_kit::events::{EventBus, EventRecord, EventSubscription};
 use episante_kit::Shutdown;
+use episante_protocol::stream::StreamPosition;
 use episante_protocol::topics::{KAFKA_CARE_TEAMS, KAFKA_DEVICE_ASSIGNMENTS, KAFKA_READINGS};
 use episante_protocol::{CareTeamEvent, DeviceAssignmentEvent, ReadingBatch};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db;
-use crate::db::telemetry::Rollup;
+use crate::db::telemetry::{Progress, Rollup};
 use crate::engine::{RuleEngine, Signal};
-use crate::metrics::{AlertsMetrics, PartitionLabel, SeverityLabel};
+use crate::metrics::{AlertsMetrics, DeviceLabel, PartitionLabel, SeverityLabel};
 use crate::rule_book::RuleBook;
 
 /// Topics the consumer reads.
@@ -50,7 +62,21 @@ struct Session {
     sub: Box<dyn EventSubscription>,
     engine: RuleEngine,
     routes: HashMap<String, Uuid>,
-    last_heard: HashMap<String, Instant>,
+    /// The watchdog's view of each device heard from in this session.
+    watch: HashMap<String, Watch>,
+}
+
+/// When a device's readings were last accepted into the rollups (wall clock; heard-from does not
+/// count), and whether the watchdog has already reported the silence since.
+struct Watch {
+    accepted_at: DateTime<Utc>,
+    reported: bool,
+}
+
+/// The engine's "now" for a batch, ms: the broker's receive stamp, else the bus record's
+/// timestamp, else `consumer_now` — the first two are part of the record, so replays agree.
+pub fn received_ms(batch: &ReadingBatch, record_ms: Option<i64>, consumer_now: i64) -> i64 {
+    batch.received_at_ms.or(record_ms).unwrap_or(consumer_now)
 }
 
 impl TelemetryConsumer {
@@ -83,7 +109,7 @@ impl TelemetryConsumer {
             // Filled from the database for each batch's devices (and kept current by assignment
             // events): the watchdog only looks at devices heard since this session started.
             routes: HashMap::new(),
-            last_heard: HashMap::new(),
+            watch: HashMap::new(),
         };
         let mut watchdog = tokio::time::interval(Duration::from_secs(5));
         loop {
@@ -163,17 +189,18 @@ impl TelemetryConsumer {
             }
         }
 
-        // Readings.
-        let mut batches: Vec<(ReadingBatch, Option<DateTime<Utc>>)> = Vec::new();
+        // Readings. Only valid batches (which bounds seqs to `MAX_SEQ`) whose epoch fits the
+        // database's bigint; anything else is counted and skipped.
+        let consumer_now = Utc::now();
+        let mut batches: Vec<(ReadingBatch, i64)> = Vec::new();
         for record in batch.iter().filter(|r| r.topic == KAFKA_READINGS) {
-            match serde_json::from_slice::<ReadingBatch>(&record.payload) {
-                Ok(b) => {
-                    let received = record
-                        .timestamp_ms
-                        .and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+            match ReadingBatch::parse(&record.payload) {
+                Ok(b) if i64::try_from(b.epoch).is_ok() => {
+                    let received =
+                        received_ms(&b, record.timestamp_ms, consumer_now.timestamp_millis());
                     batches.push((b, received));
                 }
-                Err(_) => {
+                _ => {
                     self.metrics.malformed.inc();
                 }
             }
@@ -181,11 +208,10 @@ impl TelemetryConsumer {
         let mut devices: Vec<String> = batches.iter().map(|(b, _)| b.device_id.clone()).collect();
         devices.sort();
         devices.dedup();
-        let mut progress: HashMap<String, (i64, DateTime<Utc>)> =
+        let mut progress: HashMap<String, Progress> =
             db::telemetry::progress_for_update(&mut tx, &devices)
                 .await?
                 .into_iter()
-                .map(|(d, s, t)| (d, (s, t)))
                 .collect();
         // The database is the truth for routing: another instance may have applied an assignment
         // for a device whose partition this one has just been given.
@@ -200,10 +226,8 @@ impl TelemetryConsumer {
         }
         session.routes.extend(routed);
         for device in &devices {
-            let applied = progress.get(device).map(|(s, _)| *s);
-            if session.engine.knows(device)
-                && session.engine.last_seq(device).map(|s| s as i64) != applied
-            {
+            let applied = progress.get(device).map(|p| p.position);
+            if session.engine.knows(device) && session.engine.position(device) != applied {
                 // Someone else handled this device meanwhile: start over from the database.
                 session.engine.forget(device);
             }
@@ -212,10 +236,18 @@ impl TelemetryConsumer {
                     Some(p) => db::alerts::open_rule_keys(&mut *tx, *p).await?,
                     None => Vec::new(),
                 };
-                let last_ts = progress.get(device).map(|(_, t)| t.timestamp_millis());
-                let last_seq = applied.and_then(|s| u64::try_from(s).ok());
-                session.engine.seed(device, last_seq, last_ts, &open);
+                let last_ts = progress.get(device).map(|p| p.last_ts.timestamp_millis());
+                session.engine.seed(device, applied, last_ts, &open);
             }
+            // A device first heard in this session is watched from its last accepted reading,
+            // so one that only sends duplicates after a restart is still seen to be silent.
+            session
+                .watch
+                .entry(device.clone())
+                .or_insert_with(|| Watch {
+                    accepted_at: progress.get(device).map_or(consumer_now, |p| p.accepted_at),
+                    reported: false,
+                });
         }
         let mut rules = HashMap::new();
         for device in &devices {
@@ -228,25 +260,33 @@ impl TelemetryConsumer {
 
         let mut rollups: HashMap<(String, &'static str, DateTime<Utc>), Rollup> = HashMap::new();
         let mut signals: Vec<(Uuid, Signal, Option<DateTime<Utc>>)> = Vec::new();
-        let now = Instant::now();
-        for (b, received_at) in &batches {
-            session.last_heard.insert(b.device_id.clone(), now);
+        let mut advanced = BTreeSet::new();
+        for (b, received) in &batches {
             let patient = session.routes.get(&b.device_id).copied();
-            let entry = progress
-                .entry(b.device_id.clone())
-                .or_insert((-1, DateTime::<Utc>::MIN_UTC));
+            let received_at = Utc.timestamp_millis_opt(*received).single();
+            let mut duplicates = 0;
             for reading in &b.readings {
-                if (reading.seq as i64) <= entry.0 {
-                    self.metrics.duplicates.inc();
+                let position = progress.get(&b.device_id).map(|p| p.position);
+                if position.is_some_and(|p| !p.is_new(b.epoch, reading.seq)) {
+                    duplicates += 1;
                     continue;
                 }
                 let Some(ts) = Utc.timestamp_millis_opt(reading.ts_ms).single() else {
                     self.metrics.malformed.inc();
                     continue;
                 };
-                entry.0 = reading.seq as i64;
-                entry.1 = entry.1.max(ts);
+                let at = StreamPosition::new(b.epoch, reading.seq);
+                let entry = progress.entry(b.device_id.clone()).or_insert(Progress {
+                    position: at,
+                    last_ts: ts,
+                    accepted_at: consumer_now,
+                });
+                entry.position = at;
+                entry.last_ts = entry.last_ts.max(ts);
+                entry.accepted_at = consumer_now;
+                advanced.insert(b.device_id.clone());
                 self.metrics.readings.inc();
+                // Rollups bucket by measurement time.
                 let minute = ts
                     .duration_trunc(chrono::Duration::minutes(1))
                     .unwrap_or(ts);
@@ -264,24 +304,37 @@ impl TelemetryConsumer {
                 slot.sum += reading.value;
                 slot.count += 1;
                 if let Some(p) = patient {
-                    for s in session.engine.observe(&b.device_id, &rules[&p], reading) {
-                        signals.push((p, s, *received_at));
+                    for s in session.engine.observe(
+                        &b.device_id,
+                        &rules[&p],
+                        b.epoch,
+                        reading,
+                        *received,
+                    ) {
+                        signals.push((p, s, received_at));
                     }
                 }
             }
+            if duplicates > 0 {
+                self.metrics
+                    .duplicates
+                    .get_or_create(&DeviceLabel {
+                        device_id: b.device_id.clone(),
+                    })
+                    .inc_by(duplicates);
+            }
         }
-        let changed: Vec<(String, i64, DateTime<Utc>)> = devices
-            .iter()
-            .filter_map(|d| progress.get(d).map(|(s, t)| (d.clone(), *s, *t)))
-            .filter(|(_, s, _)| *s >= 0)
+        for device in &advanced {
+            if let Some(watch) = session.watch.get_mut(device) {
+                watch.accepted_at = consumer_now;
+                watch.reported = false;
+            }
+        }
+        let changed: Vec<(String, Progress)> = advanced
+            .into_iter()
+            .filter_map(|d| progress.get(&d).map(|p| (d, *p)))
             .collect();
-        db::telemetry::save_progress(
-            &mut tx,
-            &changed.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
-            &changed.iter().map(|c| c.1).collect::<Vec<_>>(),
-            &changed.iter().map(|c| c.2).collect::<Vec<_>>(),
-        )
-        .await?;
+        db::telemetry::save_progress(&mut tx, &changed).await?;
         let rollups: Vec<_> = rollups.into_iter().collect();
         db::telemetry::add_rollups(&mut tx, &rollups).await?;
 
@@ -319,31 +372,49 @@ impl TelemetryConsumer {
         Ok(())
     }
 
-    /// Raises dropout alerts for assigned devices silent (wall clock) for the watchdog time.
+    /// Raises dropout alerts for assigned devices none of whose readings was accepted (wall clock)
+    /// for the watchdog time — silent, or sending only duplicates.
     async fn watchdog(&self, session: &mut Session) -> anyhow::Result<()> {
-        let silent_for = Duration::from_secs(self.watchdog_secs);
-        let silent: Vec<(String, Uuid, Duration)> = session
-            .last_heard
+        let silent_for = chrono::Duration::seconds(self.watchdog_secs as i64);
+        let now = Utc::now();
+        let quiet = |w: &Watch| !w.reported && now - w.accepted_at >= silent_for;
+        let candidates: Vec<String> = session
+            .watch
             .iter()
-            .filter(|(_, at)| at.elapsed() >= silent_for)
-            .filter_map(|(d, at)| session.routes.get(d).map(|p| (d.clone(), *p, at.elapsed())))
+            .filter(|(d, w)| quiet(w) && session.routes.contains_key(*d))
+            .map(|(d, _)| d.clone())
             .collect();
-        if silent.is_empty() {
+        if candidates.is_empty() {
             return Ok(());
         }
+        // Partitions move between instances: another one may have accepted readings since.
+        for (device, at) in db::telemetry::accepted_at(&self.pool, &candidates).await? {
+            if let Some(w) = session.watch.get_mut(&device) {
+                w.accepted_at = w.accepted_at.max(at);
+            }
+        }
         let mut tx = self.pool.begin().await?;
-        let now_ms = Utc::now().timestamp_millis();
-        for (device, patient, quiet) in silent {
+        let now_ms = now.timestamp_millis();
+        for device in candidates {
+            let (Some(watch), Some(patient)) =
+                (session.watch.get_mut(&device), session.routes.get(&device))
+            else {
+                continue;
+            };
+            if !quiet(watch) {
+                continue;
+            }
+            watch.reported = true;
+            let quiet_ms = (now - watch.accepted_at).num_milliseconds();
+            let patient = *patient;
             let rules = self.rules.rules_for(patient).await?;
-            for signal in
-                session
-                    .engine
-                    .silent_since(&device, &rules, now_ms, quiet.as_millis() as i64)
+            for signal in session
+                .engine
+                .silent_since(&device, &rules, now_ms, quiet_ms)
             {
                 crate::lifecycle::apply_signal(&mut tx, &self.webhook_urls, patient, &signal, None)
                     .await?;
             }
-            session.last_heard.remove(&device);
         }
         tx.commit().await?;
         self.outbox.wake();

@@ -3,8 +3,15 @@
 //! It keeps, per device, a short window of recent samples per vital and, per rule, whether the
 //! stream is currently abnormal. A rule *triggers* when the stream turns abnormal, *continues*
 //! (throttled) while it stays so, and *clears* once it has been normal — beyond the rule's
-//! hysteresis — for the hold time. All times are the readings' own timestamps, so accelerated
-//! simulations and replays after an outage behave like real time.
+//! hysteresis — for the hold time.
+//!
+//! Two clocks, on purpose. What a rule *measures* (sustain windows, rates of change, flatlines,
+//! gaps, the NEWS2 freshness) runs on the readings' own timestamps, so a backlog replayed after an
+//! outage is judged as it happened. How long an episode is *held* before it auto-resolves runs on
+//! the platform's clock — the broker's receive time of each batch, `now_ms` below — because a hub
+//! clock that runs fast or jumps forward must never close an alert earlier, in wall-clock time,
+//! than the hold: the hold is a promise to clinicians, not a property of the signal. The receive
+//! time travels with the batch, so a replay after a crash decides exactly as the first run did.
 //!
 //! State is in memory and rebuilt after a restart: windows refill from new readings, and the
 //! consumer seeds "abnormal" for rules that still have an open alert, so an episode that ended
@@ -13,6 +20,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use episante_protocol::stream::StreamPosition;
 use episante_protocol::{Reading, VitalKind};
 
 use crate::domain::alert::Severity;
@@ -41,6 +49,8 @@ pub struct Signal {
     pub kind: SignalKind,
     /// The value the rule judged (a mean, a delta, a gap in seconds…).
     pub value: f64,
+    /// When it was observed: the reading's measurement time, but never later than the platform
+    /// received it (a hub clock running ahead cannot date an alert in the future).
     pub ts_ms: i64,
     pub severity: Severity,
     pub message: String,
@@ -49,16 +59,27 @@ pub struct Signal {
 #[derive(Debug, Default)]
 struct RuleState {
     abnormal: bool,
+    /// Platform time (`now_ms`) of the first normal verdict of the current recovery.
     normal_since: Option<i64>,
+    /// Measurement time of the last `Trigger` or `Continue`.
     last_continue: i64,
+}
+
+/// The two clocks of one observation (see the module docs).
+#[derive(Debug, Clone, Copy)]
+struct When {
+    /// Measurement time (the reading's `ts_ms`).
+    ts: i64,
+    /// Platform time: when the batch was received.
+    now: i64,
 }
 
 #[derive(Debug, Default)]
 struct DeviceStream {
     last_ts: Option<i64>,
-    /// The last reading seq this engine applied: if the database says otherwise, another
+    /// The last stream position this engine applied: if the database says otherwise, another
     /// instance handled the device in between and this state is stale.
-    last_seq: Option<u64>,
+    position: Option<StreamPosition>,
     samples: HashMap<VitalKind, VecDeque<(i64, f64)>>,
     latest: HashMap<VitalKind, (i64, f64)>,
     states: HashMap<String, RuleState>,
@@ -89,20 +110,20 @@ impl RuleEngine {
         self.streams.contains_key(device)
     }
 
-    pub fn last_seq(&self, device: &str) -> Option<u64> {
-        self.streams.get(device).and_then(|s| s.last_seq)
+    pub fn position(&self, device: &str) -> Option<StreamPosition> {
+        self.streams.get(device).and_then(|s| s.position)
     }
 
     /// Starts tracking `device`: its last reading time (for gaps) and the rules with an open alert.
     pub fn seed(
         &mut self,
         device: &str,
-        last_seq: Option<u64>,
+        position: Option<StreamPosition>,
         last_ts: Option<i64>,
         open_rules: &[String],
     ) {
         let stream = self.streams.entry(device.to_string()).or_default();
-        stream.last_seq = last_seq;
+        stream.position = position;
         stream.last_ts = last_ts;
         for key in open_rules {
             stream.states.entry(key.clone()).or_default().abnormal = true;
@@ -125,13 +146,22 @@ impl RuleEngine {
         ))
     }
 
-    /// Feeds one reading of `device` through `rules`.
-    pub fn observe(&mut self, device: &str, rules: &[AlertRule], reading: &Reading) -> Vec<Signal> {
+    /// Feeds one new reading of `device` (stream `epoch`) through `rules`; `now_ms` is when the
+    /// platform received it (the clock of holds).
+    pub fn observe(
+        &mut self,
+        device: &str,
+        rules: &[AlertRule],
+        epoch: u64,
+        reading: &Reading,
+        now_ms: i64,
+    ) -> Vec<Signal> {
         let hold_ms = self.hold_ms;
         let stream = self.streams.entry(device.to_string()).or_default();
         let ts = reading.ts_ms;
+        let when = When { ts, now: now_ms };
         let mut signals = Vec::new();
-        stream.last_seq = Some(reading.seq);
+        stream.position = Some(StreamPosition::new(epoch, reading.seq));
 
         // Gaps: judged on arrival of the reading after the silence.
         let gap = stream.last_ts.map(|last| ts - last);
@@ -151,7 +181,7 @@ impl RuleEngine {
                     rule,
                     stream,
                     verdict,
-                    ts,
+                    when,
                     hold_ms,
                     None,
                     &mut signals,
@@ -183,7 +213,7 @@ impl RuleEngine {
                 rule,
                 stream,
                 verdict,
-                ts,
+                when,
                 hold_ms,
                 floor,
                 &mut signals,
@@ -219,7 +249,10 @@ impl RuleEngine {
                         rule,
                         stream,
                         verdict,
-                        now_ms,
+                        When {
+                            ts: now_ms,
+                            now: now_ms,
+                        },
                         hold_ms,
                         None,
                         &mut signals,
@@ -320,11 +353,12 @@ fn step(
     rule: &AlertRule,
     stream: &mut DeviceStream,
     verdict: Verdict,
-    ts: i64,
+    when: When,
     hold_ms: i64,
     floor: Option<Severity>,
     out: &mut Vec<Signal>,
 ) {
+    let ts = when.ts;
     let state = stream.states.entry(rule.key.clone()).or_default();
     let kind = if verdict.abnormal {
         state.normal_since = None;
@@ -339,8 +373,9 @@ fn step(
             None
         }
     } else if verdict.normal && state.abnormal {
-        let since = *state.normal_since.get_or_insert(ts);
-        if ts - since >= hold_ms {
+        // The hold runs on the platform's clock: device time could be ahead, or jump.
+        let since = *state.normal_since.get_or_insert(when.now);
+        if when.now - since >= hold_ms {
             state.abnormal = false;
             state.normal_since = None;
             Some(SignalKind::Clear)
@@ -362,7 +397,7 @@ fn step(
             vital: rule.vital(),
             kind,
             value: verdict.value,
-            ts_ms: ts,
+            ts_ms: ts.min(when.now),
             severity,
             message: rule.describe(),
         });
@@ -384,15 +419,30 @@ mod tests {
         }
     }
 
-    /// Feeds `hr(t)` every 5 s from `from` to `to` seconds; returns the signals.
+    /// Feeds `hr(t)` every 5 s from `from` to `to` seconds, each received when measured; returns
+    /// the signals.
     fn feed(engine: &mut RuleEngine, from: i64, to: i64, hr: impl Fn(i64) -> f64) -> Vec<Signal> {
+        feed_skewed(engine, from, to, 0, hr)
+    }
+
+    /// Like [`feed`], with device clocks `ahead_s` seconds ahead of the platform's (`t` is
+    /// platform time).
+    fn feed_skewed(
+        engine: &mut RuleEngine,
+        from: i64,
+        to: i64,
+        ahead_s: i64,
+        hr: impl Fn(i64) -> f64,
+    ) -> Vec<Signal> {
         let rules = default_rules();
         let mut out = Vec::new();
         for t in (from..to).step_by(5) {
             out.extend(engine.observe(
                 "d1",
                 &rules,
-                &reading(t as u64, t, VitalKind::HeartRate, hr(t)),
+                0,
+                &reading(t as u64, t + ahead_s, VitalKind::HeartRate, hr(t)),
+                t * 1000,
             ));
         }
         out
@@ -469,7 +519,13 @@ mod tests {
                 (VitalKind::RespiratoryRate, 27.0),
                 (VitalKind::HeartRate, 140.0),
             ] {
-                out.extend(engine.observe("d1", &rules, &reading(t as u64, t, kind, v)));
+                out.extend(engine.observe(
+                    "d1",
+                    &rules,
+                    0,
+                    &reading(t as u64, t, kind, v),
+                    t * 1000,
+                ));
             }
         }
         let hr = out
@@ -501,7 +557,9 @@ mod tests {
             out.extend(engine.observe(
                 "d1",
                 &rules,
+                0,
                 &reading(i as u64, t, VitalKind::HeartRate, hr),
+                t * 1000,
             ));
         }
         assert!(kinds(&out, "heart_rate.rise").is_empty(), "{out:?}");
@@ -510,7 +568,9 @@ mod tests {
             out.extend(engine.observe(
                 "d1",
                 &rules,
+                0,
                 &reading(100 + i as u64, t, VitalKind::HeartRate, hr),
+                t * 1000,
             ));
         }
         assert_eq!(kinds(&out, "heart_rate.rise"), [SignalKind::Trigger]);
@@ -522,5 +582,54 @@ mod tests {
         engine.seed("d1", None, Some(0), &["heart_rate.high".to_string()]);
         let s = feed(&mut engine, 5, 400, |t| 70.0 + (t % 2) as f64);
         assert_eq!(kinds(&s, "heart_rate.high"), [SignalKind::Clear]);
+    }
+
+    #[test]
+    fn a_hub_clock_running_ahead_cannot_end_the_hold_early() {
+        let mut engine = RuleEngine::new(120);
+        let rules = default_rules();
+        let noisy = |t: i64| 72.0 + (t % 2) as f64;
+        let mut s = feed(&mut engine, 0, 300, |_| 140.0);
+        assert_eq!(kinds(&s, "heart_rate.high"), [SignalKind::Trigger]);
+        // Recovery arrives in one batch received at 300 s whose readings the hub timed up to five
+        // minutes later: in device time the hold is over, on the platform's clock it has not begun.
+        s.clear();
+        for t in (300..600).step_by(5) {
+            s.extend(engine.observe(
+                "d1",
+                &rules,
+                0,
+                &reading(t as u64, t, VitalKind::HeartRate, noisy(t)),
+                300_000,
+            ));
+        }
+        // The hub stays five minutes ahead.
+        s.extend(feed_skewed(&mut engine, 305, 420, 300, noisy));
+        assert!(kinds(&s, "heart_rate.high").is_empty(), "{s:?}");
+        s = feed_skewed(&mut engine, 420, 500, 300, noisy);
+        let clear = s
+            .iter()
+            .find(|x| x.rule_key == "heart_rate.high" && x.kind == SignalKind::Clear)
+            .expect("cleared once the hold is over on the platform's clock");
+        assert_eq!(
+            clear.ts_ms, 420_000,
+            "dated by the platform, not the hub's future"
+        );
+    }
+
+    #[test]
+    fn the_stream_position_follows_epoch_and_seq() {
+        let mut engine = RuleEngine::new(60);
+        let rules = default_rules();
+        engine.observe(
+            "d1",
+            &rules,
+            7,
+            &reading(3, 10, VitalKind::HeartRate, 70.0),
+            10_000,
+        );
+        assert_eq!(engine.position("d1"), Some(StreamPosition::new(7, 3)));
+        engine.forget("d1");
+        assert_eq!(engine.position("d1"), None);
     }
 }

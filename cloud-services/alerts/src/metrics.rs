@@ -15,6 +15,13 @@ pub struct SeverityLabel {
     pub severity: String,
 }
 
+/// Per device: only for what an operator must be able to trace to one hub (a device whose
+/// readings are all dropped is unmonitored).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeviceLabel {
+    pub device_id: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PartitionLabel {
     pub topic: String,
@@ -28,7 +35,7 @@ pub struct OutcomeLabel {
 
 pub struct AlertsMetrics {
     pub readings: Counter,
-    pub duplicates: Counter,
+    pub duplicates: Family<DeviceLabel, Counter>,
     pub malformed: Counter,
     pub created: Family<SeverityLabel, Counter>,
     pub reading_to_alert: Histogram,
@@ -43,7 +50,7 @@ impl AlertsMetrics {
     pub fn register(r: &Metrics) -> Arc<Self> {
         let m = AlertsMetrics {
             readings: Counter::default(),
-            duplicates: Counter::default(),
+            duplicates: Family::default(),
             malformed: Counter::default(),
             created: Family::default(),
             reading_to_alert: episante_kit::metrics::latency_histogram(),
@@ -60,7 +67,7 @@ impl AlertsMetrics {
         );
         r.register(
             "episante_alerts_duplicate_readings",
-            "Readings skipped as already applied",
+            "Readings dropped as duplicates (at or before the device's (epoch, seq)), per device",
             m.duplicates.clone(),
         );
         r.register(

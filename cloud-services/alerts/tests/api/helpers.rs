@@ -61,6 +61,7 @@ pub fn kafka_bus(kafka: &TestKafka) -> Arc<dyn EventBus> {
             partitions: 4,
             linger_ms: 1,
             message_timeout_ms: 60_000,
+            ..Default::default()
         })
         .expect("kafka bus"),
     )
@@ -152,7 +153,7 @@ where
 }
 
 /// Batches of readings: one batch per step of `every_s` seconds from `start_s`, with `values`
-/// (plus a small jitter).
+/// (plus a small jitter), each stamped as the broker stamps a live hub's: received when measured.
 pub fn batches(
     device: &str,
     first_seq: u64,
@@ -169,7 +170,7 @@ pub fn batches(
                 v: 1,
                 device_id: device.to_string(),
                 epoch: 0,
-                received_at_ms: None,
+                received_at_ms: Some(ts_ms),
                 readings: values
                     .iter()
                     .map(|(kind, value)| {
@@ -306,6 +307,21 @@ impl TestApp {
         })
         .await
     }
+}
+
+/// The value of the `series` line (e.g. `episante_alerts_duplicate_readings_total`) whose labels
+/// contain `labels` (e.g. `device_id="hub1"`) on the instance at `base`; 0 when absent.
+pub async fn metric(base: &str, series: &str, labels: &str) -> f64 {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with(series) && l.contains(labels))
+        .find_map(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 pub async fn publish(bus: &dyn EventBus, batches: &[ReadingBatch]) {

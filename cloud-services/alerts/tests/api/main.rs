@@ -3,7 +3,9 @@
 
 mod api;
 mod consumer;
+mod epochs;
 mod helpers;
+mod holds;
 mod notify;
 mod scenarios;
 mod stream;

@@ -74,7 +74,8 @@ pub fn traces(
                 v: 1,
                 device_id: id.clone(),
                 epoch: 0,
-                received_at_ms: None,
+                // Received when measured, as the broker stamps a live hub's batches.
+                received_at_ms: Some(t),
                 readings,
             });
         }
