@@ -80,6 +80,7 @@ enum End {
     Closed,
     KeepAliveExpired,
     Violation(String),
+    /// The router dropped the link (or told it to go): it must not hear from this session again.
     RouterGone,
 }
 
@@ -195,9 +196,10 @@ where
         return connack(&mut wr, ConnectReturnCode::ServerUnavailable).await;
     }
 
-    let ticket = ctx
+    let mut ticket = ctx
         .sessions
         .register(&device, admitted.credentials_issued_at);
+    ticket.wait_for_predecessor(Duration::from_secs(5)).await;
     ctx.fleet.seed(&device, admitted.position);
     let links = ctx.links.clone();
     let (id, clean) = (device.clone(), connect.clean_session);
@@ -303,7 +305,7 @@ impl Session {
                                 return End::RouterGone;
                             }
                         }
-                        Ok(Some(Notification::Disconnect(..))) => return End::Cut(CutReason::Replaced),
+                        Ok(Some(Notification::Disconnect(..))) => return End::RouterGone,
                         Ok(Some(n)) => {
                             if let Some(packet) = Option::<Packet>::from(n) {
                                 if write_packet(&mut wr, packet).await.is_err() {
@@ -497,7 +499,12 @@ impl Session {
     /// Tells the router the connection is gone, publishing the last will first unless the
     /// device said goodbye.
     async fn finish(&mut self, end: &End, will: Option<LastWill>) {
-        if !matches!(end, End::Graceful | End::RouterGone) {
+        if matches!(end, End::RouterGone) {
+            // The router has forgotten this connection; its id may already be someone else's.
+            return;
+        }
+        // A replaced session's device is back already: its will would say the opposite.
+        if !matches!(end, End::Graceful | End::Cut(CutReason::Replaced)) {
             if let Some(will) = will {
                 let _ = self.link_tx.publish(will.topic, will.message);
             }

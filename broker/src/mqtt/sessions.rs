@@ -2,7 +2,9 @@
 //! registry cut a session within a second of a revocation or rotation.
 //!
 //! One session per device: a new CONNECT of the same device replaces (cuts) the older session,
-//! as MQTT requires. A cut says why, and the session closes its socket at once.
+//! as MQTT requires. A cut says why, and the session closes its socket at once. The new session
+//! waits until the one it replaces has left the router before it joins: rumqttd reuses connection
+//! ids, so a late goodbye from the old session must never reach the new one.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::metrics::{BrokerMetrics, Reason};
 
@@ -38,12 +41,27 @@ struct Live {
     id: u64,
     credentials_issued_at: DateTime<Utc>,
     cut: watch::Sender<Option<CutReason>>,
+    /// Cancelled when the session has ended (its ticket dropped).
+    ended: CancellationToken,
 }
 
-/// What a session holds: its id and the receiver its cut arrives on.
+/// What a session holds: its id, the receiver its cut arrives on, and (dropped last) the guard
+/// that tells a successor it has ended.
 pub struct SessionTicket {
     pub id: u64,
     pub cut: watch::Receiver<Option<CutReason>>,
+    /// The session this one replaced; wait for it before joining the router.
+    pub replaced: Option<CancellationToken>,
+    _ended: DropGuard,
+}
+
+impl SessionTicket {
+    /// Waits (at most `within`) until the replaced session, if any, has ended.
+    pub async fn wait_for_predecessor(&mut self, within: std::time::Duration) {
+        if let Some(previous) = self.replaced.take() {
+            let _ = tokio::time::timeout(within, previous.cancelled()).await;
+        }
+    }
 }
 
 pub struct SessionRegistry {
@@ -76,19 +94,27 @@ impl SessionRegistry {
     pub fn register(&self, device: &str, credentials_issued_at: DateTime<Utc>) -> SessionTicket {
         let (tx, rx) = watch::channel(None);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let ended = CancellationToken::new();
         let old = self.live.lock().expect("sessions poisoned").insert(
             device.to_string(),
             Live {
                 id,
                 credentials_issued_at,
                 cut: tx,
+                ended: ended.clone(),
             },
         );
-        if let Some(old) = old {
+        let replaced = old.map(|old| {
             self.send_cut(&old, CutReason::Replaced);
-        }
+            old.ended
+        });
         self.metrics.sessions.set(self.len() as i64);
-        SessionTicket { id, cut: rx }
+        SessionTicket {
+            id,
+            cut: rx,
+            replaced,
+            _ended: ended.drop_guard(),
+        }
     }
 
     /// Forgets session `id` of `device` (a newer session of the device stays).

@@ -548,3 +548,24 @@ async fn fleet_health_shows_who_is_online_last_seen_and_backlog() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn a_second_connect_replaces_the_first_session_and_the_new_one_keeps_working() {
+    let platform = start_platform().await;
+    let creds = platform.register("hubtwice").await;
+    for round in 0..5u64 {
+        let mut first = platform.connect(&creds).await.unwrap();
+        let mut second = platform.connect(&creds).await.unwrap();
+        assert!(
+            first.wait_disconnect(Duration::from_secs(5)).await,
+            "round {round}: the replaced session is closed"
+        );
+        let seq = round * 10 + 1;
+        second.publish_batch(&batch("hubtwice", seq, 2)).await;
+        assert_eq!(
+            second.wait_ack(seq + 1, Duration::from_secs(30)).await,
+            Ok(seq + 1),
+            "round {round}: the new session is not disturbed by the old one's goodbye"
+        );
+    }
+}
