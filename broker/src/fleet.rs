@@ -28,12 +28,15 @@ struct State {
 
 pub struct FleetHealth {
     state: Mutex<State>,
+    /// This broker instance, as `device_health.instance_id` and `broker_instances` know it.
+    instance_id: String,
 }
 
 impl FleetHealth {
     pub fn new() -> Arc<Self> {
         Arc::new(FleetHealth {
             state: Mutex::new(State::default()),
+            instance_id: uuid::Uuid::new_v4().simple().to_string(),
         })
     }
 
@@ -116,8 +119,11 @@ impl FleetHealth {
 
     /// Writes pending changes; on failure they are merged back for the next try.
     pub async fn flush(&self, pool: &PgPool) {
+        if let Err(e) = health::instance_alive(pool, &self.instance_id).await {
+            tracing::warn!(error = %e, "cannot record this broker instance as alive");
+        }
         let changes = self.take();
-        if let Err(e) = health::apply(pool, &changes).await {
+        if let Err(e) = health::apply(pool, &self.instance_id, &changes).await {
             tracing::warn!(error = %e, devices = changes.len(), "cannot write fleet health; will retry");
             let mut state = self.state.lock().expect("fleet health poisoned");
             for (device, old) in changes {

@@ -110,6 +110,13 @@ pub async fn build_with_bus(
         running.sessions.clone(),
         shutdown.clone(),
     );
+    let verifier = TokenVerifier::remote(&settings.tokens);
+    episante_kit::revocation::spawn_listener(
+        bus.clone(),
+        verifier.revocations().clone(),
+        "broker",
+        shutdown.clone(),
+    );
     let fleet_writer =
         fleet
             .clone()
@@ -131,7 +138,7 @@ pub async fn build_with_bus(
     );
     let state = AppState {
         pool,
-        verifier: TokenVerifier::remote(&settings.tokens),
+        verifier,
         ca,
         auth,
         sessions: running.sessions.clone(),

@@ -39,7 +39,7 @@ const PATIENTS: &[(&str, &str)] = &[
 impl DemoWard {
     fn token(&self) -> anyhow::Result<String> {
         self.auth_state
-            .access_token("episante-up-demo", Role::Admin)
+            .access_token("episante-up-demo", Role::Admin, None)
             .map(|(t, _)| t)
             .map_err(|e| anyhow::anyhow!("minting the demo token: {e}"))
     }

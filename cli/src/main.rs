@@ -71,6 +71,18 @@ enum Command {
         after_help = "Examples:\n  episante whoami\n  episante whoami -o json | jq -r .role"
     )]
     Whoami,
+    /// Your password: change it; admins issue reset tokens; reset with one.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante password change\n  episante password issue-reset <user-id>\n  episante password reset"
+    )]
+    Password(commands::password::PasswordCmd),
+    /// Second factor (TOTP authenticator app): enrol yours; admins reset a lost one.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante mfa enroll\n  episante mfa reset <user-id>"
+    )]
+    Mfa(commands::mfa::MfaCmd),
     /// User administration (admin).
     #[command(
         subcommand,
@@ -218,6 +230,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Login(args) => commands::session::login(ctx, args).await,
         Command::Logout => commands::session::logout(ctx).await,
         Command::Whoami => commands::session::whoami(ctx).await,
+        Command::Password(cmd) => commands::password::run(ctx, cmd).await,
+        Command::Mfa(cmd) => commands::mfa::run(ctx, cmd).await,
         Command::Users(cmd) => commands::users::run(ctx, cmd).await,
         Command::Patients(cmd) => commands::patients::run(ctx, cmd).await,
         Command::Teams(cmd) => commands::teams::run(ctx, cmd).await,

@@ -3,6 +3,10 @@
 //! Defaults that serve on one machine: PostgreSQL at `DATABASE_URL` or 127.0.0.1:5432, signing
 //! keys in a local 0600 file unless Vault is configured. A default port that is taken is replaced
 //! by a free one (and said so); a port chosen explicitly must be free.
+//!
+//! Every listener binds the loopback address unless told otherwise (`--listen 0.0.0.0` or
+//! `EPISANTE_LISTEN`, or a bind address set in the configuration): a developer's `up` must not
+//! serve patient data to the café's Wi-Fi by default.
 
 use anyhow::Context;
 use clap::Args;
@@ -11,8 +15,12 @@ use episante_kit::telemetry;
 use episante_kit::Shutdown;
 use tokio::net::TcpListener;
 
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
 pub struct UpArgs {
+    /// Address every listener binds unless its own address is configured: loopback by default;
+    /// `--listen 0.0.0.0` serves the network (then put TLS in front, see docs/DEPLOYMENT.md).
+    #[arg(long, env = "EPISANTE_LISTEN", default_value = "127.0.0.1")]
+    pub listen: std::net::IpAddr,
     /// Port of the gateway: every API under one address (default 80; `EPISANTE_GATEWAY__BIND`).
     #[arg(long)]
     pub gateway_port: Option<u16>,
@@ -64,9 +72,17 @@ async fn listen(service: &str, bind: &str, explicit: bool) -> anyhow::Result<Tcp
     }
 }
 
+/// Where this machine reaches `listener`: its own address, or loopback for a wildcard bind.
 fn display_url(listener: &TcpListener) -> String {
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-    format!("http://127.0.0.1:{port}")
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let ip = if addr.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
 }
 
 /// Where `up` leaves the gateway address for the CLI and TUI on this machine.
@@ -107,10 +123,26 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
         (args.mqtt_port, "broker.mqtt_bind"),
     ] {
         if let Some(port) = port {
-            source = source.with(key, format!("0.0.0.0:{port}"));
+            source = source.with(
+                key,
+                std::net::SocketAddr::new(args.listen, port).to_string(),
+            );
         }
     }
+    // Binds not configured keep their default port on the `--listen` address.
+    let host = args.listen;
+    let bind_default = |key: &str, bind: &mut String| {
+        if !source.is_set(key) {
+            *bind = on_host(bind, host);
+        }
+    };
     let mut auth = episante_auth::config::Settings::from_source(&source)?;
+    bind_default("auth.bind", &mut auth.auth.bind);
+    // The built-in gateway reaches auth over loopback and replaces `X-Forwarded-For` with the
+    // client's address: trust it, so login back-off and throttling see real clients.
+    if !source.is_set("auth.trusted_proxies") {
+        auth.auth.trusted_proxies = vec!["127.0.0.1".into(), "::1".into()];
+    }
     telemetry::init(&auth.log);
     // Records calls the registry and alerts with its own client credentials, minted per start.
     let records_secret = episante_kit::Secret::new(random_secret());
@@ -119,15 +151,27 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
         .push(episante_auth::config::BootstrapClient {
             client_id: "records".into(),
             secret: records_secret.clone(),
+            // Only what records uses: device lookups (assignment) and vitals (FHIR export).
+            scopes: vec![
+                episante_kit::Scope::DevicesRead.as_str().into(),
+                episante_kit::Scope::VitalsRead.as_str().into(),
+            ],
         });
 
-    let gateway: GatewayConfig = source.section("gateway")?;
+    let mut gateway: GatewayConfig = source.section("gateway")?;
+    bind_default("gateway.bind", &mut gateway.bind);
     let gateway_listener = listen("gateway", &gateway.bind, source.is_set("gateway.bind")).await?;
     let auth_listener = listen("auth", &auth.auth.bind, source.is_set("auth.bind")).await?;
     let auth_url = display_url(&auth_listener);
     let jwks_url = format!("{auth_url}/.well-known/jwks.json");
     let data_dir = auth.auth.data_dir.clone();
-    let auth_service = episante_auth::build(auth).await.map_err(|e| {
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals();
+    let bus_config: episante_kit::events::EventBusConfig = source.section("kafka")?;
+    let bus = episante_kit::events::connect(&bus_config)?;
+    let auth_service = episante_auth::build_with_bus(auth, bus.clone(), shutdown.clone())
+        .await
+        .map_err(|e| {
         e.context(
             "the auth service could not start. PostgreSQL must be reachable at DATABASE_URL \
              (default postgres://postgres@127.0.0.1:5432/postgres); on Debian: \
@@ -135,10 +179,6 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
         )
     })?;
 
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals();
-    let bus_config: episante_kit::events::EventBusConfig = source.section("kafka")?;
-    let bus = episante_kit::events::connect(&bus_config)?;
     let with_jwks = |mut tokens: episante_kit::TokenConfig| {
         if !source.is_set("tokens.jwks_url") {
             tokens.jwks_url = jwks_url.clone();
@@ -149,6 +189,8 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     // Broker (device registry + MQTT).
     let mut broker = episante_broker::config::Settings::from_source(&source)?;
     broker.tokens = with_jwks(broker.tokens);
+    bind_default("broker.http_bind", &mut broker.broker.http_bind);
+    bind_default("broker.mqtt_bind", &mut broker.broker.mqtt_bind);
     let registry_listener = listen(
         "device registry",
         &broker.broker.http_bind,
@@ -178,6 +220,7 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     // Alerts.
     let mut alerts = episante_alerts::config::Settings::from_source(&source)?;
     alerts.tokens = with_jwks(alerts.tokens);
+    bind_default("alerts.bind", &mut alerts.alerts.bind);
     let alerts_listener =
         listen("alerts", &alerts.alerts.bind, source.is_set("alerts.bind")).await?;
     let alerts_url = display_url(&alerts_listener);
@@ -186,6 +229,7 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     // Records.
     let mut records = episante_records::config::Settings::from_source(&source)?;
     records.tokens = with_jwks(records.tokens);
+    bind_default("records.bind", &mut records.records.bind);
     let records_listener = listen(
         "records",
         &records.records.bind,
@@ -209,6 +253,7 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     // Bookings.
     let mut bookings = episante_bookings::config::Settings::from_source(&source)?;
     bookings.tokens = with_jwks(bookings.tokens);
+    bind_default("bookings.bind", &mut bookings.bookings.bind);
     let bookings_listener = listen(
         "bookings",
         &bookings.bookings.bind,
@@ -349,6 +394,18 @@ impl Default for GatewayConfig {
     }
 }
 
+/// `bind`'s port on `host` (a bind without a parsable port is left as it is: the listener will
+/// say what is wrong with it).
+fn on_host(bind: &str, host: std::net::IpAddr) -> String {
+    match bind
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+    {
+        Some(port) => std::net::SocketAddr::new(host, port).to_string(),
+        None => bind.to_string(),
+    }
+}
+
 fn write_hint(path: &std::path::Path, gateway_url: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -367,6 +424,32 @@ fn random_secret() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_binds_move_to_the_listen_address() {
+        let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(on_host("0.0.0.0:8081", loopback), "127.0.0.1:8081");
+        assert_eq!(
+            on_host("0.0.0.0:80", "::".parse().unwrap()),
+            "[::]:80".to_string()
+        );
+        assert_eq!(on_host("nonsense", loopback), "nonsense");
+    }
+
+    #[test]
+    fn up_listens_on_loopback_unless_told_otherwise() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            up: UpArgs,
+        }
+        let default = Cli::try_parse_from(["up"]).unwrap();
+        assert_eq!(default.up.listen.to_string(), "127.0.0.1");
+        let open = Cli::try_parse_from(["up", "--listen", "0.0.0.0"]).unwrap();
+        assert_eq!(open.up.listen.to_string(), "0.0.0.0");
+        assert!(Cli::try_parse_from(["up", "--listen", "everywhere"]).is_err());
+    }
 
     #[tokio::test]
     async fn a_taken_default_port_is_replaced_but_an_explicit_one_is_not() {

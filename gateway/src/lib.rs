@@ -3,8 +3,15 @@
 //! A deployment puts nginx in front of the services (`infra/nginx/`); on one machine this small
 //! reverse proxy gives clients the same single address and the same paths: `/api/v1/X…` goes to
 //! the service owning `X` as `/v1/X…`, `/.well-known/jwks.json` to auth. Responses are streamed, so
-//! the alerts SSE stream passes through unbuffered. It adds `X-Forwarded-For` and nothing else:
-//! authentication stays with the services.
+//! the alerts SSE stream passes through unbuffered. Authentication stays with the services.
+//!
+//! What it refuses or rewrites, and why:
+//! - `X-Forwarded-For` is *replaced* by the peer address (a client's own value would come first
+//!   and auth, which trusts the gateway, would throttle logins by an address the client chose).
+//! - Paths with dot segments (`..`, `.`, or their `%2e` spellings) or backslashes are 404: the
+//!   HTTP client normalises them, so `/api/v1/auth/../../metrics` would reach a service's
+//!   `/metrics` (or `/ready`), which the gateway must not expose (nginx: same 404).
+//! - Logs name the path only, never the query string, which may hold identifiers.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,9 +35,13 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    /// The service for `path` (a request path under `/api` or `/.well-known`).
+    /// The service for `path` (a request path under `/api` or `/.well-known/jwks.json`); `None`
+    /// for anything else, including paths that would be normalised into another one.
     pub fn route(&self, path: &str) -> Option<&str> {
-        if path.starts_with("/.well-known/") {
+        if !is_plain_path(path) {
+            return None;
+        }
+        if path == "/.well-known/jwks.json" {
             return self.auth.as_deref();
         }
         let rest = path.strip_prefix("/api/v1/")?;
@@ -57,6 +68,19 @@ impl Upstreams {
     }
 }
 
+/// Whether `path` reaches the upstream unchanged: no `.`/`..` segment (also percent-encoded, in
+/// any case), no backslash (the URL parser treats it as `/`), no encoded slash.
+fn is_plain_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains('\\') || lower.contains("%5c") || lower.contains("%2f") {
+        return false;
+    }
+    lower.split('/').all(|segment| {
+        let decoded = segment.replace("%2e", ".");
+        decoded != "." && decoded != ".."
+    })
+}
+
 struct Gateway {
     upstreams: Upstreams,
     http: reqwest::Client,
@@ -75,6 +99,15 @@ fn hop_by_hop(name: &HeaderName) -> bool {
             | "upgrade"
             | "host"
             | "content-length"
+    )
+}
+
+/// Client-supplied forwarding headers are dropped: the gateway is the edge and states the
+/// client address itself.
+fn forwarding(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "x-forwarded-for" | "x-real-ip" | "forwarded" | "x-forwarded-host" | "x-forwarded-proto"
     )
 }
 
@@ -99,11 +132,13 @@ async fn proxy(
     let (parts, body) = request.into_parts();
     let mut outbound = gw.http.request(parts.method, &target);
     for (name, value) in &parts.headers {
-        if !hop_by_hop(name) {
+        if !hop_by_hop(name) && !forwarding(name) {
             outbound = outbound.header(name, value);
         }
     }
-    outbound = outbound.header("x-forwarded-for", peer.ip().to_string());
+    outbound = outbound
+        .header("x-forwarded-for", peer.ip().to_string())
+        .header("x-forwarded-proto", "http");
     let answer = outbound
         .body(reqwest::Body::wrap_stream(body.into_data_stream()))
         .send()
@@ -121,7 +156,8 @@ async fn proxy(
                 .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
         }
         Err(error) => {
-            tracing::warn!(%target, %error, "gateway: upstream unreachable");
+            // The path only: a query string may carry identifiers, logs must not.
+            tracing::warn!(%upstream, %path, error = %error.without_url(), "gateway: upstream unreachable");
             problem_response(
                 StatusCode::BAD_GATEWAY,
                 "the service behind this path is unavailable",
@@ -181,6 +217,17 @@ mod tests {
             ("/api/v1/appointments/1/cancel", Some("B")),
             ("/api/v1/unknown", None),
             ("/v1/patients", None),
+            ("/.well-known/other", None),
+            ("/api/v1/patients/search", Some("R")),
+            // Dot segments would be normalised by the client into another service path.
+            ("/api/v1/auth/../../metrics", None),
+            ("/api/v1/auth/%2e%2E/%2E./metrics", None),
+            ("/api/v1/patients/./x", None),
+            ("/.well-known/../metrics", None),
+            ("/api/v1/auth/..\\..\\metrics", None),
+            ("/api/v1/auth%2f..%2f..%2fmetrics", None),
+            ("/api/v1/auth/%5c..%5cmetrics", None),
+            ("/api/v1/patients/a..b", Some("R")),
         ] {
             assert_eq!(u.route(path), owner, "{path}");
         }

@@ -477,6 +477,50 @@ fn the_gateway_environment_fills_exactly_the_nginx_templates() {
 }
 
 /// The `[section]` defaults of a service as JSON, to check keys against.
+/// Issue 15: compose serves the API over TLS only. The gateway's plain port redirects to the
+/// published HTTPS port, the certificate comes from its own secrets volume, and the healthcheck
+/// uses the one plain-HTTP path left (/health).
+#[test]
+fn the_gateway_terminates_tls_and_redirects_plain_http() {
+    let doc = compose();
+    let gateway = &services(&doc)["gateway"];
+    let env = environment(gateway);
+    let ports: Vec<&str> = gateway["ports"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    let https_port = &env["GATEWAY_HTTPS_PORT"];
+    assert!(
+        ports.contains(&format!("{https_port}:{}", env["GATEWAY_HTTPS_LISTEN"]).as_str()),
+        "the redirect names the published HTTPS port: {ports:?}"
+    );
+    for file in ["TLS_CERT", "TLS_KEY"] {
+        assert!(env[file].starts_with("/run/secrets/episante/"), "{file}");
+    }
+    assert!(gateway["volumes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .any(|v| v.as_str() == Some("gateway-secrets:/run/secrets/episante:ro")));
+    let probe = format!("{:?}", gateway["healthcheck"]["test"]);
+    assert!(probe.contains("http://127.0.0.1/health"), "{probe}");
+    // The plain server of the template: /health and a redirect, no route to a service.
+    let text = std::fs::read_to_string(infra().join("nginx/gateway.conf.template")).unwrap();
+    let plain = text
+        .split("\nserver {")
+        .find(|block| block.contains("listen ${GATEWAY_HTTP_LISTEN}"))
+        .expect("a plain-HTTP server block");
+    let plain = &plain[..plain.find("\n}\n").unwrap_or(plain.len())];
+    assert!(!plain.contains("proxy_pass"), "{plain}");
+    assert!(!plain.contains("GATEWAY_HTTPS_LISTEN"), "{plain}");
+    assert!(
+        plain.contains("return 308 https://$host:${GATEWAY_HTTPS_PORT}$request_uri;"),
+        "{plain}"
+    );
+}
+
 fn section<T: Serialize + Default>() -> Value {
     serde_json::to_value(T::default()).unwrap()
 }

@@ -104,6 +104,7 @@ impl Gateway {
                 ("NGINX_ACCESS_LOG", format!("{d}/access.log")),
                 ("GATEWAY_HTTP_LISTEN", format!("127.0.0.1:{http}")),
                 ("GATEWAY_HTTPS_LISTEN", format!("127.0.0.1:{https}")),
+                ("GATEWAY_HTTPS_PORT", https.to_string()),
                 ("TLS_CERT", format!("{d}/tls.crt")),
                 ("TLS_KEY", format!("{d}/tls.key")),
                 ("PROXY_READ_TIMEOUT", read_timeout.to_string()),
@@ -177,6 +178,10 @@ impl Gateway {
 
     fn plain_url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.http)
+    }
+
+    fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
     }
 
     fn error_log(&self) -> String {
@@ -410,20 +415,14 @@ async fn every_public_route_reaches_its_service_with_the_api_prefix_stripped() {
         assert_eq!(echo["service"], *service, "{public} → {echo}");
         assert_eq!(echo["path"], *internal, "{public} → {echo}");
     }
-    // Plain HTTP serves the same routes.
-    let echo: Value = gateway
-        .client
+    // Plain HTTP serves no route: it redirects to HTTPS (see plain_http_only_redirects_to_https).
+    let redirected = no_redirects()
         .post(gateway.plain_url("/api/v1/devices"))
         .json(&json!({"device_id": "hub1"}))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    assert_eq!(echo["service"], "broker");
-    assert_eq!(echo["method"], "POST");
-    assert_eq!(echo["x_forwarded_proto"], "http");
+    assert_eq!(redirected.status(), 308);
 
     // Internal endpoints and unknown paths are not exposed.
     for path in [
@@ -482,13 +481,147 @@ async fn forwarding_headers_are_set_by_the_gateway() {
         );
         assert_eq!(echo["x_request_id"], returned.as_str());
     }
-    let plain = gateway
-        .client
+    let plain = no_redirects()
         .get(gateway.plain_url("/api/v1/patients"))
         .send()
         .await
         .unwrap();
     assert!(plain.headers().get("strict-transport-security").is_none());
+}
+
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Issue 15: the API is served over TLS only. Plain HTTP answers the container healthcheck and
+/// redirects everything else to the same path on HTTPS, keeping the method (308).
+#[tokio::test]
+async fn plain_http_only_redirects_to_https() {
+    let gateway = Gateway::start(&echo_upstreams().await).await;
+    let http = no_redirects();
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/v1/patients?archived=true"),
+        (reqwest::Method::POST, "/api/v1/auth/login"),
+        (reqwest::Method::GET, "/.well-known/jwks.json"),
+        (reqwest::Method::GET, "/metrics"),
+    ] {
+        let answer = http
+            .request(method.clone(), gateway.plain_url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 308, "{method} {path}");
+        assert_eq!(
+            answer.headers()["location"],
+            format!("https://127.0.0.1:{}{path}", gateway.https).as_str(),
+            "{method} {path}"
+        );
+        let body = answer.text().await.unwrap();
+        assert!(
+            !body.contains("\"service\""),
+            "{path}: no upstream answered: {body}"
+        );
+    }
+    let health = http.get(gateway.plain_url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    // Following the redirect lands on the TLS API.
+    let echo: Value = gateway
+        .client
+        .get(format!("http://localhost:{}/api/v1/slots", gateway.http))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(echo["service"], "bookings");
+    assert_eq!(echo["x_forwarded_proto"], "https");
+}
+
+/// Issue 15: the access log (shipped to Loki) keeps paths, never query strings.
+#[tokio::test]
+async fn the_access_log_has_no_query_strings() {
+    let gateway = Gateway::start(&echo_upstreams().await).await;
+    for path in [
+        "/api/v1/patients?name=Dupont&national_id=290017511",
+        "/api/v1/alerts?patient_id=5b0c0f6e-0000-4000-8000-00000000beef",
+        "/api/v1/nothing?name=Dupont",
+    ] {
+        gateway.client.get(gateway.url(path)).send().await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let log = loop {
+        let log = gateway.access_log();
+        if log.lines().count() >= 3 || Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let uris: Vec<String> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["uri"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        uris,
+        ["/api/v1/patients", "/api/v1/alerts", "/api/v1/nothing"],
+        "{log}"
+    );
+    for secret in [
+        "Dupont",
+        "290017511",
+        "5b0c0f6e-0000-4000-8000-00000000beef",
+    ] {
+        assert!(!log.contains(secret), "{secret} in the access log: {log}");
+    }
+}
+
+/// Issue 15: no spelling of a path reaches a service's /metrics or /ready through the gateway
+/// (nginx resolves dot segments before it matches routes; curl --path-as-is sends them as is).
+#[tokio::test]
+async fn internal_endpoints_are_not_reachable_by_any_spelling() {
+    let gateway = Gateway::start(&echo_upstreams().await).await;
+    for path in [
+        "/metrics",
+        "/api/v1/auth/../../metrics",
+        "/api/v1/auth/%2e%2e/%2e%2e/metrics",
+        "/api/v1/patients/x/vitals/../../../../ready",
+        "/.well-known/../metrics",
+        "/api/v1/devices/..%2f..%2fmetrics",
+    ] {
+        let output = Command::new("curl")
+            .args([
+                "-sk",
+                "--path-as-is",
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code}",
+                "--resolve",
+                &format!("localhost:{}:127.0.0.1", gateway.https),
+                &gateway.url(path),
+            ])
+            .output()
+            .expect("curl runs");
+        let out = String::from_utf8_lossy(&output.stdout).to_string();
+        let (body, status) = out.rsplit_once('\n').unwrap();
+        assert!(
+            status == "404" || status == "400",
+            "{path}: {status} {body}"
+        );
+        assert!(
+            !body.contains("\"service\""),
+            "{path} reached a service: {body}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -810,7 +943,9 @@ async fn start_broker(auth: &TestAuth) -> InProcess {
 /// Records with local keys (no Vault), calling auth and the broker registry directly.
 async fn start_records(auth: &TestAuth, registry: &str, bus: Arc<dyn EventBus>) -> InProcess {
     let (db, dir, shutdown) = (TestDb::new(), tempfile::tempdir().unwrap(), Shutdown::new());
-    let (client_id, client_secret) = auth.create_service_client("records-gw").await;
+    let (client_id, client_secret) = auth
+        .create_service_client_with_scopes("records-gw", &[episante_kit::Scope::DevicesRead])
+        .await;
     let settings = episante_records::config::Settings {
         records: episante_records::config::RecordsConfig {
             database: db.service_database(),

@@ -792,6 +792,44 @@ async fn service_clients_get_their_auth_client_secret_through_vault() {
         .unwrap();
     assert_eq!(token.status(), 200);
 
+    // Least privilege: records holds only what it calls; a client it does not know, nothing.
+    let scopes = |auth: &episante_test_platform::TestAuth| {
+        let request = reqwest::Client::new()
+            .get(format!("{}/v1/auth/service-clients", auth.base))
+            .bearer_auth(&auth.admin_token);
+        async move {
+            let list: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            list.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    (
+                        c["client_id"].as_str().unwrap().to_string(),
+                        c["scopes"].clone(),
+                    )
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+    let granted = scopes(&auth).await;
+    assert_eq!(
+        granted["records"],
+        serde_json::json!(["devices:read", "vitals:read"])
+    );
+    assert_eq!(granted["alerts"], serde_json::json!([]));
+    // Scopes changed by hand (or a client from before scopes) are set back by the next run.
+    let emptied = reqwest::Client::new()
+        .put(format!(
+            "{}/v1/auth/service-clients/records/scopes",
+            auth.base
+        ))
+        .bearer_auth(&auth.admin_token)
+        .json(&serde_json::json!({"scopes": ["devices:manage"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(emptied.status(), 200);
+
     // Rerun: nothing registered again, same secret written out.
     std::fs::remove_file(dir.join("records/client-secret")).unwrap();
     let second = run_script("service-clients.sh", &envs);
@@ -799,5 +837,9 @@ async fn service_clients_get_their_auth_client_secret_through_vault() {
     assert_eq!(
         std::fs::read_to_string(dir.join("records/client-secret")).unwrap(),
         secret
+    );
+    assert_eq!(
+        scopes(&auth).await["records"],
+        serde_json::json!(["devices:read", "vitals:read"])
     );
 }

@@ -8,6 +8,7 @@
 #     decrypt, records rewraps)
 #   - generated secrets, only when absent:
 #       secret/episante/records/blind-index-key   {key}       HMAC key of the records blind index
+#       secret/episante/records/audit-key         {key}       HMAC key of the records audit chain
 #       secret/episante/alerts/webhook-secret     {secret}    alert webhook signatures
 #       secret/episante/<service>/postgres        {password}  superuser of the service's Postgres
 #       secret/episante/<service>/database-role   {password}  the service's own role (all instances)
@@ -91,6 +92,7 @@ kv_seed() {
 }
 
 kv_seed episante/records/blind-index-key key random_b64
+kv_seed episante/records/audit-key key random_b64
 kv_seed episante/alerts/webhook-secret secret random_b64
 kv_seed episante/auth/bootstrap-admin password random_b64 "email=$ADMIN_EMAIL"
 kv_seed episante/grafana/admin password random_b64

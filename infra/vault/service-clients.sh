@@ -4,6 +4,9 @@
 # in Vault (secret/episante/<client>/service-client, field client_secret) and in the file
 # $SECRETS_DIR/<client>/client-secret that the service reads (EPISANTE_<CLIENT>__CLIENT_SECRET_FILE).
 # Idempotent: a client already in Vault is only written out again.
+# Scopes (least privilege, docs/ARCHITECTURE.md "Security notes"): each client gets exactly the
+# scopes listed in client_scopes below, set again on every run (PUT …/scopes), so an upgrade or a
+# change of this list takes effect at the next `docker compose up`.
 #
 # Environment: AUTH_URL (default http://auth:8081), CLIENTS (default "records"), SECRETS_DIR
 # (default /run/episante-secrets; reads auth/admin-email and auth/admin-password), VAULT_ADDR and
@@ -28,6 +31,14 @@ json_string() { # FIELD: the string value of "FIELD" in the JSON on stdin
   tr -d '\n' | grep -o "\"$1\" *: *\"[^\"]*\"" | head -1 | sed 's/.*: *"\(.*\)"$/\1/'
 }
 
+# The scopes of each client, as a JSON array: only what the service calls.
+client_scopes() {
+  case "$1" in
+    records) printf '["devices:read","vitals:read"]' ;; # registry lookups, vitals for FHIR
+    *) printf '[]' ;;
+  esac
+}
+
 admin_token=""
 login() {
   [ -n "$admin_token" ] && return
@@ -42,14 +53,23 @@ login() {
 
 for client in $CLIENTS; do
   path="episante/$client/service-client"
+  scopes="$(client_scopes "$client")"
+  login
   if secret="$("$BAO" kv get -mount=secret -field=client_secret "$path" 2>/dev/null)"; then
-    log "$client: client already registered"
+    log "$client: client already registered; scopes $scopes"
+    answer="$(curl -sS -w '\n%{http_code}' -X PUT "$AUTH_URL/v1/auth/service-clients/$client/scopes" \
+      -H "authorization: Bearer $admin_token" -H 'content-type: application/json' \
+      -d "{\"scopes\":$scopes}")"
+    status="${answer##*$'\n'}"
+    if [ "$status" != 200 ]; then
+      log "$client: setting scopes answered $status: ${answer%$'\n'*}"
+      exit 1
+    fi
   else
-    login
-    log "$client: registering service client"
+    log "$client: registering service client with scopes $scopes"
     answer="$(curl -sS -w '\n%{http_code}' "$AUTH_URL/v1/auth/service-clients" \
       -H "authorization: Bearer $admin_token" -H 'content-type: application/json' \
-      -d "{\"client_id\":\"$client\"}")"
+      -d "{\"client_id\":\"$client\",\"scopes\":$scopes}")"
     status="${answer##*$'\n'}"
     if [ "$status" != 201 ]; then
       log "$client: registration answered $status: ${answer%$'\n'*}"

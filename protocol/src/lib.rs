@@ -9,6 +9,7 @@ pub mod ack;
 pub mod reading;
 pub mod records;
 pub mod registry;
+pub mod sessions;
 pub mod stream;
 pub mod topics;
 
@@ -18,4 +19,5 @@ pub use reading::{
     READING_BATCH_VERSION,
 };
 pub use records::{CareTeamEvent, DeviceAssignmentEvent};
+pub use sessions::SessionRevoked;
 pub use stream::{StreamPosition, StreamRefusal};

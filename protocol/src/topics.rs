@@ -23,6 +23,9 @@ pub const KAFKA_DEVICE_EVENTS: &str = "registry.devices.v1";
 pub const KAFKA_ALERT_EVENTS: &str = "alerts.events.v1";
 /// Kafka topic carrying booking events from the bookings service.
 pub const KAFKA_BOOKING_EVENTS: &str = "bookings.events.v1";
+/// Kafka topic carrying session revocations (`SessionRevoked`) from the auth service, keyed by
+/// user id; every service consumes it to refuse revoked access tokens.
+pub const KAFKA_SESSIONS: &str = "auth.sessions.v1";
 
 /// Topic a device publishes its reading batches to.
 pub fn device_readings(device_id: &str) -> String {

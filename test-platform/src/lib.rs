@@ -125,13 +125,49 @@ impl TestAuth {
         }
     }
 
-    /// Registers a service client and returns its client id and secret.
+    /// A fresh service client `client_id` holding `scopes`, and an access token it obtained with
+    /// the client-credentials grant.
+    pub async fn service_token(&self, client_id: &str, scopes: &[episante_kit::Scope]) -> String {
+        let (id, secret) = self
+            .create_service_client_with_scopes(client_id, scopes)
+            .await;
+        let response = self
+            .http
+            .post(format!("{}/v1/auth/token", self.base))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id.as_str()),
+                ("client_secret", secret.as_str()),
+            ])
+            .send()
+            .await
+            .expect("auth reachable");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(
+            status.is_success(),
+            "token for {client_id}: {status} {body}"
+        );
+        body["access_token"].as_str().expect("token").to_string()
+    }
+
+    /// Registers a service client without scopes and returns its client id and secret.
     pub async fn create_service_client(&self, client_id: &str) -> (String, String) {
+        self.create_service_client_with_scopes(client_id, &[]).await
+    }
+
+    /// Registers a service client holding `scopes` and returns its client id and secret.
+    pub async fn create_service_client_with_scopes(
+        &self,
+        client_id: &str,
+        scopes: &[episante_kit::Scope],
+    ) -> (String, String) {
+        let scopes: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         let response = self
             .http
             .post(format!("{}/v1/auth/service-clients", self.base))
             .bearer_auth(&self.admin_token)
-            .json(&json!({ "client_id": client_id }))
+            .json(&json!({ "client_id": client_id, "scopes": scopes }))
             .send()
             .await
             .expect("auth reachable");

@@ -19,10 +19,13 @@ pub struct DeviceRow {
     pub agent_version: Option<String>,
 }
 
+/// `online` holds only while the instance holding the session is alive (see `db::health`).
 const SELECT: &str =
     "SELECT d.device_id, d.label, d.revoked_at, d.created_at, d.credentials_issued_at,
-        h.online, h.last_connect_at, h.last_reading_at, h.last_status_at, h.backlog, h.agent_version
-    FROM devices d LEFT JOIN device_health h USING (device_id)";
+        (h.online AND b.seen_at > now() - make_interval(secs => 15)) AS online,
+        h.last_connect_at, h.last_reading_at, h.last_status_at, h.backlog, h.agent_version
+    FROM devices d LEFT JOIN device_health h USING (device_id)
+    LEFT JOIN broker_instances b ON b.instance_id = h.instance_id";
 
 /// What the MQTT front door checks a CONNECT against, for an active device.
 #[derive(Debug, Clone, FromRow)]
@@ -72,7 +75,7 @@ pub async fn list(
     offset: i64,
 ) -> Result<Vec<DeviceRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "{SELECT} WHERE NOT $1 OR (d.revoked_at IS NULL AND NOT COALESCE(h.online, false))
+        "{SELECT} WHERE NOT $1 OR (d.revoked_at IS NULL AND NOT COALESCE(h.online AND b.seen_at > now() - make_interval(secs => 15), false))
          ORDER BY d.device_id LIMIT $2 OFFSET $3"
     ))
     .bind(offline_only)

@@ -17,9 +17,23 @@ pub struct HealthChange {
     pub position: Option<(i64, i64)>,
 }
 
-/// Applies changes in one statement.
+/// Records that instance `instance_id` is alive (every second, with each flush). A device reads as
+/// online only while its session's instance was seen in the last 15 s (`db::devices`).
+pub async fn instance_alive(db: impl PgExecutor<'_>, instance_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO broker_instances (instance_id, seen_at) VALUES ($1, now())
+         ON CONFLICT (instance_id) DO UPDATE SET seen_at = now()",
+    )
+    .bind(instance_id)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Applies changes (made on instance `instance_id`) in one statement.
 pub async fn apply(
     db: impl PgExecutor<'_>,
+    instance_id: &str,
     changes: &[(String, HealthChange)],
 ) -> Result<(), sqlx::Error> {
     if changes.is_empty() {
@@ -47,11 +61,13 @@ pub async fn apply(
     }
     sqlx::query(
         "INSERT INTO device_health AS h (device_id, online, last_connect_at, last_disconnect_at,
-             last_reading_at, last_status_at, backlog, agent_version, stream_epoch, stream_seq)
+             last_reading_at, last_status_at, backlog, agent_version, stream_epoch, stream_seq,
+             instance_id)
          SELECT u.id, COALESCE(u.online, false),
                 u.session_at, CASE WHEN NOT u.online THEN now() END,
                 u.reading_at, u.status_at, u.backlog, u.version,
-                COALESCE(u.epoch, 0), COALESCE(u.seq, 0)
+                COALESCE(u.epoch, 0), COALESCE(u.seq, 0),
+                CASE WHEN u.online IS NOT NULL THEN $10 END
          FROM unnest($1::text[], $2::bool[], $3::timestamptz[], $4::timestamptz[],
                      $5::timestamptz[], $6::bigint[], $7::text[], $8::bigint[], $9::bigint[])
               AS u(id, online, session_at, reading_at, status_at, backlog, version, epoch, seq)
@@ -62,6 +78,11 @@ pub async fn apply(
                WHEN EXCLUDED.last_connect_at IS NULL THEN h.online
                WHEN EXCLUDED.last_connect_at >= COALESCE(h.last_connect_at, '-infinity') THEN EXCLUDED.online
                ELSE h.online END,
+           instance_id = CASE
+               WHEN EXCLUDED.last_connect_at IS NOT NULL
+                    AND EXCLUDED.last_connect_at >= COALESCE(h.last_connect_at, '-infinity')
+                 THEN EXCLUDED.instance_id
+               ELSE h.instance_id END,
            last_connect_at = GREATEST(EXCLUDED.last_connect_at, h.last_connect_at),
            last_disconnect_at = COALESCE(EXCLUDED.last_disconnect_at, h.last_disconnect_at),
            last_reading_at = GREATEST(EXCLUDED.last_reading_at, h.last_reading_at),
@@ -84,6 +105,7 @@ pub async fn apply(
     .bind(version)
     .bind(epoch)
     .bind(seq)
+    .bind(instance_id)
     .execute(db)
     .await
     .map(drop)

@@ -1,11 +1,14 @@
 //! Register, list, rotate and revoke devices. Admins and services (e.g. records, checking a device
-//! before assigning it) may call these.
+//! before assigning it) may call these; a service token needs the scope of each action
+//! (`devices:read`, `devices:register`, `devices:manage`), so a leaked records secret cannot
+//! take over the fleet. A device's private key is shown to admins only: a service gets the
+//! certificate, never the key that would let it impersonate the device.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -71,7 +74,9 @@ pub struct DeviceCredentials {
     pub secret: String,
     /// Client certificate (PEM); its Organization is the device id.
     pub certificate_pem: String,
-    pub private_key_pem: String,
+    /// The certificate's private key (PEM): in answers to admins only, absent for services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_pem: Option<String>,
     /// The CA that signed the broker's certificate and this one.
     pub ca_pem: String,
     pub mqtt_port: u16,
@@ -89,6 +94,7 @@ pub struct RegisterDevice {
 
 fn credentials(
     state: &AppState,
+    caller: &AuthUser,
     device_id: &str,
     secret: String,
     cert: IssuedCert,
@@ -97,7 +103,7 @@ fn credentials(
         device_id: device_id.to_string(),
         secret,
         certificate_pem: cert.cert_pem,
-        private_key_pem: cert.key_pem,
+        private_key_pem: (caller.role() == Role::Admin).then_some(cert.key_pem),
         ca_pem: state.ca.ca_pem().to_string(),
         mqtt_port: state.mqtt_port,
         topic_prefix: format!("/tenants/{device_id}/"),
@@ -115,6 +121,7 @@ pub async fn register(
     Json(body): Json<RegisterDevice>,
 ) -> ApiResult<(StatusCode, Json<DeviceCredentials>)> {
     caller.require(ALLOWED)?;
+    caller.require_service_scope(Scope::DevicesRegister)?;
     let id = DeviceId::parse(&body.device_id)?;
     if body.label.chars().count() > 200 {
         return Err(ApiError::Invalid(
@@ -140,7 +147,7 @@ pub async fn register(
     );
     Ok((
         StatusCode::CREATED,
-        Json(credentials(&state, id.as_str(), secret, cert)),
+        Json(credentials(&state, &caller, id.as_str(), secret, cert)),
     ))
 }
 
@@ -164,6 +171,7 @@ pub async fn list(
     Query(query): Query<ListDevices>,
 ) -> ApiResult<Json<Vec<Device>>> {
     caller.require(ALLOWED)?;
+    caller.require_service_scope(Scope::DevicesRead)?;
     let (limit, offset) = episante_kit::paging::page(query.limit, query.offset, 100, 1000)?;
     let rows = db::devices::list(&state.pool, query.offline, limit, offset).await?;
     Ok(Json(rows.into_iter().map(Device::from).collect()))
@@ -176,13 +184,15 @@ fn not_found(id: &str) -> ApiError {
 /// One device.
 #[utoipa::path(get, path = "/v1/devices/{id}", tag = "devices", security(("bearer" = [])),
     params(("id" = String, Path, description = "Device id")),
-    responses((status = 200, body = Device), (status = 404, body = Problem)))]
+    responses((status = 200, body = Device), (status = 404, body = Problem),
+              (status = 403, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Device>> {
     caller.require(ALLOWED)?;
+    caller.require_service_scope(Scope::DevicesRead)?;
     db::devices::get(&state.pool, &id)
         .await?
         .map(|row| Json(row.into()))
@@ -194,13 +204,15 @@ pub async fn get(
 #[utoipa::path(post, path = "/v1/devices/{id}/rotate", tag = "devices", security(("bearer" = [])),
     params(("id" = String, Path, description = "Device id")),
     responses((status = 200, body = DeviceCredentials), (status = 404, body = Problem),
-              (status = 409, description = "Device revoked", body = Problem)))]
+              (status = 409, description = "Device revoked", body = Problem),
+              (status = 403, body = Problem)))]
 pub async fn rotate(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeviceCredentials>> {
     caller.require(ALLOWED)?;
+    caller.require_service_scope(Scope::DevicesManage)?;
     let id = DeviceId::parse(&id).map_err(|_| not_found(&id))?;
     let id = id.as_str();
     let secret = generate_secret();
@@ -223,7 +235,7 @@ pub async fn rotate(
                 by = caller.subject(),
                 "device credentials rotated"
             );
-            Ok(Json(credentials(&state, id, secret, cert)))
+            Ok(Json(credentials(&state, &caller, id, secret, cert)))
         }
         None => match db::devices::get(&state.pool, id).await? {
             Some(_) => Err(ApiError::Conflict(format!("device {id} is revoked"))),
@@ -236,13 +248,15 @@ pub async fn rotate(
 /// instance).
 #[utoipa::path(post, path = "/v1/devices/{id}/revoke", tag = "devices", security(("bearer" = [])),
     params(("id" = String, Path, description = "Device id")),
-    responses((status = 200, body = Device), (status = 404, body = Problem)))]
+    responses((status = 200, body = Device), (status = 404, body = Problem),
+              (status = 403, body = Problem)))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Device>> {
     caller.require(ALLOWED)?;
+    caller.require_service_scope(Scope::DevicesManage)?;
     if !db::devices::revoke(&state.pool, &id).await? {
         return Err(not_found(&id));
     }

@@ -569,3 +569,29 @@ async fn a_second_connect_replaces_the_first_session_and_the_new_one_keeps_worki
         );
     }
 }
+
+#[tokio::test]
+async fn devices_of_a_broker_that_died_without_goodbye_read_as_offline() {
+    let platform = start_platform().await;
+    platform.register("hubcrash").await;
+    let server = episante_testkit::postgres::admin_url();
+    let name = &platform.settings.broker.database.name;
+    let url = format!("{}/{name}", server.rsplit_once('/').unwrap().0);
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    // The session was held by an instance last seen a minute ago (then killed).
+    sqlx::query("INSERT INTO broker_instances (instance_id, seen_at) VALUES ('gone', now() - interval '1 minute')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO device_health (device_id, online, last_connect_at, instance_id) VALUES ('hubcrash', true, now() - interval '2 minutes', 'gone')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let all = platform.devices("").await;
+    let d = all.iter().find(|d| d["device_id"] == "hubcrash").unwrap();
+    assert_eq!(d["online"], false, "{d}");
+    let offline = platform.devices("?offline=true").await;
+    assert!(offline.iter().any(|d| d["device_id"] == "hubcrash"));
+}

@@ -26,7 +26,7 @@ pub struct Platform {
     pub http: reqwest::Client,
     pub admin_token: String,
     shutdown: Shutdown,
-    _auth: TestAuth,
+    pub auth: TestAuth,
     _dirs: Vec<tempfile::TempDir>,
     _dbs: Vec<TestDb>,
 }
@@ -102,7 +102,7 @@ pub async fn start_platform_with(tune: impl FnOnce(&mut BrokerConfig)) -> Platfo
         http: reqwest::Client::new(),
         admin_token,
         shutdown,
-        _auth: auth,
+        auth,
         _dirs: vec![broker_dir],
         _dbs: vec![broker_db],
     }

@@ -148,3 +148,156 @@ async fn create_and_login(platform: &Platform, auth_base: &str, role: &str) -> S
     assert_eq!(r.status(), StatusCode::CREATED);
     episante_testkit::auth_client::login(auth_base, &email, password).await
 }
+
+/// Issue 15: a service token can do only what its scopes name, and never receives a device's
+/// private key (which would let it impersonate the device).
+#[tokio::test]
+async fn service_tokens_need_the_scope_of_each_action_and_never_get_private_keys() {
+    use episante_kit::Scope;
+    let platform = start_platform().await;
+    platform.register("scopehub1").await;
+    let url = |path: &str| format!("{}{path}", platform.registry);
+    let call = |token: String, method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut request = platform.http.request(method, url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    let post = reqwest::Method::POST;
+    let get = reqwest::Method::GET;
+    // Every scope but the one each action needs: 403 problem.
+    let all_but =
+        |needed: Scope| -> Vec<Scope> { Scope::ALL.into_iter().filter(|s| *s != needed).collect() };
+    let actions: [(reqwest::Method, &str, Option<Value>, Scope); 5] = [
+        (
+            post.clone(),
+            "/v1/devices",
+            Some(json!({"device_id": "scopehub2"})),
+            Scope::DevicesRegister,
+        ),
+        (get.clone(), "/v1/devices", None, Scope::DevicesRead),
+        (
+            get.clone(),
+            "/v1/devices/scopehub1",
+            None,
+            Scope::DevicesRead,
+        ),
+        (
+            post.clone(),
+            "/v1/devices/scopehub1/rotate",
+            None,
+            Scope::DevicesManage,
+        ),
+        (
+            post.clone(),
+            "/v1/devices/scopehub1/revoke",
+            None,
+            Scope::DevicesManage,
+        ),
+    ];
+    for (i, (method, path, body, needed)) in actions.iter().enumerate() {
+        let without = platform
+            .auth
+            .service_token(&format!("svc-without-{i}"), &all_but(*needed))
+            .await;
+        let refused = call(without, method.clone(), path, body.clone())
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        assert_eq!(
+            refused.headers()["content-type"],
+            "application/problem+json"
+        );
+        let problem: Value = refused.json().await.unwrap();
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains(needed.as_str()),
+            "{problem}"
+        );
+    }
+    // Nothing was done by the refused calls.
+    assert_eq!(platform.devices("").await.len(), 1);
+
+    // With the scope: allowed, and registration/rotation answer without the private key.
+    let registrar = platform
+        .auth
+        .service_token(
+            "svc-registrar",
+            &[Scope::DevicesRegister, Scope::DevicesManage],
+        )
+        .await;
+    let created = call(
+        registrar.clone(),
+        post.clone(),
+        "/v1/devices",
+        Some(json!({"device_id": "scopehub2"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    assert!(created["certificate_pem"].is_string(), "{created}");
+    assert!(created.get("private_key_pem").is_none(), "{created}");
+    assert!(!created.to_string().contains("PRIVATE KEY"));
+    let rotated = call(
+        registrar.clone(),
+        post.clone(),
+        "/v1/devices/scopehub2/rotate",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rotated.status(), StatusCode::OK);
+    let rotated: Value = rotated.json().await.unwrap();
+    assert!(rotated["certificate_pem"].is_string(), "{rotated}");
+    assert!(!rotated.to_string().contains("PRIVATE KEY"), "{rotated}");
+    let revoked = call(
+        registrar,
+        post.clone(),
+        "/v1/devices/scopehub2/revoke",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let reader = platform
+        .auth
+        .service_token("svc-reader", &[Scope::DevicesRead])
+        .await;
+    for path in ["/v1/devices", "/v1/devices/scopehub1"] {
+        let ok = call(reader.clone(), get.clone(), path, None).await.unwrap();
+        assert_eq!(ok.status(), StatusCode::OK, "{path}");
+    }
+    // Admins still get the key.
+    let admin_rotated: Value = platform
+        .device_action("scopehub1", "rotate")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(admin_rotated["private_key_pem"]
+        .as_str()
+        .unwrap()
+        .contains("PRIVATE KEY"));
+}
+
+#[tokio::test]
+async fn a_nul_in_a_label_is_a_client_error() {
+    let platform = start_platform().await;
+    let r = platform
+        .http
+        .post(format!("{}/v1/devices", platform.registry))
+        .bearer_auth(&platform.admin_token)
+        .json(&serde_json::json!({"device_id": "hubnul", "label": "bed\u{0}1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+}

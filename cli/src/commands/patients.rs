@@ -119,17 +119,29 @@ pub async fn run(ctx: &mut Ctx, cmd: PatientsCmd) -> CliResult {
             limit,
             offset,
         } => {
-            let path = format!(
-                "/v1/patients{}",
-                query(&[
-                    ("name", name),
-                    ("national_id", national_id),
-                    ("archived", archived.then(|| "true".to_string())),
-                    ("limit", Some(limit.to_string())),
-                    ("offset", Some(offset.to_string())),
-                ])
-            );
-            let answer = ctx.client.get(&path).await?;
+            // Names and national ids go in a POST body, never in the URL (which proxies log).
+            let answer = if name.is_some() || national_id.is_some() {
+                let body = json!({
+                    "name": name,
+                    "national_id": national_id,
+                    "archived": archived,
+                    "limit": limit,
+                    "offset": offset,
+                });
+                ctx.client
+                    .call(Method::POST, "/v1/patients/search", Some(&body))
+                    .await?
+            } else {
+                let path = format!(
+                    "/v1/patients{}",
+                    query(&[
+                        ("archived", archived.then(|| "true".to_string())),
+                        ("limit", Some(limit.to_string())),
+                        ("offset", Some(offset.to_string())),
+                    ])
+                );
+                ctx.client.get(&path).await?
+            };
             ctx.list(&answer, &rows(&answer, "patients"), COLUMNS);
         }
         PatientsCmd::Get { id } => {

@@ -3,4 +3,5 @@
 
 mod commands;
 mod platform;
+mod sessions;
 mod up;

@@ -177,3 +177,28 @@ fn an_explicit_port_that_is_taken_is_an_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot listen"), "{stderr}");
 }
+
+/// Linux routes all of 127.0.0.0/8 to loopback: a listener on 0.0.0.0 answers 127.0.0.2, one on
+/// 127.0.0.1 does not — which tells a wildcard bind from a loopback one without a second machine.
+#[tokio::test]
+async fn up_binds_loopback_unless_told_to_listen_wider() {
+    let cases: [(&[&str], bool); 2] = [
+        (&["--gateway-port", "0"], false),
+        (&["--listen", "0.0.0.0", "--gateway-port", "0"], true),
+    ];
+    for (args, wide) in cases {
+        let config = tempfile::tempdir().unwrap();
+        let platform = Platform::start_with(config.path(), args);
+        let gateway = platform.url("gateway");
+        let port: u16 = gateway.rsplit_once(':').unwrap().1.parse().unwrap();
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "{args:?}: loopback reaches the gateway"
+        );
+        assert_eq!(
+            std::net::TcpStream::connect(("127.0.0.2", port)).is_ok(),
+            wide,
+            "{args:?}: another address reaches the gateway only with --listen 0.0.0.0"
+        );
+    }
+}

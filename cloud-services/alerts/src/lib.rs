@@ -97,7 +97,9 @@ pub async fn build(
     let alert_metrics = AlertsMetrics::register(&metrics);
     let mut topics = consumer::TOPICS.to_vec();
     topics.push(KAFKA_ALERT_EVENTS);
+    topics.push(episante_kit::audit::AUDIT_TOPIC);
     bus.ensure_topics(&topics).await?;
+    let audit = episante_kit::audit::AuditPublisher::new(bus.clone(), "alerts");
     let outbox = OutboxRelay::spawn(
         pool.clone(),
         bus.clone(),
@@ -106,6 +108,7 @@ pub async fn build(
     );
     let webhook_urls = Arc::new(cfg.webhook_urls.clone());
     let rules = Arc::new(RuleBook::new(pool.clone()));
+    let revocation_bus = bus.clone();
     TelemetryConsumer {
         pool: pool.clone(),
         bus,
@@ -137,14 +140,22 @@ pub async fn build(
     }
     .spawn(shutdown.clone());
     spawn_gauges(pool.clone(), alert_metrics, shutdown.clone());
+    let verifier = TokenVerifier::remote(&settings.tokens);
+    episante_kit::revocation::spawn_listener(
+        revocation_bus,
+        verifier.revocations().clone(),
+        "alerts",
+        shutdown.clone(),
+    );
     let feed = AlertFeed::start(pool.clone(), shutdown).await?;
     let state = AppState {
         pool,
-        verifier: TokenVerifier::remote(&settings.tokens),
+        verifier,
         rules,
         feed,
         outbox,
         webhook_urls,
+        audit,
     };
     let router = http::router(state.clone(), metrics);
     Ok(AlertsService { router, state })

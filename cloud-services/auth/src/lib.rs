@@ -4,18 +4,25 @@
 //! `/.well-known/jwks.json`) and long-lived rotating refresh tokens; manages users, roles and
 //! service clients. Layout: `config` (settings), `domain` (credentials, hashing, tokens),
 //! `db` (queries + `migrations/`), `http` (routes), `signing_keys` (key ring), `login_throttle`.
-//! Auth publishes no events yet: nothing downstream needs user changes as a stream.
+//! Auth publishes session revocations on `auth.sessions.v1` (`events`, `sessions`) so that every
+//! service refuses the access tokens of ended sessions within seconds.
 
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod login_throttle;
+pub mod mfa_key;
+pub mod sessions;
 pub mod signing_keys;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use episante_kit::events::outbox::OutboxRelay;
+use episante_kit::events::EventBus;
 use episante_kit::{Metrics, Role, Shutdown, TokenVerifier};
 use sqlx::PgPool;
 
@@ -40,8 +47,36 @@ pub struct AuthService {
     pub bootstrap: Option<BootstrapAdmin>,
 }
 
-/// Provisions the database, opens the key ring, bootstraps the first admin and builds the routes.
+/// [`build_with_bus`] on a private in-memory bus: revocations take effect in this service only
+/// (tests and tools; the binary and `episante up` pass the platform's bus).
 pub async fn build(settings: Settings) -> anyhow::Result<AuthService> {
+    let bus = episante_kit::events::connect(&Default::default())?;
+    build_with_bus(settings, bus, Shutdown::new()).await
+}
+
+/// Provisions the database, opens the key ring and the MFA key, bootstraps the first admin,
+/// starts the outbox relay (session revocations out) and the revocation listener (in), both
+/// until `shutdown`, and builds the routes.
+pub async fn build_with_bus(
+    settings: Settings,
+    bus: Arc<dyn EventBus>,
+    shutdown: Shutdown,
+) -> anyhow::Result<AuthService> {
+    if settings.auth.access_ttl_secs > settings.tokens.max_token_lifetime_secs {
+        anyhow::bail!(
+            "auth.access_ttl_secs ({}) exceeds tokens.max_token_lifetime_secs ({}): services would \
+             forget revocations before the tokens expire",
+            settings.auth.access_ttl_secs,
+            settings.tokens.max_token_lifetime_secs
+        );
+    }
+    if settings.auth.trust_forwarded_for {
+        tracing::warn!(
+            "auth.trust_forwarded_for is ignored: list the gateways in auth.trusted_proxies"
+        );
+    }
+    let proxies = domain::client_address::TrustedProxies::parse(&settings.auth.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let pool =
         episante_kit::db::provision(&settings.database, &settings.auth.database, &db::MIGRATOR)
             .await?;
@@ -49,11 +84,30 @@ pub async fn build(settings: Settings) -> anyhow::Result<AuthService> {
     let verify_window = settings.auth.access_ttl_secs as i64 + settings.tokens.leeway_secs as i64;
     let keys = KeyRing::open(store, verify_window).await?;
     let verifier = TokenVerifier::new(&settings.tokens, LocalJwks(keys.clone()));
+    let enrolment_verifier = TokenVerifier::new(
+        &episante_kit::TokenConfig {
+            audience: AppState::enrolment_audience(&settings.tokens),
+            ..settings.tokens.clone()
+        },
+        LocalJwks(keys.clone()),
+    );
+    let mfa_key = Arc::new(mfa_key::MfaKey::open(&settings).await?);
+    bus.ensure_topics(events::TOPICS).await?;
+    let outbox = OutboxRelay::spawn(
+        pool.clone(),
+        bus.clone(),
+        shutdown.clone(),
+        Duration::from_millis(500),
+    );
+    episante_kit::revocation::spawn_listener(bus, verifier.revocations().clone(), "auth", shutdown);
     let hasher = PasswordHasher::new(settings.auth.argon2)?;
     let bootstrap = bootstrap_admin(&pool, &settings, &hasher).await?;
     for client in &settings.auth.bootstrap_clients {
         let hash = domain::opaque_token::digest(client.secret.expose());
-        db::service_clients::upsert(&pool, &client.client_id, &hash).await?;
+        let scopes = domain::service_scopes::ServiceScopes::parse(&client.scopes)
+            .map_err(|e| anyhow::anyhow!("auth.bootstrap_clients {}: {e}", client.client_id))?
+            .to_strings();
+        db::service_clients::upsert(&pool, &client.client_id, &hash, &scopes).await?;
     }
     let metrics = Metrics::new("auth");
     let state = AppState::new(
@@ -61,11 +115,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<AuthService> {
         keys,
         verifier,
         hasher,
-        Arc::new(LoginThrottle::new(
-            settings.auth.login_attempts_per_ip_per_minute,
-        )),
         &settings,
         &metrics,
+        http::SecurityParts {
+            throttle: Arc::new(LoginThrottle::new(
+                settings.auth.login_attempts_per_ip_per_minute,
+            )),
+            outbox,
+            mfa_key,
+            enrolment_verifier,
+            proxies,
+        },
     );
     let router = http::router(state.clone(), metrics);
     Ok(AuthService {

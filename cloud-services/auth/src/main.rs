@@ -17,7 +17,10 @@ async fn main() -> anyhow::Result<()> {
     let settings = episante_auth::config::Settings::from_source(&source)?;
     telemetry::init(&settings.log);
     let listener = episante_kit::server::bind(&settings.auth.bind).await?;
-    let service = episante_auth::build(settings).await?;
+    let bus_config: episante_kit::events::EventBusConfig = source.section("kafka")?;
+    let bus = episante_kit::events::connect(&bus_config)?;
+    let shutdown = Shutdown::new();
+    let service = episante_auth::build_with_bus(settings, bus, shutdown.clone()).await?;
     if let Some(admin) = &service.bootstrap {
         match &admin.generated_password {
             Some(password) => eprintln!(
@@ -27,7 +30,6 @@ async fn main() -> anyhow::Result<()> {
             None => eprintln!("first admin created: {} (configured password)", admin.email),
         }
     }
-    let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     episante_auth::serve(service, listener, shutdown).await
 }

@@ -48,8 +48,17 @@ pub async fn build(
     let pool =
         episante_kit::db::provision(&settings.database, &config.database, &db::MIGRATOR).await?;
     let verifier = TokenVerifier::remote(&settings.tokens);
+    episante_kit::revocation::spawn_listener(
+        bus.clone(),
+        verifier.revocations().clone(),
+        "bookings",
+        shutdown.clone(),
+    );
     let metrics = Metrics::new("bookings");
-    let state = AppState::new(pool.clone(), verifier, config, &metrics);
+    bus.ensure_topics(&[episante_kit::audit::AUDIT_TOPIC])
+        .await?;
+    let audit = episante_kit::audit::AuditPublisher::new(bus.clone(), "bookings");
+    let state = AppState::new(pool.clone(), verifier, config, &metrics, audit);
     let published = Counter::default();
     metrics.register(
         "episante_bookings_events_published",

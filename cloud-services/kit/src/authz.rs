@@ -4,6 +4,11 @@
 //! the auth service's public keys (JWKS), cached by `kid`; an unknown `kid` (after a key rotation)
 //! triggers one refetch, rate-limited so forged kids cannot make us hammer the auth service. Only
 //! `EdDSA` is accepted, which rules out `alg: none` and HS/RS key-confusion by construction.
+//!
+//! The cache expires: a key set older than `tokens.jwks_max_age_secs` (300 s) is refetched before
+//! its keys are used again, so a key that auth stops publishing (retired after a compromise)
+//! stops verifying everywhere within that time. If the refetch fails the old keys are not used:
+//! an unreachable auth service for longer than the max age fails closed, not open.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,6 +26,8 @@ use utoipa::ToSchema;
 
 use crate::config::TokenConfig;
 use crate::problem::ApiError;
+use crate::revocation::SessionRevocations;
+use crate::scope::Scope;
 
 /// Who a principal is on the platform. One role per principal keeps the authorisation matrix small
 /// enough to test completely.
@@ -193,17 +200,35 @@ pub enum TokenError {
     Issuer,
     #[error("token is invalid: {0}")]
     Invalid(String),
+    /// Its session or user was revoked (logout, deactivation, role or password change).
+    #[error("token has been revoked")]
+    Revoked,
+    #[error("token lifetime exceeds the accepted maximum")]
+    Lifetime,
 }
 
 /// Verifies access tokens against a cached JWKS.
 pub struct TokenVerifier {
     source: Box<dyn JwksSource>,
     validation: Validation,
-    keys: RwLock<HashMap<String, DecodingKey>>,
+    keys: RwLock<KeyCache>,
     /// Held across a fetch, so concurrent misses wait for it instead of failing; holds the time
     /// of the last fetch.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     min_refetch: Duration,
+    /// Keys of a set fetched longer ago than this are not used until a refetch confirms them.
+    max_age: Duration,
+    /// Sessions revoked since the longest token lifetime (fed by `revocation::spawn_listener`).
+    revocations: Arc<SessionRevocations>,
+    /// `tokens.max_token_lifetime_secs`: tokens living longer are refused.
+    max_lifetime_secs: i64,
+}
+
+/// The last key set fetched, and when: every key in it was last seen in the JWKS at `fetched_at`.
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<String, DecodingKey>,
+    fetched_at: Option<Instant>,
 }
 
 impl TokenVerifier {
@@ -217,10 +242,23 @@ impl TokenVerifier {
         Arc::new(TokenVerifier {
             source: Box::new(source),
             validation,
-            keys: RwLock::new(HashMap::new()),
+            keys: RwLock::new(KeyCache::default()),
             last_fetch: tokio::sync::Mutex::new(None),
             min_refetch: Duration::from_millis(config.min_refetch_ms),
+            max_age: Duration::from_secs(config.jwks_max_age_secs.max(1)),
+            revocations: Arc::new(SessionRevocations::new(Duration::from_secs(
+                config
+                    .max_token_lifetime_secs
+                    .saturating_add(config.leeway_secs),
+            ))),
+            max_lifetime_secs: config.max_token_lifetime_secs.min(i64::MAX as u64) as i64,
         })
+    }
+
+    /// The revocation list this verifier refuses tokens by: give it to
+    /// `revocation::spawn_listener` (every service does, in its `build`).
+    pub fn revocations(&self) -> &Arc<SessionRevocations> {
+        &self.revocations
     }
 
     /// A verifier reading `config.jwks_url`.
@@ -228,16 +266,21 @@ impl TokenVerifier {
         Self::new(config, RemoteJwks::new(config.jwks_url.clone()))
     }
 
+    /// The key `kid` from a key set fetched less than `max_age` ago; `None` sends the caller to
+    /// `refresh`, which refetches an expired set.
     fn key(&self, kid: &str) -> Option<DecodingKey> {
-        self.keys
-            .read()
-            .expect("jwks cache poisoned")
-            .get(kid)
-            .cloned()
+        let cache = self.keys.read().expect("jwks cache poisoned");
+        let fresh = cache
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < self.max_age);
+        if !fresh {
+            return None;
+        }
+        cache.keys.get(kid).cloned()
     }
 
-    /// Refetches the key set unless `kid` arrived meanwhile or the last fetch was less than
-    /// `min_refetch` ago.
+    /// Refetches the key set unless `kid` arrived meanwhile (in a fresh set) or the last fetch was
+    /// less than `min_refetch` ago.
     async fn refresh(&self, kid: &str) {
         let mut last = self.last_fetch.lock().await;
         if self.key(kid).is_some() {
@@ -263,14 +306,30 @@ impl TokenVerifier {
                         Err(e) => tracing::warn!(kid = %jwk.kid, error = %e, "skipping bad JWK"),
                     }
                 }
-                *self.keys.write().expect("jwks cache poisoned") = keys;
+                // The whole set is replaced: a key auth no longer publishes is gone.
+                *self.keys.write().expect("jwks cache poisoned") = KeyCache {
+                    keys,
+                    fetched_at: Some(Instant::now()),
+                };
             }
             Err(e) => tracing::warn!(error = %e, "JWKS refresh failed"),
         }
     }
 
-    /// Checks signature, algorithm, key id, expiry, not-before, issuer and audience.
+    /// Checks signature, algorithm, key id, expiry, not-before, issuer and audience, then that
+    /// the token does not outlive `max_token_lifetime_secs` and was not revoked.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let claims = self.verify_signed(token).await?;
+        if claims.exp.saturating_sub(claims.iat) > self.max_lifetime_secs {
+            return Err(TokenError::Lifetime);
+        }
+        if self.revocations.is_revoked(&claims) {
+            return Err(TokenError::Revoked);
+        }
+        Ok(claims)
+    }
+
+    async fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Algorithm(format!("{:?}", header.alg)));
@@ -323,6 +382,19 @@ impl AuthUser {
             Err(ApiError::Forbidden(format!(
                 "role {} may not do this",
                 self.claims.role
+            )))
+        }
+    }
+
+    /// For the `service` role, 403 unless its token carries `scope`; other roles pass (their
+    /// access is decided by `require` and the endpoint's own rules). Every endpoint that admits
+    /// `Role::Service` calls this with the one scope it needs.
+    pub fn require_service_scope(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.claims.role != Role::Service || scope.granted_by(self.claims.scope.as_deref()) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this service client lacks the scope {scope}"
             )))
         }
     }
@@ -432,6 +504,148 @@ mod tests {
             assert_eq!(check.await.unwrap().unwrap().sub, "s");
         }
         assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// A JWKS whose keys the test changes, counting fetches.
+    struct MutableSource {
+        fetches: Arc<std::sync::atomic::AtomicUsize>,
+        set: Arc<RwLock<JwkSet>>,
+    }
+
+    impl JwksSource for MutableSource {
+        fn fetch(&self) -> JwksFuture<'_> {
+            self.fetches
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let set = self.set.read().unwrap().clone();
+            Box::pin(async move { Ok(set) })
+        }
+    }
+
+    fn signing_key(kid: &str) -> (Jwk, jsonwebtoken::EncodingKey) {
+        use base64::Engine;
+        use ring::signature::KeyPair;
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        (
+            Jwk::ed25519(kid, &x),
+            jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref()),
+        )
+    }
+
+    fn token(config: &TokenConfig, kid: &str, key: &jsonwebtoken::EncodingKey) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            iss: config.issuer.clone(),
+            aud: config.audience.clone(),
+            sub: "s".into(),
+            role: Role::Clinician,
+            iat: now,
+            nbf: now,
+            exp: now + 600,
+            jti: "j".into(),
+            sid: None,
+            scope: None,
+        };
+        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(&header, &claims, key).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_key_removed_from_the_jwks_stops_verifying_within_the_max_age() {
+        let (jwk1, key1) = signing_key("k1");
+        let (jwk2, _) = signing_key("k2");
+        let config = TokenConfig {
+            jwks_max_age_secs: 1,
+            min_refetch_ms: 0,
+            ..TokenConfig::default()
+        };
+        let set = Arc::new(RwLock::new(JwkSet {
+            keys: vec![jwk1.clone(), jwk2.clone()],
+        }));
+        let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let verifier = TokenVerifier::new(
+            &config,
+            MutableSource {
+                fetches: fetches.clone(),
+                set: set.clone(),
+            },
+        );
+        let old = token(&config, "k1", &key1);
+        assert!(verifier.verify(&old).await.is_ok());
+        // Auth retires k1 (rotation after a compromise). Verified again at once: still cached.
+        set.write().unwrap().keys = vec![jwk2];
+        assert!(verifier.verify(&old).await.is_ok());
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // After the max age the set is refetched and k1 is gone, although its kid is "known".
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(verifier.verify(&old).await, Err(TokenError::UnknownKid));
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_key_still_published_keeps_verifying_after_a_periodic_refetch() {
+        let (jwk1, key1) = signing_key("k1");
+        let config = TokenConfig {
+            jwks_max_age_secs: 1,
+            min_refetch_ms: 0,
+            ..TokenConfig::default()
+        };
+        let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let verifier = TokenVerifier::new(
+            &config,
+            MutableSource {
+                fetches: fetches.clone(),
+                set: Arc::new(RwLock::new(JwkSet { keys: vec![jwk1] })),
+            },
+        );
+        let token = token(&config, "k1", &key1);
+        for _ in 0..3 {
+            assert!(verifier.verify(&token).await.is_ok());
+        }
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(verifier.verify(&token).await.is_ok());
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    fn caller(role: Role, scope: Option<&str>) -> AuthUser {
+        AuthUser {
+            claims: Claims {
+                iss: "i".into(),
+                aud: "a".into(),
+                sub: "s".into(),
+                role,
+                iat: 0,
+                nbf: 0,
+                exp: 0,
+                jti: "j".into(),
+                sid: None,
+                scope: scope.map(str::to_string),
+            },
+        }
+    }
+
+    #[test]
+    fn service_scope_is_required_of_services_only() {
+        let without = caller(Role::Service, None);
+        let err = without
+            .require_service_scope(Scope::VitalsRead)
+            .unwrap_err();
+        assert_eq!(err.status(), axum::http::StatusCode::FORBIDDEN);
+        assert!(err.to_string().contains("vitals:read"), "{err}");
+        let other = caller(Role::Service, Some("devices:read"));
+        assert!(other.require_service_scope(Scope::VitalsRead).is_err());
+        let with = caller(Role::Service, Some("devices:read vitals:read"));
+        assert!(with.require_service_scope(Scope::VitalsRead).is_ok());
+        // A user token that somehow carries no scope is judged by its role alone.
+        for role in [Role::Admin, Role::Clinician, Role::Patient, Role::Device] {
+            assert!(caller(role, None)
+                .require_service_scope(Scope::VitalsRead)
+                .is_ok());
+        }
     }
 
     #[test]

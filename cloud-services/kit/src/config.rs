@@ -149,6 +149,14 @@ pub struct TokenConfig {
     /// Least time between two JWKS fetches triggered by unknown `kid`s (a flood of forged kids
     /// must not turn into a flood of fetches).
     pub min_refetch_ms: u64,
+    /// Keys are trusted for at most this long after the JWKS last listed them; then the set is
+    /// refetched, so a key retired by auth stops verifying within this time.
+    pub jwks_max_age_secs: u64,
+    /// The longest lifetime (`exp - iat`) of an access token, seconds: how long session
+    /// revocations are remembered (`revocation`). Tokens living longer are refused, so a
+    /// misconfigured issuer cannot outlive its revocations; auth refuses to start with an
+    /// `access_ttl_secs` above it.
+    pub max_token_lifetime_secs: u64,
 }
 
 impl Default for TokenConfig {
@@ -159,6 +167,8 @@ impl Default for TokenConfig {
             audience: "episante".into(),
             leeway_secs: 10,
             min_refetch_ms: 2_000,
+            jwks_max_age_secs: 300,
+            max_token_lifetime_secs: 3_600,
         }
     }
 }

@@ -206,6 +206,157 @@ pub async fn make_append_only(
     Ok(())
 }
 
+/// A schema inside a service database that the admin account owns and the service role may only
+/// use as granted: where tamper-evident tables (audit trails) live.
+///
+/// The service role owns its database and its `public` schema, so it can drop or rewrite anything
+/// it created there — ownership handed over afterwards ([`make_append_only`]) still leaves a table
+/// in a schema the role controls. A table in a schema the admin created (and owns) cannot be
+/// dropped, truncated, altered, updated or deleted by the service role; it gets `USAGE` on the
+/// schema and exactly the table privileges listed here.
+pub struct AdminSchema<'a> {
+    /// Lowercase identifier.
+    pub name: &'a str,
+    /// Numbered DDL scripts, run once each and in order, by the admin account (applied versions
+    /// are kept in `<name>.schema_migrations`, which the service role cannot read). Objects must
+    /// be schema-qualified: scripts run with `search_path = pg_catalog, pg_temp`.
+    pub migrations: &'a [(i64, &'a str)],
+    /// Tables the service role may read and append to (SELECT, INSERT, and USAGE on their
+    /// sequences).
+    pub append_only: &'a [&'a str],
+    /// Tables the service role may only read.
+    pub read_only: &'a [&'a str],
+}
+
+/// Advisory lock serialising [`provision_admin_schema`] across instances ("adminsc" in ASCII).
+const ADMIN_SCHEMA_LOCK: i64 = 0x61646d696e7363;
+
+/// Creates (if needed) and migrates `schema` in the service database as the admin account of
+/// `config.admin_url`, then sets the service role's privileges on it to exactly those listed.
+/// Idempotent and safe to run from several instances at once; run it after every [`provision`].
+///
+/// Refuses to go on if the schema exists and belongs to the service role (a compromised service
+/// could create it first, to own what the admin would put in it). The admin session pins
+/// `search_path` to `pg_catalog, pg_temp`, so objects the service role plants in `public` are
+/// never picked up by the admin's statements.
+pub async fn provision_admin_schema(
+    config: &DatabaseConfig,
+    db: &ServiceDatabase,
+    schema: &AdminSchema<'_>,
+) -> anyhow::Result<()> {
+    check_identifier("schema", schema.name)?;
+    check_identifier("role", &db.role)?;
+    let name = schema.name;
+    let role = &db.role;
+    let options = PgConnectOptions::from_str(config.admin_url.expose())
+        .context("database.admin_url is not a valid PostgreSQL URL")?
+        .database(&db.name);
+    let mut admin = options
+        .connect()
+        .await
+        .context("connecting to the service database as admin")?;
+    sqlx::query("SET search_path = pg_catalog, pg_temp")
+        .execute(&mut admin)
+        .await?;
+    let mut tx = admin.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(ADMIN_SCHEMA_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let owner: Option<(String, bool)> = sqlx::query_as(
+        "SELECT pg_get_userbyid(nspowner)::text, pg_has_role(current_user, nspowner, 'MEMBER') \
+         FROM pg_namespace WHERE nspname = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match owner {
+        Some((owner, admin_is_owner)) if owner == *role || !admin_is_owner => bail!(
+            "schema {name} in database {} belongs to {owner}, not to the admin account: refusing \
+             to use it (did the service role create it?)",
+            db.name
+        ),
+        Some(_) => {}
+        None => {
+            sqlx::query(&format!("CREATE SCHEMA \"{name}\""))
+                .execute(&mut *tx)
+                .await
+                .with_context(|| format!("creating schema {name}"))?;
+        }
+    }
+    sqlx::query(&format!(
+        "CREATE TABLE IF NOT EXISTS \"{name}\".schema_migrations (\
+         version bigint PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    ))
+    .execute(&mut *tx)
+    .await?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar(&format!("SELECT version FROM \"{name}\".schema_migrations"))
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut migrations = schema.migrations.to_vec();
+    migrations.sort_by_key(|(version, _)| *version);
+    for (version, sql) in migrations {
+        if applied.contains(&version) {
+            continue;
+        }
+        sqlx::raw_sql(sql)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("admin migration {version} of schema {name}"))?;
+        sqlx::query(&format!(
+            "INSERT INTO \"{name}\".schema_migrations (version) VALUES ($1)"
+        ))
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut statements = vec![
+        format!("REVOKE ALL ON SCHEMA \"{name}\" FROM PUBLIC, \"{role}\""),
+        format!("GRANT USAGE ON SCHEMA \"{name}\" TO \"{role}\""),
+        format!("REVOKE ALL ON ALL TABLES IN SCHEMA \"{name}\" FROM PUBLIC, \"{role}\""),
+        format!("REVOKE ALL ON ALL SEQUENCES IN SCHEMA \"{name}\" FROM PUBLIC, \"{role}\""),
+        format!("REVOKE ALL ON ALL FUNCTIONS IN SCHEMA \"{name}\" FROM PUBLIC, \"{role}\""),
+    ];
+    for table in schema.append_only.iter().chain(schema.read_only) {
+        check_identifier("table", table)?;
+    }
+    for table in schema.append_only {
+        statements.push(format!(
+            "GRANT SELECT, INSERT ON \"{name}\".\"{table}\" TO \"{role}\""
+        ));
+        let sequences: Vec<String> = sqlx::query_scalar(
+            "SELECT s.relname::text FROM pg_class s JOIN pg_depend d ON d.objid = s.oid \
+             JOIN pg_class t ON d.refobjid = t.oid JOIN pg_namespace n ON t.relnamespace = n.oid \
+             WHERE s.relkind = 'S' AND t.relname = $1 AND n.nspname = $2",
+        )
+        .bind(table)
+        .bind(name)
+        .fetch_all(&mut *tx)
+        .await?;
+        for seq in sequences {
+            check_identifier("sequence", &seq)?;
+            statements.push(format!(
+                "GRANT USAGE, SELECT ON SEQUENCE \"{name}\".\"{seq}\" TO \"{role}\""
+            ));
+        }
+    }
+    for table in schema.read_only {
+        statements.push(format!(
+            "GRANT SELECT ON \"{name}\".\"{table}\" TO \"{role}\""
+        ));
+    }
+    for statement in statements {
+        sqlx::query(&statement)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| statement.clone())?;
+    }
+    tx.commit().await?;
+    admin.close().await.ok();
+    Ok(())
+}
+
 /// Drops a service database and its role (used by tests and `episante` reset commands).
 pub async fn drop_database(admin_url: &str, name: &str, role: &str) -> anyhow::Result<()> {
     check_identifier("database", name)?;

@@ -5,6 +5,7 @@
 //! same JSON logs, same problem bodies, same `/health`, `/ready`, `/metrics` and `/openapi.json`,
 //! same token checks. A fix here is a fix everywhere.
 
+pub mod audit;
 pub mod authz;
 pub mod config;
 pub mod db;
@@ -14,17 +15,21 @@ pub mod metrics;
 pub mod paging;
 pub mod private_file;
 pub mod problem;
+pub mod revocation;
+pub mod scope;
 pub mod secret;
 pub mod server;
 pub mod service_args;
 pub mod service_token;
 pub mod shutdown;
 pub mod telemetry;
+pub mod unstorable;
 pub mod vault;
 
 pub use authz::{AuthUser, Claims, Role, TokenVerifier};
 pub use config::{ConfigSource, DatabaseConfig, TokenConfig, VaultConfig};
 pub use metrics::Metrics;
 pub use problem::{ApiError, ApiResult, Problem};
+pub use scope::Scope;
 pub use secret::Secret;
 pub use shutdown::Shutdown;

@@ -77,9 +77,26 @@ impl ApiError {
                     return ApiError::Conflict((*message).to_string());
                 }
             }
+            // Data the database cannot store is the client's input, never a server fault (the
+            // request edge refuses most of it first: see `server::refuse_unstorable_input`).
+            if let Some(message) = db.code().as_deref().and_then(unstorable_input) {
+                return ApiError::Invalid(message.to_string());
+            }
         }
         ApiError::Internal(err.into())
     }
+}
+
+/// PostgreSQL error codes (class 22, data exception) that only bad input causes.
+fn unstorable_input(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "22021" | "22P05" => "text contains a character that cannot be stored (e.g. NUL)",
+        "22001" => "a value is too long",
+        "22003" => "a number is out of range",
+        "22007" | "22008" => "a date or time is out of range",
+        "22P02" => "a value has an invalid format",
+        _ => return None,
+    })
 }
 
 impl From<sqlx::Error> for ApiError {

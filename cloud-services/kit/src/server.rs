@@ -66,6 +66,9 @@ pub fn service_router(api: Router, parts: ServiceParts) -> Router {
     ))
     .merge(ops)
     .fallback(|| async { problem_response(StatusCode::NOT_FOUND, "no such route") })
+    .layer(middleware::from_fn(
+        crate::unstorable::refuse_unstorable_input,
+    ))
     .layer(RequestBodyLimitLayer::new(DEFAULT_BODY_LIMIT))
     .layer(CatchPanicLayer::custom(|_| {
         tracing::error!("request handler panicked");

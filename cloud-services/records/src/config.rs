@@ -24,6 +24,17 @@ pub struct RecordsConfig {
     /// Vault KV v2 mount and path of the blind-index HMAC key.
     pub kv_mount: String,
     pub blind_index_key_path: String,
+    /// Vault KV v2 path (under `kv_mount`) of the audit chain's HMAC key; without Vault,
+    /// `audit.key` in `data_dir`.
+    pub audit_key_path: String,
+    /// Vault KV v2 path of the audit checkpoint (the chain's length and head, kept outside the
+    /// database); without Vault, `audit-checkpoint.json` in `data_dir`.
+    pub audit_checkpoint_path: String,
+    /// The checkpoint follows the chain within this many ms: the window in which removing the
+    /// newest entries can go unseen.
+    pub audit_checkpoint_interval_ms: u64,
+    /// Consumer group of `audit.events.v1` (accesses served by alerts and bookings).
+    pub audit_consumer_group: String,
     /// A data key encrypts at most this many records…
     pub data_key_max_uses: u64,
     /// …and is used for at most this long before a fresh one is asked for, seconds.
@@ -51,6 +62,10 @@ impl Default for RecordsConfig {
             transit_key: "records-pii".into(),
             kv_mount: "secret".into(),
             blind_index_key_path: "episante/records/blind-index-key".into(),
+            audit_key_path: "episante/records/audit-key".into(),
+            audit_checkpoint_path: "episante/records/audit-checkpoint".into(),
+            audit_checkpoint_interval_ms: 1000,
+            audit_consumer_group: "records-audit".into(),
             data_key_max_uses: 10_000,
             data_key_max_age_secs: 300,
             data_key_cache_size: 10_000,

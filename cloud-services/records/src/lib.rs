@@ -26,6 +26,7 @@ use episante_kit::events::EventBus;
 use episante_kit::service_token::ServiceToken;
 use episante_kit::{Metrics, Shutdown, TokenVerifier};
 
+use crate::audit::checkpoint::CheckpointStore;
 use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::crypto::key_wrapper::VaultCallSeconds;
@@ -51,8 +52,13 @@ pub async fn build(
     let cfg = &settings.records;
     let pool =
         episante_kit::db::provision(&settings.database, &cfg.database, &db::MIGRATOR).await?;
-    episante_kit::db::make_append_only(&settings.database, &cfg.database, db::APPEND_ONLY_TABLES)
-        .await?;
+    // The audit trail lives in a schema the admin account owns (see `audit`).
+    episante_kit::db::provision_admin_schema(
+        &settings.database,
+        &cfg.database,
+        &db::audit::ADMIN_SCHEMA,
+    )
+    .await?;
     let metrics = Metrics::new("records");
     let vault_calls =
         VaultCallSeconds::new_with_constructor(episante_kit::metrics::latency_histogram);
@@ -61,25 +67,37 @@ pub async fn build(
         "Time spent in Vault transit calls, by operation",
         vault_calls.clone(),
     );
-    let (wrapper, index) = match episante_kit::vault::client(&settings.vault)? {
-        Some(client) => {
-            let client = Arc::new(client);
-            let wrapper = KeyWrapper::vault(
-                client.clone(),
-                &cfg.transit_mount,
-                &cfg.transit_key,
-                vault_calls,
-            )
-            .await?;
-            let index =
-                BlindIndex::from_vault(&client, &cfg.kv_mount, &cfg.blind_index_key_path).await?;
-            (wrapper, index)
-        }
-        None => (
-            KeyWrapper::local(&cfg.data_dir.join("master.key"))?,
-            BlindIndex::from_file(&cfg.data_dir.join("blind-index.key"))?,
-        ),
-    };
+    let (wrapper, index, chain_key, checkpoints) =
+        match episante_kit::vault::client(&settings.vault)? {
+            Some(client) => {
+                let client = Arc::new(client);
+                let wrapper = KeyWrapper::vault(
+                    client.clone(),
+                    &cfg.transit_mount,
+                    &cfg.transit_key,
+                    vault_calls,
+                )
+                .await?;
+                let index =
+                    BlindIndex::from_vault(&client, &cfg.kv_mount, &cfg.blind_index_key_path)
+                        .await?;
+                let chain_key =
+                    audit::key::from_vault(&client, &cfg.kv_mount, &cfg.audit_key_path).await?;
+                let checkpoints = CheckpointStore::Vault {
+                    client: client.clone(),
+                    mount: cfg.kv_mount.clone(),
+                    path: cfg.audit_checkpoint_path.clone(),
+                };
+                (wrapper, index, chain_key, checkpoints)
+            }
+            None => (
+                KeyWrapper::local(&cfg.data_dir.join("master.key"))?,
+                BlindIndex::from_file(&cfg.data_dir.join("blind-index.key"))?,
+                audit::key::from_file(&cfg.data_dir.join("audit.key"))?,
+                CheckpointStore::file(cfg.data_dir.join("audit-checkpoint.json")),
+            ),
+        };
+    tracing::info!(checkpoints = %checkpoints.describe(), "audit trail ready");
     tracing::info!(keys = %wrapper.describe(), "records encryption ready");
     let cipher = PiiCipher::new(
         wrapper,
@@ -88,9 +106,25 @@ pub async fn build(
         cfg.data_key_cache_size,
     );
     bus.ensure_topics(events::TOPICS).await?;
+    bus.ensure_topics(&[episante_kit::audit::AUDIT_TOPIC])
+        .await?;
+    let audit_log = AuditLog::spawn(
+        pool.clone(),
+        Arc::new(chain_key),
+        Arc::new(checkpoints),
+        Duration::from_millis(cfg.audit_checkpoint_interval_ms.max(10)),
+        shutdown.clone(),
+    );
+    audit::consumer::spawn(
+        bus.clone(),
+        cfg.audit_consumer_group.clone(),
+        pool.clone(),
+        audit_log.clone(),
+        shutdown.clone(),
+    );
     let outbox = OutboxRelay::spawn(
         pool.clone(),
-        bus,
+        bus.clone(),
         shutdown.clone(),
         Duration::from_millis(500),
     );
@@ -100,14 +134,21 @@ pub async fn build(
         &cfg.client_id,
         cfg.client_secret.clone(),
     ));
+    let verifier = TokenVerifier::remote(&settings.tokens);
+    episante_kit::revocation::spawn_listener(
+        bus,
+        verifier.revocations().clone(),
+        "records",
+        shutdown,
+    );
     let state = AppState {
         pool: pool.clone(),
-        verifier: TokenVerifier::remote(&settings.tokens),
+        verifier,
         store: Arc::new(PatientStore {
             cipher: Arc::new(cipher),
             index: Arc::new(index),
         }),
-        audit: AuditLog::spawn(pool),
+        audit: audit_log,
         outbox,
         peers: Arc::new(Peers::new(
             token,

@@ -28,3 +28,11 @@ path "transit/keys/records-pii/rotate" {
 path "secret/data/episante/records/*" {
   capabilities = ["read"]
 }
+# The audit checkpoint (chain length and head, kept outside the records database): written with
+# check-and-set, never deleted (no delete/destroy: old versions stay in Vault's history).
+path "secret/data/episante/records/audit-checkpoint" {
+  capabilities = ["create", "update", "read"]
+}
+path "secret/metadata/episante/records/audit-checkpoint" {
+  capabilities = ["read"]
+}

@@ -2,8 +2,10 @@
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use episante_kit::audit::Purpose;
 use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -38,6 +40,7 @@ pub struct AlertPage {
 pub async fn list(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<AlertPage>> {
     let scope = AlertScope::of(&caller)?;
@@ -83,6 +86,36 @@ pub async fn list(
         },
     )
     .await?;
+    // One audit event per patient whose alerts are shown (one for the query when none are).
+    let mut shown: Vec<(Uuid, usize)> = Vec::new();
+    for a in &alerts {
+        match shown.iter_mut().find(|(p, _)| *p == a.patient_id) {
+            Some((_, n)) => *n += 1,
+            None => shown.push((a.patient_id, 1)),
+        }
+    }
+    let mut events: Vec<_> = shown
+        .iter()
+        .map(|(patient, n)| {
+            state.audit.event(
+                &caller,
+                &purpose,
+                "alert.list",
+                Some(*patient),
+                json!({ "alerts": n }),
+            )
+        })
+        .collect();
+    if events.is_empty() {
+        events.push(state.audit.event(
+            &caller,
+            &purpose,
+            "alert.list",
+            p.patient_id,
+            json!({ "alerts": 0 }),
+        ));
+    }
+    state.audit.publish(events).await?;
     Ok(Json(AlertPage {
         alerts,
         limit,
@@ -117,17 +150,30 @@ async fn visible(state: &AppState, caller: &AuthUser, id: Uuid) -> Result<Alert,
 pub async fn get(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<AlertDetail>> {
     let alert = visible(&state, &caller, id).await?;
     let history = crate::db::alerts::history(&state.pool, id).await?;
+    state
+        .audit
+        .record(
+            &caller,
+            &purpose,
+            "alert.read",
+            Some(alert.patient_id),
+            json!({ "alert_id": id }),
+        )
+        .await?;
     Ok(Json(AlertDetail { alert, history }))
 }
 
 /// Applies `action` if `allowed(current)`, records it, answers the new alert.
+#[allow(clippy::too_many_arguments)]
 async fn act(
     state: &AppState,
     caller: &AuthUser,
+    purpose: &Purpose,
     id: Uuid,
     action: Action<'_>,
     kind: &str,
@@ -141,6 +187,18 @@ async fn act(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
     allowed(&current)?;
+    // Published before the change commits: the trail may show an attempt that failed, never a
+    // change it does not show.
+    state
+        .audit
+        .record(
+            caller,
+            purpose,
+            &format!("alert.{kind}"),
+            Some(current.patient_id),
+            json!({ "alert_id": id }),
+        )
+        .await?;
     let alert = crate::db::alerts::apply(&mut tx, id, &action).await?;
     crate::lifecycle::record(
         &mut tx,
@@ -164,12 +222,14 @@ async fn act(
 pub async fn acknowledge(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Alert>> {
     let by = caller.subject().to_string();
     let alert = act(
         &state,
         &caller,
+        &purpose,
         id,
         Action::Acknowledge { by: &by },
         event_kind::ACKNOWLEDGED,
@@ -203,6 +263,7 @@ pub struct ResolveAlert {
 pub async fn resolve(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
     Json(body): Json<ResolveAlert>,
 ) -> ApiResult<Json<Alert>> {
@@ -216,6 +277,7 @@ pub async fn resolve(
     let alert = act(
         &state,
         &caller,
+        &purpose,
         id,
         Action::Resolve { by: &by, note },
         event_kind::RESOLVED,
@@ -247,6 +309,7 @@ pub struct AssignAlert {
 pub async fn assign(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
     body: Option<Json<AssignAlert>>,
 ) -> ApiResult<Json<Alert>> {
@@ -270,6 +333,7 @@ pub async fn assign(
     let alert = act(
         &state,
         &caller,
+        &purpose,
         id,
         Action::Assign { to },
         event_kind::ASSIGNED,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use axum::routing::{get, post};
 use axum::Router;
+use episante_kit::audit::AuditPublisher;
 use episante_kit::events::outbox::OutboxRelay;
 use episante_kit::server::{service_router, ServiceParts};
 use episante_kit::{ApiError, AuthUser, Metrics, Role, TokenVerifier};
@@ -29,6 +30,8 @@ pub struct AppState {
     pub feed: AlertFeed,
     pub outbox: OutboxRelay,
     pub webhook_urls: Arc<Vec<String>>,
+    /// Every read and write of patient data is published for records' audit trail.
+    pub audit: AuditPublisher,
 }
 
 impl FromRef<AppState> for Arc<TokenVerifier> {

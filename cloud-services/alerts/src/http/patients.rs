@@ -4,23 +4,26 @@
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
-use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use episante_kit::audit::Purpose;
+use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role, Scope};
 use episante_protocol::VitalKind;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{AlertScope, AppState};
 use crate::domain::rules::{effective_rules, validate_overrides, AlertRule};
 
-/// Vitals may be read by clinicians in care, admins, and services (records' FHIR export).
+/// Vitals may be read by clinicians in care, admins, and services holding `vitals:read`
+/// (records' FHIR export).
 async fn check_vitals_access(
     state: &AppState,
     caller: &AuthUser,
     patient: Uuid,
 ) -> Result<(), ApiError> {
     if caller.role() == Role::Service {
-        return Ok(());
+        return caller.require_service_scope(Scope::VitalsRead);
     }
     AlertScope::of(caller)?.check(&state.pool, patient).await
 }
@@ -63,10 +66,12 @@ pub struct VitalsHistory {
 /// Vitals of a patient: min/max/avg/count per bucket and vital.
 #[utoipa::path(get, path = "/v1/patients/{id}/vitals", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Patient id"), VitalsParams),
-    responses((status = 200, body = VitalsHistory), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = VitalsHistory), (status = 404, body = Problem), (status = 422, body = Problem),
+              (status = 403, body = Problem)))]
 pub async fn vitals(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
     Query(p): Query<VitalsParams>,
 ) -> ApiResult<Json<VitalsHistory>> {
@@ -95,6 +100,16 @@ pub async fn vitals(
         ));
     }
     let buckets = crate::db::telemetry::history(&state.pool, id, from, to, bucket_secs).await?;
+    state
+        .audit
+        .record(
+            &caller,
+            &purpose,
+            "vitals.read",
+            Some(id),
+            json!({ "from": from, "to": to, "resolution": resolution }),
+        )
+        .await?;
     let mut series: Vec<VitalSeries> = Vec::new();
     for b in buckets {
         let Some(vital) = VitalKind::ALL.into_iter().find(|k| k.as_str() == b.vital) else {
@@ -137,10 +152,15 @@ pub struct PatientRules {
 pub async fn rules(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<PatientRules>> {
     AlertScope::of(&caller)?.check(&state.pool, id).await?;
     let overrides = crate::db::rules::overrides(&state.pool, id).await?;
+    state
+        .audit
+        .record(&caller, &purpose, "alert_rules.read", Some(id), json!({}))
+        .await?;
     Ok(Json(PatientRules {
         effective: effective_rules(&overrides),
         overrides,
@@ -160,11 +180,22 @@ pub struct SetRules {
 pub async fn set_rules(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
     Json(body): Json<SetRules>,
 ) -> ApiResult<Json<PatientRules>> {
     AlertScope::of(&caller)?.check(&state.pool, id).await?;
     validate_overrides(&body.overrides)?;
+    state
+        .audit
+        .record(
+            &caller,
+            &purpose,
+            "alert_rules.update",
+            Some(id),
+            json!({ "overrides": body.overrides.len() }),
+        )
+        .await?;
     crate::db::rules::set_overrides(&state.pool, id, &body.overrides, caller.subject()).await?;
     state.rules.invalidate(id);
     tracing::info!(patient = %id, by = %caller.subject(), rules = body.overrides.len(), "alert rules overridden");

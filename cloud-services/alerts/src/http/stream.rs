@@ -1,6 +1,11 @@
 //! `GET /v1/alerts/stream`: Server-Sent Events of alert events for the caller's patients,
 //! resumable with `Last-Event-ID` (or `?last_event_id=`): missed events are replayed from the
 //! database before live ones, and a client too slow for the live feed is caught up the same way.
+//!
+//! A stream is authorised once, when it opens, so it must also end when that authorisation does:
+//! at the token's expiry, or as soon as its session or user is revoked (logout, deactivation, role
+//! or password change: `episante_kit::revocation`). It then sends a last `event: end` and closes;
+//! the client reconnects with a fresh token (and `Last-Event-ID`) if it still may.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -9,7 +14,9 @@ use std::time::{Duration, Instant};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use episante_kit::{ApiError, ApiResult, AuthUser, Problem};
+use episante_kit::audit::Purpose;
+use episante_kit::revocation::SessionRevocations;
+use episante_kit::{ApiError, ApiResult, AuthUser, Claims, Problem};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
@@ -34,6 +41,7 @@ pub struct StreamParams {
 pub async fn stream(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     headers: HeaderMap,
     Query(params): Query<StreamParams>,
 ) -> ApiResult<impl axum::response::IntoResponse> {
@@ -56,10 +64,58 @@ pub async fn stream(
                 .await?
         }
     };
+    // Audited at connection: one event per patient whose alerts the stream may carry (a
+    // clinician's care list now), one for all patients (admins).
+    let patients = scope.patients(&state.pool).await?;
+    let detail = serde_json::json!({ "resume_after": start });
+    let events = match patients {
+        None => vec![state
+            .audit
+            .event(&caller, &purpose, "alert.stream", None, detail)],
+        Some(patients) => patients
+            .into_iter()
+            .map(|p| {
+                state
+                    .audit
+                    .event(&caller, &purpose, "alert.stream", Some(p), detail.clone())
+            })
+            .collect(),
+    };
+    state.audit.publish(events).await?;
     let (tx, rx) = mpsc::channel(256);
-    tokio::spawn(pump(state, scope, start, tx));
+    let revocations = state.verifier.revocations().clone();
+    let claims = caller.claims;
+    tokio::spawn(async move {
+        let closer = tx.clone();
+        tokio::select! {
+            _ = pump(state, scope, start, tx) => {}
+            why = authorisation_ends(&claims, &revocations) => {
+                let end = Event::default().event("end").data(why);
+                let _ = closer.send(Ok(end)).await;
+            }
+        }
+    });
     Ok(Sse::new(ReceiverStream::new(rx))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Resolves when the stream's token expires or is revoked, with the reason. Revocations wake it
+/// at once; it also re-checks every second.
+async fn authorisation_ends(claims: &Claims, revocations: &SessionRevocations) -> &'static str {
+    let mut changes = revocations.subscribe();
+    let left_ms = claims.exp.saturating_mul(1000) - chrono::Utc::now().timestamp_millis();
+    let expiry = tokio::time::sleep(Duration::from_millis(left_ms.max(0) as u64));
+    tokio::pin!(expiry);
+    loop {
+        if revocations.is_revoked(claims) {
+            return "token revoked";
+        }
+        tokio::select! {
+            _ = &mut expiry => return "token expired",
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
 }
 
 fn to_sse(e: &AlertEvent) -> Event {
@@ -134,5 +190,58 @@ async fn pump(
                 Err(RecvError::Closed) => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use episante_kit::revocation::SessionRevoked;
+    use episante_kit::Role;
+
+    fn claims(exp_in_secs: i64) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            iss: "i".into(),
+            aud: "a".into(),
+            sub: "u".into(),
+            role: Role::Clinician,
+            iat: now - 1,
+            nbf: now - 1,
+            exp: now + exp_in_secs,
+            jti: "j".into(),
+            sid: Some("s".into()),
+            scope: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_ends_when_its_token_expires() {
+        let revocations = SessionRevocations::new(Duration::from_secs(3600));
+        let start = Instant::now();
+        let why = authorisation_ends(&claims(1), &revocations).await;
+        assert_eq!(why, "token expired");
+        assert!(start.elapsed() <= Duration::from_millis(2_100));
+    }
+
+    #[tokio::test]
+    async fn a_stream_ends_as_soon_as_its_session_is_revoked() {
+        let revocations = std::sync::Arc::new(SessionRevocations::new(Duration::from_secs(3600)));
+        let list = revocations.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            list.apply(&SessionRevoked {
+                user_id: "u".into(),
+                session_id: Some("s".into()),
+                revoked_at_ms: chrono::Utc::now().timestamp_millis(),
+            });
+        });
+        let start = Instant::now();
+        let why = authorisation_ends(&claims(600), &revocations).await;
+        assert_eq!(why, "token revoked");
+        assert!(
+            start.elapsed() < Duration::from_millis(900),
+            "woken, not polled"
+        );
     }
 }

@@ -219,6 +219,25 @@ async fn vitals_history_and_rule_overrides() {
     assert!(point["min"].as_f64().unwrap() >= 72.0 && point["max"].as_f64().unwrap() <= 72.6);
     let (status, _) = app.get(&q("1m"), &outsider.token).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // Issue 15: a service reads vitals only with `vitals:read` (records' FHIR export holds it).
+    let other_scopes: Vec<episante_kit::Scope> = episante_kit::Scope::ALL
+        .into_iter()
+        .filter(|s| *s != episante_kit::Scope::VitalsRead)
+        .collect();
+    let unscoped = app.auth.service_token("no-vitals", &other_scopes).await;
+    let (status, body) = app.get(&q("1m"), &unscoped).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("vitals:read"),
+        "{body}"
+    );
+    let scoped = app
+        .auth
+        .service_token("fhir-export", &[episante_kit::Scope::VitalsRead])
+        .await;
+    let (status, body) = app.get(&q("1m"), &scoped).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["series"][0]["points"].as_array().unwrap().len(), 3);
     let (status, _) = app.get(&q("7m"), &clinician.token).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 

@@ -8,4 +8,5 @@ mod helpers;
 mod holds;
 mod notify;
 mod scenarios;
+mod session_end;
 mod stream;

@@ -1,6 +1,9 @@
 //! Auth's database: queries only, no policy. Policy (lockout, reuse detection) lives in `http` and
 //! `domain`; this layer keeps each statement atomic where the policy depends on it.
 
+pub mod login_failures;
+pub mod password_resets;
+pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod service_clients;
 pub mod users;

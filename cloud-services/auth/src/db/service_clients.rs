@@ -9,19 +9,23 @@ pub struct ServiceClientRow {
     pub secret_hash: Vec<u8>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
+    /// `episante_kit::Scope` names (see `domain::service_scopes`).
+    pub scopes: Vec<String>,
 }
 
 pub async fn insert(
     db: impl PgExecutor<'_>,
     client_id: &str,
     secret_hash: &[u8],
+    scopes: &[String],
 ) -> Result<ServiceClientRow, sqlx::Error> {
     sqlx::query_as(
-        "INSERT INTO service_clients (client_id, secret_hash) VALUES ($1, $2)
-         RETURNING client_id, secret_hash, active, created_at",
+        "INSERT INTO service_clients (client_id, secret_hash, scopes) VALUES ($1, $2, $3)
+         RETURNING client_id, secret_hash, active, created_at, scopes",
     )
     .bind(client_id)
     .bind(secret_hash)
+    .bind(scopes)
     .fetch_one(db)
     .await
 }
@@ -31,7 +35,7 @@ pub async fn by_id(
     client_id: &str,
 ) -> Result<Option<ServiceClientRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT client_id, secret_hash, active, created_at FROM service_clients WHERE client_id = $1",
+        "SELECT client_id, secret_hash, active, created_at, scopes FROM service_clients WHERE client_id = $1",
     )
     .bind(client_id)
     .fetch_optional(db)
@@ -40,7 +44,7 @@ pub async fn by_id(
 
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<ServiceClientRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT client_id, secret_hash, active, created_at FROM service_clients ORDER BY client_id",
+        "SELECT client_id, secret_hash, active, created_at, scopes FROM service_clients ORDER BY client_id",
     )
     .fetch_all(db)
     .await
@@ -54,19 +58,36 @@ pub async fn deactivate(db: impl PgExecutor<'_>, client_id: &str) -> Result<bool
     Ok(done.rows_affected() == 1)
 }
 
+/// Replaces a client's scopes; false if there is no such client.
+pub async fn set_scopes(
+    db: impl PgExecutor<'_>,
+    client_id: &str,
+    scopes: &[String],
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE service_clients SET scopes = $2 WHERE client_id = $1")
+        .bind(client_id)
+        .bind(scopes)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Creates or re-keys (and re-activates) a client: for service clients provisioned by
-/// configuration, whose secret is the configuration's.
+/// configuration, whose secret and scopes are the configuration's.
 pub async fn upsert(
     db: impl PgExecutor<'_>,
     client_id: &str,
     secret_hash: &[u8],
+    scopes: &[String],
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO service_clients (client_id, secret_hash) VALUES ($1, $2)
-         ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, active = TRUE",
+        "INSERT INTO service_clients (client_id, secret_hash, scopes) VALUES ($1, $2, $3)
+         ON CONFLICT (client_id) DO UPDATE
+         SET secret_hash = EXCLUDED.secret_hash, scopes = EXCLUDED.scopes, active = TRUE",
     )
     .bind(client_id)
     .bind(secret_hash)
+    .bind(scopes)
     .execute(db)
     .await?;
     Ok(())

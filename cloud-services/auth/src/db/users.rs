@@ -17,6 +17,13 @@ pub struct UserRow {
     pub active: bool,
     pub locked_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The latest revocation of all the user's sessions.
+    pub sessions_revoked_at: Option<DateTime<Utc>>,
+    /// Sealed TOTP secret (`mfa_key`), set once enrolment is confirmed.
+    pub mfa_secret: Option<Vec<u8>>,
+    /// Sealed TOTP secret of an enrolment not confirmed yet.
+    pub mfa_pending_secret: Option<Vec<u8>>,
+    pub mfa_enabled_at: Option<DateTime<Utc>>,
 }
 
 impl UserRow {
@@ -33,13 +40,14 @@ impl UserRow {
             role: self.role(),
             active: self.active,
             locked_until: self.locked_until.filter(|t| *t > Utc::now()),
+            mfa_enabled: self.mfa_secret.is_some(),
             created_at: self.created_at,
         }
     }
 }
 
-const COLUMNS: &str =
-    "id, email, display_name, role, password_hash, active, locked_until, created_at";
+const COLUMNS: &str = "id, email, display_name, role, password_hash, active, locked_until, \
+     created_at, sessions_revoked_at, mfa_secret, mfa_pending_secret, mfa_enabled_at";
 
 pub async fn insert(
     db: impl PgExecutor<'_>,
@@ -112,24 +120,30 @@ pub async fn other_active_admins(
         .await
 }
 
-/// Counts a failed login; at `threshold` consecutive failures locks the account for
-/// `lock_secs` and restarts the count. One statement, so concurrent failures all count.
-pub async fn record_failed_login(
+/// Counts a failed login and returns the account's consecutive failures, this one included.
+/// One statement (`failed_logins + 1 … RETURNING`), so concurrent failures all count.
+pub async fn count_failed_login(db: impl PgExecutor<'_>, id: Uuid) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// Extends the account's back-off to at least `now + window_ms` (never shortens it, so
+/// concurrent failures settle on the longest window).
+pub async fn back_off(
     db: impl PgExecutor<'_>,
     id: Uuid,
-    threshold: i32,
-    lock_secs: f64,
+    window_ms: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE users SET
-            locked_until = CASE WHEN failed_logins + 1 >= $2
-                                THEN now() + make_interval(secs => $3) ELSE locked_until END,
-            failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END
+        "UPDATE users SET locked_until = GREATEST(locked_until, now() + $2 * interval '1 millisecond')
          WHERE id = $1",
     )
     .bind(id)
-    .bind(threshold)
-    .bind(lock_secs)
+    .bind(window_ms as f64)
     .execute(db)
     .await?;
     Ok(())
@@ -141,6 +155,105 @@ pub async fn record_successful_login(db: impl PgExecutor<'_>, id: Uuid) -> Resul
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Sets a new password hash and clears the back-off.
+pub async fn set_password(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL,
+            updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(password_hash)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records that every session of the user is revoked as of `at` (the clock tokens are issued
+/// by, so `iat` and the revocation compare).
+pub async fn mark_sessions_revoked(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET sessions_revoked_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(at)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Starts (or restarts) a TOTP enrolment; refused (false) once MFA is enabled.
+pub async fn set_pending_mfa(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    sealed: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE users SET mfa_pending_secret = $2 WHERE id = $1 AND mfa_secret IS NULL",
+    )
+    .bind(id)
+    .bind(sealed)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Confirms the pending enrolment whose sealed secret is `sealed` (false if it changed meanwhile
+/// or MFA is already on).
+pub async fn enable_mfa(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    sealed: &[u8],
+    step: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE users SET mfa_secret = mfa_pending_secret, mfa_pending_secret = NULL,
+            mfa_enabled_at = now(), mfa_last_step = $3
+         WHERE id = $1 AND mfa_secret IS NULL AND mfa_pending_secret = $2",
+    )
+    .bind(id)
+    .bind(sealed)
+    .bind(step)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Turns MFA off (admin reset for a lost authenticator).
+pub async fn disable_mfa(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE users SET mfa_secret = NULL, mfa_pending_secret = NULL, mfa_enabled_at = NULL,
+            mfa_last_step = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Accepts a TOTP code of time step `step` unless a code of that step or a later one was already
+/// accepted: atomic, so one code cannot log in twice even concurrently.
+pub async fn accept_totp_step(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    step: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE users SET mfa_last_step = $2
+         WHERE id = $1 AND (mfa_last_step IS NULL OR mfa_last_step < $2)",
+    )
+    .bind(id)
+    .bind(step)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn update(

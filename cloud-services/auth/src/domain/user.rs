@@ -15,5 +15,8 @@ pub struct User {
     pub active: bool,
     /// Set while the account is locked after repeated failed logins.
     pub locked_until: Option<DateTime<Utc>>,
+    /// Whether the user logs in with a second factor (TOTP).
+    #[serde(default)]
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
 }

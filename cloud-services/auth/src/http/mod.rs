@@ -2,6 +2,8 @@
 //! except the JWKS, which lives at its well-known path.
 
 pub mod keys;
+pub mod mfa;
+pub mod password;
 pub mod service_clients;
 pub mod session;
 pub mod users;
@@ -22,9 +24,14 @@ use sqlx::PgPool;
 use utoipa::OpenApi;
 
 use crate::config::{AuthConfig, Settings};
+use crate::domain::client_address::TrustedProxies;
+use crate::domain::lockout::LockoutPolicy;
 use crate::domain::password_hasher::PasswordHasher;
 use crate::login_throttle::LoginThrottle;
+use crate::mfa_key::MfaKey;
 use crate::signing_keys::KeyRing;
+use episante_kit::events::outbox::OutboxRelay;
+use episante_protocol::SessionRevoked;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LoginOutcome {
@@ -42,6 +49,24 @@ pub struct AppState {
     pub config: Arc<AuthConfig>,
     pub tokens: Arc<TokenConfig>,
     pub login_outcomes: Family<LoginOutcome, Counter>,
+    /// Publishes session revocations (`events`).
+    pub outbox: OutboxRelay,
+    /// Seals TOTP secrets at rest.
+    pub mfa_key: Arc<MfaKey>,
+    /// Verifies enrolment-only tokens (`http::mfa`): audience `{audience}:mfa-enrolment`, which
+    /// no other endpoint or service accepts.
+    pub enrolment_verifier: Arc<TokenVerifier>,
+    pub proxies: Arc<TrustedProxies>,
+    pub lockout: LockoutPolicy,
+}
+
+/// What `AppState::new` needs besides the basics: the session-security parts.
+pub struct SecurityParts {
+    pub throttle: Arc<LoginThrottle>,
+    pub outbox: OutboxRelay,
+    pub mfa_key: Arc<MfaKey>,
+    pub enrolment_verifier: Arc<TokenVerifier>,
+    pub proxies: TrustedProxies,
 }
 
 impl FromRef<AppState> for Arc<TokenVerifier> {
@@ -56,9 +81,9 @@ impl AppState {
         keys: Arc<KeyRing>,
         verifier: Arc<TokenVerifier>,
         hasher: PasswordHasher,
-        throttle: Arc<LoginThrottle>,
         settings: &Settings,
         metrics: &Metrics,
+        security: SecurityParts,
     ) -> Self {
         let login_outcomes = Family::<LoginOutcome, Counter>::default();
         metrics.register(
@@ -71,46 +96,94 @@ impl AppState {
             keys,
             verifier,
             hasher,
-            throttle,
+            throttle: security.throttle,
             config: Arc::new(settings.auth.clone()),
             tokens: Arc::new(settings.tokens.clone()),
             login_outcomes,
+            outbox: security.outbox,
+            mfa_key: security.mfa_key,
+            enrolment_verifier: security.enrolment_verifier,
+            proxies: Arc::new(security.proxies),
+            lockout: LockoutPolicy {
+                threshold: settings.auth.lockout_threshold,
+                base: chrono::Duration::milliseconds(settings.auth.lockout_base_ms as i64),
+                max: chrono::Duration::seconds(settings.auth.lockout_secs as i64),
+            },
         }
     }
 
-    /// Signs an access token for `sub`; returns it with its lifetime in seconds.
-    pub fn access_token(&self, sub: &str, role: Role) -> Result<(String, u64), ApiError> {
+    /// Signs an access token for `sub` in session `sid`; returns it with its lifetime in seconds.
+    pub fn access_token(
+        &self,
+        sub: &str,
+        role: Role,
+        sid: Option<String>,
+    ) -> Result<(String, u64), ApiError> {
+        self.sign_token(
+            sub,
+            role,
+            sid,
+            &self.tokens.audience,
+            self.config.access_ttl_secs,
+        )
+    }
+
+    /// The audience of enrolment-only tokens.
+    pub fn enrolment_audience(tokens: &TokenConfig) -> String {
+        format!("{}:mfa-enrolment", tokens.audience)
+    }
+
+    fn sign_token(
+        &self,
+        sub: &str,
+        role: Role,
+        sid: Option<String>,
+        audience: &str,
+        ttl: u64,
+    ) -> Result<(String, u64), ApiError> {
         let now = chrono::Utc::now().timestamp();
-        let ttl = self.config.access_ttl_secs;
         let claims = Claims {
             iss: self.tokens.issuer.clone(),
-            aud: self.tokens.audience.clone(),
+            aud: audience.to_string(),
             sub: sub.to_string(),
             role,
             iat: now,
             nbf: now,
             exp: now + ttl as i64,
             jti: uuid::Uuid::new_v4().to_string(),
-            sid: None,
+            sid,
             scope: None,
         };
         Ok((self.keys.sign(&claims)?, ttl))
     }
 
-    /// The caller's address: the socket peer, or the first `X-Forwarded-For` hop when the
-    /// service is configured to sit behind a trusted gateway.
+    /// A 10-minute token that only the MFA enrolment endpoints accept (another audience).
+    pub fn enrolment_token(&self, sub: &str, role: Role) -> Result<(String, u64), ApiError> {
+        let audience = Self::enrolment_audience(&self.tokens);
+        self.sign_token(sub, role, None, &audience, 600)
+    }
+
+    /// The caller's address: the socket peer, or — when the peer is a trusted proxy — the
+    /// right-most untrusted `X-Forwarded-For` hop (`domain::client_address`).
     pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        if self.config.trust_forwarded_for {
-            if let Some(ip) = headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse().ok())
-            {
-                return ip;
-            }
+        self.proxies.client_ip(
+            peer.ip(),
+            headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        )
+    }
+
+    /// After the transaction that revoked sessions committed: refuse their tokens here at once
+    /// and send the events to the other services now rather than at the relay's next poll.
+    pub fn revoked(&self, events: &[SessionRevoked]) {
+        for event in events {
+            self.verifier.revocations().apply(event);
         }
-        peer.ip()
+        if !events.is_empty() {
+            self.outbox.wake();
+        }
     }
 }
 
@@ -123,6 +196,12 @@ impl AppState {
         session::logout,
         session::client_token,
         session::me,
+        password::change,
+        password::issue_reset,
+        password::reset,
+        mfa::enroll,
+        mfa::confirm,
+        mfa::admin_reset,
         users::create,
         users::list,
         users::get,
@@ -131,12 +210,15 @@ impl AppState {
         service_clients::create,
         service_clients::list,
         service_clients::deactivate,
+        service_clients::set_scopes,
         keys::jwks,
         keys::rotate,
     ),
     tags(
         (name = "session", description = "Login, refresh, logout, service tokens"),
         (name = "users", description = "User administration (admin only)"),
+        (name = "password", description = "Password change and admin-initiated reset"),
+        (name = "mfa", description = "Second factor (TOTP) enrolment and reset"),
         (name = "service-clients", description = "Client-credentials clients (admin only)"),
         (name = "keys", description = "Token signing keys"),
     )
@@ -152,6 +234,15 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         .route("/v1/auth/logout", post(session::logout))
         .route("/v1/auth/token", post(session::client_token))
         .route("/v1/auth/me", get(session::me))
+        .route("/v1/auth/password", post(password::change))
+        .route("/v1/auth/password/reset", post(password::reset))
+        .route(
+            "/v1/auth/users/{id}/password-reset",
+            post(password::issue_reset),
+        )
+        .route("/v1/auth/mfa/enroll", post(mfa::enroll))
+        .route("/v1/auth/mfa/confirm", post(mfa::confirm))
+        .route("/v1/auth/users/{id}/mfa/reset", post(mfa::admin_reset))
         .route("/v1/auth/users", post(users::create).get(users::list))
         .route("/v1/auth/users/{id}", get(users::get).patch(users::update))
         .route("/v1/auth/users/{id}/deactivate", post(users::deactivate))
@@ -162,6 +253,10 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         .route(
             "/v1/auth/service-clients/{client_id}/deactivate",
             post(service_clients::deactivate),
+        )
+        .route(
+            "/v1/auth/service-clients/{client_id}/scopes",
+            axum::routing::put(service_clients::set_scopes),
         )
         .route("/v1/auth/signing-keys/rotate", post(keys::rotate))
         .with_state(state);

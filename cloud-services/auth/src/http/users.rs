@@ -104,8 +104,9 @@ pub struct UpdateUser {
     pub active: Option<bool>,
 }
 
-/// Changes a user's name, role or active flag. Deactivating revokes the user's sessions; the
-/// last active admin cannot be demoted or deactivated.
+/// Changes a user's name, role or active flag. Deactivating or changing the role revokes every
+/// session of the user, issued access tokens included; the last active admin cannot be demoted
+/// or deactivated.
 #[utoipa::path(patch, path = "/v1/auth/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")), request_body = UpdateUser,
     responses(
@@ -151,15 +152,23 @@ pub async fn update(
     )
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
-    if body.active == Some(false) {
-        db::refresh_tokens::revoke_all_for_user(&mut *tx, id).await?;
-    }
+    // Deactivation and role change end every session of the user, access tokens included
+    // (every service refuses them within seconds).
+    let role_changed = body.role.is_some_and(|r| r != current.role());
+    let deactivated = body.active == Some(false) && current.active;
+    let revoked = if role_changed || deactivated {
+        Some(crate::sessions::revoke_all(&mut tx, id).await?)
+    } else {
+        None
+    };
     tx.commit().await?;
+    state.revoked(revoked.as_slice());
     tracing::info!(admin = %caller.subject(), user = %id, "user updated");
     Ok(Json(row.to_user()))
 }
 
-/// Deactivates a user: no more logins or refreshes; issued access tokens expire on their own.
+/// Deactivates a user: no more logins or refreshes, and issued access tokens are refused by
+/// every service within seconds.
 #[utoipa::path(post, path = "/v1/auth/users/{id}/deactivate", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, body = User), (status = 404, body = Problem), (status = 409, body = Problem)))]

@@ -16,6 +16,8 @@ pub const USER_PASSWORD: &str = "a perfectly fine passphrase";
 
 pub struct TestApp {
     pub base: String,
+    /// The event bus auth publishes session revocations on (in memory, per test).
+    pub bus: std::sync::Arc<dyn episante_kit::events::EventBus>,
     pub http: reqwest::Client,
     pub state: AppState,
     pub settings: Settings,
@@ -61,16 +63,28 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 pub async fn start(db: TestDb, data_dir: tempfile::TempDir, settings: Settings) -> TestApp {
+    let bus = std::sync::Arc::new(episante_kit::events::memory::MemoryBus::default());
+    start_on(db, data_dir, settings, bus).await
+}
+
+/// [`start`] on a given event bus (Kafka, for the revocation delay across processes).
+pub async fn start_on(
+    db: TestDb,
+    data_dir: tempfile::TempDir,
+    settings: Settings,
+    bus: std::sync::Arc<dyn episante_kit::events::EventBus>,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let service = episante_auth::build(settings.clone())
+    let shutdown = Shutdown::new();
+    let service = episante_auth::build_with_bus(settings.clone(), bus.clone(), shutdown.clone())
         .await
         .expect("auth service builds");
     let state = service.state.clone();
-    let shutdown = Shutdown::new();
     tokio::spawn(episante_auth::serve(service, listener, shutdown.clone()));
     TestApp {
         base,
+        bus,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -95,6 +109,28 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Logs in with extra fields (`totp`, `recovery_code`) and headers (`X-Forwarded-For`).
+    pub async fn login_with(&self, body: Value, forwarded_for: Option<&str>) -> Response {
+        let mut request = self.http.post(self.url("/v1/auth/login")).json(&body);
+        if let Some(xff) = forwarded_for {
+            request = request.header("x-forwarded-for", xff);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Another service: a verifier reading the JWKS over HTTP and fed by the revocation listener
+    /// on this app's bus, as records or alerts run it.
+    pub fn other_service(&self) -> std::sync::Arc<episante_kit::TokenVerifier> {
+        let verifier = self.remote_verifier();
+        episante_kit::revocation::spawn_listener(
+            self.bus.clone(),
+            verifier.revocations().clone(),
+            "test",
+            self.shutdown.clone(),
+        );
+        verifier
     }
 
     /// Logs in and returns the token response body, asserting success.

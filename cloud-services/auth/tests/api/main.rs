@@ -5,6 +5,11 @@ mod helpers;
 
 mod admin;
 mod keys;
+mod lockout;
+mod mfa;
+mod password;
 mod problems;
+mod revocation;
+mod service_scopes;
 mod session;
 mod tokens;

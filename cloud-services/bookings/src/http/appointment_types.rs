@@ -4,7 +4,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -81,6 +81,7 @@ pub async fn list(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<AppointmentTypePage>> {
     caller.require(READERS)?;
+    caller.require_service_scope(Scope::ScheduleRead)?;
     let (limit, offset) = page.resolve()?;
     let rows = db::appointment_types::list(&state.pool, limit, offset).await?;
     Ok(Json(AppointmentTypePage {

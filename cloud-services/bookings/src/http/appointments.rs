@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
-use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use episante_kit::audit::Purpose;
+use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role, Scope};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Transaction};
 use utoipa::{IntoParams, ToSchema};
@@ -490,9 +491,11 @@ pub struct AppointmentPage {
 pub async fn list(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Query(q): Query<ListParams>,
 ) -> ApiResult<Json<AppointmentPage>> {
     caller.require(&[Role::Admin, Role::Service, Role::Clinician, Role::Patient])?;
+    caller.require_service_scope(Scope::AppointmentsRead)?;
     let (limit, offset) = PageParams {
         limit: q.limit,
         offset: q.offset,
@@ -527,6 +530,36 @@ pub async fn list(
         _ => {}
     }
     let rows = db::appointments::list(&state.pool, &filter, limit, offset).await?;
+    // One audit event per patient whose appointments are shown (one for the query when none).
+    let mut shown: Vec<(Uuid, usize)> = Vec::new();
+    for r in &rows {
+        match shown.iter_mut().find(|(p, _)| *p == r.patient_id) {
+            Some((_, n)) => *n += 1,
+            None => shown.push((r.patient_id, 1)),
+        }
+    }
+    let mut events: Vec<_> = shown
+        .iter()
+        .map(|(patient, n)| {
+            state.audit.event(
+                &caller,
+                &purpose,
+                "appointment.list",
+                Some(*patient),
+                serde_json::json!({ "appointments": n }),
+            )
+        })
+        .collect();
+    if events.is_empty() {
+        events.push(state.audit.event(
+            &caller,
+            &purpose,
+            "appointment.list",
+            filter.patient_id,
+            serde_json::json!({ "appointments": 0 }),
+        ));
+    }
+    state.audit.publish(events).await?;
     Ok(Json(AppointmentPage {
         next_offset: next_offset(rows.len(), limit, offset),
         items: rows.into_iter().map(Into::into).collect(),
@@ -551,9 +584,11 @@ async fn own_practitioner(state: &AppState, caller: &AuthUser) -> ApiResult<Uuid
 pub async fn get(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Appointment>> {
     caller.require(&[Role::Admin, Role::Service, Role::Clinician, Role::Patient])?;
+    caller.require_service_scope(Scope::AppointmentsRead)?;
     let not_found = || ApiError::NotFound(format!("no appointment {id}"));
     let row = db::appointments::by_id(&state.pool, id)
         .await?
@@ -566,6 +601,16 @@ pub async fn get(
     if !visible {
         return Err(not_found());
     }
+    state
+        .audit
+        .record(
+            &caller,
+            &purpose,
+            "appointment.read",
+            Some(row.patient_id),
+            serde_json::json!({ "appointment_id": id }),
+        )
+        .await?;
     Ok(Json(row.into()))
 }
 
@@ -573,6 +618,7 @@ pub async fn get(
 async fn mark(
     state: &AppState,
     caller: &AuthUser,
+    purpose: &Purpose,
     id: Uuid,
     to: Status,
 ) -> ApiResult<Json<Appointment>> {
@@ -587,6 +633,16 @@ async fn mark(
             "clinicians may mark only their own appointments".into(),
         ));
     }
+    state
+        .audit
+        .record(
+            caller,
+            purpose,
+            "appointment.mark",
+            Some(row.patient_id),
+            serde_json::json!({ "appointment_id": id, "status": to }),
+        )
+        .await?;
     let updated = db::appointments::transition(&state.pool, id, to, to.allowed_from())
         .await?
         .ok_or_else(|| {
@@ -604,9 +660,10 @@ async fn mark(
 pub async fn mark_arrived(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Appointment>> {
-    mark(&state, &caller, id, Status::Arrived).await
+    mark(&state, &caller, &purpose, id, Status::Arrived).await
 }
 
 /// The patient did not come (from `booked`).
@@ -617,9 +674,10 @@ pub async fn mark_arrived(
 pub async fn mark_noshow(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Appointment>> {
-    mark(&state, &caller, id, Status::Noshow).await
+    mark(&state, &caller, &purpose, id, Status::Noshow).await
 }
 
 /// The appointment took place (from `booked` or `arrived`).
@@ -630,7 +688,8 @@ pub async fn mark_noshow(
 pub async fn mark_fulfilled(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Appointment>> {
-    mark(&state, &caller, id, Status::Fulfilled).await
+    mark(&state, &caller, &purpose, id, Status::Fulfilled).await
 }

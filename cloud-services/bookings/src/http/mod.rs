@@ -16,6 +16,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use axum::routing::{get, post, put};
 use axum::Router;
+use episante_kit::audit::AuditPublisher;
 use episante_kit::server::{service_router, ServiceParts};
 use episante_kit::{ApiError, AuthUser, Metrics, Role, TokenVerifier};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -30,7 +31,8 @@ use uuid::Uuid;
 use crate::config::BookingsConfig;
 use crate::domain::rules::Rules;
 
-/// Roles that may read practitioners, appointment types and free slots.
+/// Roles that may read practitioners, appointment types and free slots (a service also needs the
+/// `schedule:read` scope).
 pub const READERS: &[Role] = &[Role::Admin, Role::Clinician, Role::Patient, Role::Service];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -48,6 +50,8 @@ pub struct AppState {
     /// Poked after a commit that wrote outbox rows, so the relay publishes them at once.
     pub relay_wake: Arc<Notify>,
     pub booking_outcomes: Family<BookingOutcome, Counter>,
+    /// Every read and write of a patient's appointments is published for records' audit trail.
+    pub audit: AuditPublisher,
 }
 
 impl FromRef<AppState> for Arc<TokenVerifier> {
@@ -62,6 +66,7 @@ impl AppState {
         verifier: Arc<TokenVerifier>,
         config: &BookingsConfig,
         metrics: &Metrics,
+        audit: AuditPublisher,
     ) -> Self {
         let booking_outcomes = Family::<BookingOutcome, Counter>::default();
         metrics.register(
@@ -76,6 +81,7 @@ impl AppState {
             rules: Rules::from_config(config),
             relay_wake: Arc::new(Notify::new()),
             booking_outcomes,
+            audit,
         }
     }
 
@@ -111,7 +117,7 @@ impl PageParams {
 
 /// The offset of the next page when this one came back full (there may be more).
 pub fn next_offset(returned: usize, limit: i64, offset: i64) -> Option<i64> {
-    (returned as i64 == limit).then_some(offset + limit)
+    episante_kit::paging::next_offset(returned, limit, offset)
 }
 
 #[derive(OpenApi)]

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
-use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -125,6 +125,7 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<PractitionerPage>> {
     caller.require(READERS)?;
+    caller.require_service_scope(Scope::ScheduleRead)?;
     let (limit, offset) = PageParams {
         limit: params.limit,
         offset: params.offset,
@@ -161,6 +162,7 @@ pub async fn get(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Practitioner>> {
     caller.require(READERS)?;
+    caller.require_service_scope(Scope::ScheduleRead)?;
     Ok(Json(find(&state, id).await?.into()))
 }
 
@@ -251,6 +253,7 @@ pub async fn get_availability(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Availability>> {
     caller.require(READERS)?;
+    caller.require_service_scope(Scope::ScheduleRead)?;
     let p = find(&state, id).await?;
     Ok(Json(availability(&state, &p).await?))
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
-use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -65,6 +65,7 @@ pub async fn search(
     Query(q): Query<SlotQuery>,
 ) -> ApiResult<Json<SlotPage>> {
     caller.require(READERS)?;
+    caller.require_service_scope(Scope::ScheduleRead)?;
     let (limit, offset) = PageParams {
         limit: q.limit,
         offset: q.offset,

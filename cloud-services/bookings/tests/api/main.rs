@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod audit;
 mod booking;
 mod problems;
 mod rbac;

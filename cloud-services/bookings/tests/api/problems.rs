@@ -224,3 +224,33 @@ async fn bad_input_gets_problem_json() {
         .unwrap();
     assert!(openapi["paths"]["/v1/appointments/{id}/reschedule"].is_object());
 }
+
+#[tokio::test]
+async fn huge_offsets_and_nul_text_are_client_errors_not_server_errors() {
+    let app = spawn_app().await;
+    for path in [
+        "/v1/appointments?offset=9223372036854775806",
+        "/v1/practitioners?offset=9223372036854775806",
+        "/v1/practitioners?limit=100&offset=1000000001",
+    ] {
+        let r = app.get(path, app.admin()).await;
+        assert_eq!(r.status(), 422, "{path}");
+    }
+    let r = app
+        .post(
+            "/v1/appointment-types",
+            app.admin(),
+            &serde_json::json!({"name": "Consult\u{0}ation", "duration_minutes": 30}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let problem: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("NUL"),
+        "{problem}"
+    );
+    let r = app
+        .get("/v1/practitioners?specialty=a%00b", app.admin())
+        .await;
+    assert_eq!(r.status(), 400);
+}

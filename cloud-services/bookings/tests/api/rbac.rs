@@ -2,7 +2,7 @@
 //! agenda, services read, devices nothing.
 
 use chrono::Duration;
-use episante_kit::Role;
+use episante_kit::{Role, Scope};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use uuid::Uuid;
@@ -21,18 +21,17 @@ async fn the_rbac_matrix_holds() {
     let patient = app.user(Role::Patient, "Pat").await;
     let stranger = app.user(Role::Patient, "Stranger").await;
     let device = app.user(Role::Device, "hub").await;
-    let service = app.user(Role::Service, "notifier").await;
+    // A real client-credentials token holding the read scopes a notifier would need.
+    let service = app
+        .auth
+        .service_token("notifier", &[Scope::ScheduleRead, Scope::AppointmentsRead])
+        .await;
     let clinician = &practice.clinician;
 
     // Practitioner profiles: admins create; nobody else.
     let profile = json!({"user_id": Uuid::new_v4(), "display_name": "X", "specialty": "x",
         "location": "y", "time_zone": "UTC"});
-    for token in [
-        &clinician.token,
-        &patient.token,
-        &device.token,
-        &service.token,
-    ] {
+    for token in [&clinician.token, &patient.token, &device.token, &service] {
         let r = app.post("/v1/practitioners", token, &profile).await;
         assert_problem(r, StatusCode::FORBIDDEN).await;
     }
@@ -45,7 +44,7 @@ async fn the_rbac_matrix_holds() {
         .await;
     assert_problem(r, StatusCode::UNAUTHORIZED).await;
     // Reading the directory: everyone but devices.
-    for token in [&clinician.token, &patient.token, &service.token] {
+    for token in [&clinician.token, &patient.token, &service] {
         expect_status(app.get("/v1/practitioners", token).await, StatusCode::OK).await;
     }
     assert_problem(
@@ -104,7 +103,7 @@ async fn the_rbac_matrix_holds() {
         )
         .await;
     assert_problem(r, StatusCode::FORBIDDEN).await;
-    for token in [&clinician.token, &device.token, &service.token] {
+    for token in [&clinician.token, &device.token, &service] {
         let r = app.book(token, &practice.booking(slot, None), None).await;
         assert_problem(r, StatusCode::FORBIDDEN).await;
     }
@@ -322,4 +321,73 @@ async fn the_rbac_matrix_holds() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
+}
+
+/// Issue 15: a service token reads appointments and the schedule only with the scope for it.
+#[tokio::test]
+async fn service_tokens_need_the_read_scopes() {
+    let app = spawn_app().await;
+    let practice = open_practice(&app, "cardiology").await;
+    let patient = app.user(Role::Patient, "Pat").await;
+    let slot = practice.slot_after(Duration::days(1));
+    let booked = id_of(
+        expect_status(
+            app.book(
+                &patient.token,
+                &practice.booking(slot, Some(patient.id)),
+                None,
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await,
+    );
+    let practitioner = practice.practitioner;
+    let appointment_paths = [
+        "/v1/appointments".to_string(),
+        format!("/v1/appointments/{booked}"),
+    ];
+    let schedule_paths = [
+        "/v1/practitioners".to_string(),
+        format!("/v1/practitioners/{practitioner}"),
+        format!("/v1/practitioners/{practitioner}/availability"),
+        "/v1/appointment-types".to_string(),
+    ];
+    // No scope, or only the other one: 403 problem on every read.
+    let bare = app.auth.service_token("bare", &[]).await;
+    let schedule_only = app
+        .auth
+        .service_token("schedule-only", &[Scope::ScheduleRead])
+        .await;
+    let appointments_only = app
+        .auth
+        .service_token("appointments-only", &[Scope::AppointmentsRead])
+        .await;
+    for path in &appointment_paths {
+        for token in [&bare, &schedule_only] {
+            let body = assert_problem(app.get(path, token).await, StatusCode::FORBIDDEN).await;
+            assert!(
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("appointments:read"),
+                "{path}: {body}"
+            );
+        }
+        let listed = expect_status(app.get(path, &appointments_only).await, StatusCode::OK).await;
+        assert!(
+            listed.to_string().contains(&booked.to_string()),
+            "{path}: {listed}"
+        );
+    }
+    for path in &schedule_paths {
+        for token in [&bare, &appointments_only] {
+            let body = assert_problem(app.get(path, token).await, StatusCode::FORBIDDEN).await;
+            assert!(
+                body["detail"].as_str().unwrap().contains("schedule:read"),
+                "{path}: {body}"
+            );
+        }
+        expect_status(app.get(path, &schedule_only).await, StatusCode::OK).await;
+    }
 }

@@ -27,7 +27,7 @@ pub fn random_key() -> [u8; KEY_LEN] {
     episante_kit::vault::random_bytes()
 }
 
-fn decode_key(encoded: &str) -> anyhow::Result<[u8; KEY_LEN]> {
+pub(crate) fn decode_key(encoded: &str) -> anyhow::Result<[u8; KEY_LEN]> {
     let bytes = B64.decode(encoded.trim())?;
     bytes
         .try_into()
@@ -35,7 +35,7 @@ fn decode_key(encoded: &str) -> anyhow::Result<[u8; KEY_LEN]> {
 }
 
 /// Reads a base64 key from a 0600 file, creating it with fresh random bytes if absent.
-fn load_or_create_key_file(path: &std::path::Path) -> anyhow::Result<[u8; KEY_LEN]> {
+pub(crate) fn load_or_create_key_file(path: &std::path::Path) -> anyhow::Result<[u8; KEY_LEN]> {
     match std::fs::read_to_string(path) {
         Ok(text) => decode_key(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -9,9 +9,6 @@ pub mod patients;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Tables the service role may only read and append to.
-pub const APPEND_ONLY_TABLES: &[&str] = &["audit_events"];
-
 /// Constraint names mapped to the 409 messages callers see.
 pub const CONSTRAINTS: &[(&str, &str)] = &[
     (

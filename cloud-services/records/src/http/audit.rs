@@ -1,4 +1,6 @@
-//! Reading and verifying the audit trail (admin).
+//! Reading and verifying the audit trail: admins read and verify it all; a patient reads who
+//! accessed their own record (`?patient_id=` their record, others answer 404 like any record they
+//! may not see).
 
 use axum::extract::{Query, State};
 use axum::Json;
@@ -29,26 +31,39 @@ pub struct AuditParams {
 pub struct AuditEvent {
     pub seq: i64,
     pub at: DateTime<Utc>,
+    /// The service that served the access: `records`, `alerts`, `bookings`.
+    pub service: String,
     pub actor: String,
     pub actor_role: String,
     pub patient_id: Option<Uuid>,
     pub action: String,
     pub purpose: String,
     pub detail: serde_json::Value,
-    /// Base64 SHA-256 of this entry, chained to the previous one.
+    /// Base64 HMAC-SHA-256 of this entry, chained to the previous one.
     pub hash: String,
 }
 
-/// Audit entries, oldest first.
+/// Audit entries, oldest first: every access in records, alerts and bookings. Admins see all; a
+/// patient must name their own record (`patient_id`) and sees who accessed it.
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", security(("bearer" = [])),
     params(AuditParams),
-    responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = Problem),
+        (status = 404, description = "Not the patient's own record", body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<AuditParams>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
-    caller.user.require(&[Role::Admin])?;
+    caller.user.require(&[Role::Admin, Role::Patient])?;
+    if caller.user.role() == Role::Patient {
+        let Some(patient) = params.patient_id else {
+            return Err(ApiError::Forbidden(
+                "patients may read only their own record's trail: ?patient_id=<your record>".into(),
+            ));
+        };
+        caller.scope()?.check(&state.pool, patient).await?;
+    }
     let limit = params.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::Invalid("limit must be 1 to 1000".into()));
@@ -77,6 +92,7 @@ pub async fn list(
             .map(|r| AuditEvent {
                 seq: r.seq,
                 at: r.at,
+                service: r.service,
                 actor: r.actor,
                 actor_role: r.actor_role,
                 patient_id: r.patient_id,
@@ -89,7 +105,8 @@ pub async fn list(
     ))
 }
 
-/// Walks the whole hash chain and reports the first broken link, if any.
+/// Walks the whole keyed chain and compares it with its checkpoint (kept outside the database):
+/// reports the first broken link, or that the newest entries were removed (`truncated`).
 #[utoipa::path(post, path = "/v1/audit/verify", tag = "audit", security(("bearer" = [])),
     responses((status = 200, body = Verification), (status = 403, body = Problem)))]
 pub async fn verify(
@@ -97,9 +114,14 @@ pub async fn verify(
     caller: Caller,
 ) -> ApiResult<Json<Verification>> {
     caller.user.require(&[Role::Admin])?;
-    let result = crate::audit::verify(&state.pool).await?;
+    let result = state.audit.verify().await?;
     if !result.intact {
-        tracing::error!(first_broken_seq = ?result.first_broken_seq, "AUDIT TRAIL TAMPERED");
+        tracing::error!(
+            first_broken_seq = ?result.first_broken_seq,
+            truncated = result.truncated,
+            problem = ?result.problem,
+            "AUDIT TRAIL TAMPERED"
+        );
     }
     Ok(Json(result))
 }

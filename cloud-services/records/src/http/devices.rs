@@ -25,7 +25,16 @@ pub async fn list(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Vec<DeviceAssignment>>> {
     caller.scope()?.check(&state.pool, id).await?;
-    Ok(Json(db::devices::for_patient(&state.pool, id).await?))
+    let devices = db::devices::for_patient(&state.pool, id).await?;
+    state
+        .audit
+        .record(vec![caller.audit(
+            "device.list",
+            Some(id),
+            json!({ "devices": devices.len() }),
+        )])
+        .await?;
+    Ok(Json(devices))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -48,7 +48,7 @@ impl FromRef<AppState> for Arc<TokenVerifier> {
 
 /// The purpose-of-use request header recorded with every audit entry (HL7 PurposeOfUse codes
 /// such as `TREAT`, `ETREAT`, `HOPERAT`, or any short token).
-pub const PURPOSE_HEADER: &str = "x-purpose-of-use";
+pub const PURPOSE_HEADER: &str = episante_kit::audit::PURPOSE_HEADER;
 
 /// An authenticated caller and why they are asking.
 pub struct Caller {
@@ -65,21 +65,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = AuthUser::from_request_parts(parts, state).await?;
-        let purpose = match parts.headers.get(PURPOSE_HEADER) {
-            None => "unspecified".to_string(),
-            Some(v) => {
-                let v = v.to_str().unwrap_or_default().trim();
-                let ok = (1..=64).contains(&v.len())
-                    && v.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-                if !ok {
-                    return Err(ApiError::BadRequest(format!(
-                        "{PURPOSE_HEADER} must be 1 to 64 letters, digits, '-', '_' or '.'"
-                    )));
-                }
-                v.to_string()
-            }
-        };
+        let purpose = episante_kit::audit::parse_purpose(parts.headers.get(PURPOSE_HEADER))?;
         Ok(Caller { user, purpose })
     }
 }
@@ -94,14 +80,17 @@ impl Caller {
     }
 
     /// An audit entry for `action` on `patient` by this caller.
-    pub fn audit(&self, action: &'static str, patient: Option<Uuid>, detail: Value) -> AuditEntry {
+    pub fn audit(&self, action: &str, patient: Option<Uuid>, detail: Value) -> AuditEntry {
         AuditEntry {
+            service: "records".into(),
             actor: self.user.subject().to_string(),
             actor_role: self.user.role().to_string(),
             patient_id: patient,
-            action,
+            action: action.to_string(),
             purpose: self.purpose.clone(),
             detail,
+            at: None,
+            event_id: None,
         }
     }
 }
@@ -115,7 +104,7 @@ pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiEr
 #[openapi(
     info(title = "EpiSante patient records", version = "1"),
     paths(
-        patients::create, patients::list, patients::get, patients::update, patients::archive,
+        patients::create, patients::list, patients::search, patients::get, patients::update, patients::archive,
         patients::consents, patients::set_consent,
         history::list, history::create,
         devices::list, devices::assign, devices::unassign,
@@ -130,7 +119,7 @@ pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiEr
         (name = "patients", description = "Patient identity (encrypted), consents, history"),
         (name = "devices", description = "Device assignment"),
         (name = "care-teams", description = "Who looks after whom (admin)"),
-        (name = "audit", description = "The PII access trail (admin)"),
+        (name = "audit", description = "The PII access trail (admin; patients: their own)"),
         (name = "fhir", description = "FHIR R4 export"),
         (name = "keys", description = "Encryption key rotation (admin)"),
     )
@@ -141,6 +130,7 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
     let api = Router::new()
         .route("/v1/patients", post(patients::create).get(patients::list))
+        .route("/v1/patients/search", post(patients::search))
         .route(
             "/v1/patients/{id}",
             get(patients::get).patch(patients::update),

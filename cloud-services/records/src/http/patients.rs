@@ -1,4 +1,9 @@
 //! Patient identity: create (admin), read, search, update, archive; consents.
+//!
+//! Searches by name or national id are `POST /v1/patients/search` with the criteria in the body:
+//! URLs end up in proxy access logs, browser histories and log pipelines (Loki), bodies do not.
+//! `GET /v1/patients` keeps only non-identifying filters and refuses `name`/`national_id` with a
+//! 400 that points to the POST.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -55,8 +60,25 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(patient)))
 }
 
+/// `GET /v1/patients`: non-identifying filters only.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListParams {
+    /// Include archived records.
+    pub archived: Option<bool>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// Refused here (400): search with `POST /v1/patients/search`.
+    #[param(ignore)]
+    pub name: Option<String>,
+    /// Refused here (400): search with `POST /v1/patients/search`.
+    #[param(ignore)]
+    pub national_id: Option<String>,
+}
+
+/// `POST /v1/patients/search`: the criteria travel in the body, never in the URL.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientSearch {
     /// Name search: every word must match a given or family name (accents and case ignored).
     pub name: Option<String>,
     /// Exact national id.
@@ -74,14 +96,50 @@ pub struct PatientPage {
     pub offset: i64,
 }
 
-/// Lists or searches the patients the caller may see.
+/// Lists the patients the caller may see (no identifying filters: see `search`).
 #[utoipa::path(get, path = "/v1/patients", tag = "patients", security(("bearer" = [])),
     params(ListParams),
-    responses((status = 200, body = PatientPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = PatientPage),
+        (status = 400, description = "name or national_id in the URL: use POST /v1/patients/search", body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ListParams>,
+    Query(query): Query<ListParams>,
+) -> ApiResult<Json<PatientPage>> {
+    if query.name.is_some() || query.national_id.is_some() {
+        return Err(ApiError::BadRequest(
+            "searching by name or national_id in the URL is not allowed (URLs are logged): \
+             POST /v1/patients/search with {\"name\": …} or {\"national_id\": …} in the body"
+                .into(),
+        ));
+    }
+    let params = PatientSearch {
+        archived: query.archived,
+        limit: query.limit,
+        offset: query.offset,
+        ..PatientSearch::default()
+    };
+    find(state, caller, params).await
+}
+
+/// Searches the patients the caller may see by name and/or national id (criteria in the body).
+#[utoipa::path(post, path = "/v1/patients/search", tag = "patients", security(("bearer" = [])),
+    request_body = PatientSearch,
+    responses((status = 200, body = PatientPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(params): Json<PatientSearch>,
+) -> ApiResult<Json<PatientPage>> {
+    find(state, caller, params).await
+}
+
+/// The one search behind `list` and `search`.
+async fn find(
+    state: AppState,
+    caller: Caller,
+    params: PatientSearch,
 ) -> ApiResult<Json<PatientPage>> {
     let scope = caller.scope()?;
     let (limit, offset) = page(params.limit, params.offset)?;
@@ -123,10 +181,19 @@ pub async fn list(
         patients.push(state.store.open(row).await?);
     }
     let searched = params.name.is_some() || params.national_id.is_some();
-    let entries = patients
+    let mut entries: Vec<_> = patients
         .iter()
         .map(|p| caller.audit("patient.list", Some(p.id), json!({ "search": searched })))
         .collect();
+    if entries.is_empty() {
+        // A search that found nobody is still a probe of identities: who, when, why.
+        let action = if searched {
+            "patient.search"
+        } else {
+            "patient.list"
+        };
+        entries.push(caller.audit(action, None, json!({ "search": searched, "hits": 0 })));
+    }
     state.audit.record(entries).await?;
     Ok(Json(PatientPage {
         patients,

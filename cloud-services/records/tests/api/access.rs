@@ -105,7 +105,7 @@ async fn the_authorization_matrix() {
     let (_, list) = app.get("/v1/patients", &outsider.token).await;
     assert!(list["patients"].as_array().unwrap().is_empty());
     let (_, list) = app
-        .get("/v1/patients?name=other", &patient_user.token)
+        .search(json!({"name": "other"}), &patient_user.token)
         .await;
     assert!(list["patients"].as_array().unwrap().is_empty());
 

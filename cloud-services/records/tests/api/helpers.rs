@@ -24,7 +24,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub vault: Option<TestVault>,
     pub registry: Option<Registry>,
-    _alerts: Option<Alerts>,
+    pub alerts: Option<Alerts>,
     _data_dir: tempfile::TempDir,
     shutdown: Shutdown,
 }
@@ -105,7 +105,16 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let auth = TestAuth::start().await;
-    let (client_id, secret) = auth.create_service_client("records").await;
+    // Only the scopes records' own client holds in `episante up` and compose.
+    let (client_id, secret) = auth
+        .create_service_client_with_scopes(
+            "records",
+            &[
+                episante_kit::Scope::DevicesRead,
+                episante_kit::Scope::VitalsRead,
+            ],
+        )
+        .await;
     let vault = if options.vault {
         let v = TestVault::start().await.expect("OpenBao");
         v.enable_transit().await.expect("transit");
@@ -167,7 +176,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         settings,
         vault,
         registry,
-        _alerts: alerts,
+        alerts,
         _data_dir: data_dir,
         shutdown,
     }
@@ -258,6 +267,12 @@ impl TestApp {
             request = request.json(&body);
         }
         episante_testkit::http::send(request).await
+    }
+
+    /// `POST /v1/patients/search` with `criteria` (names and national ids never go in URLs).
+    pub async fn search(&self, criteria: Value, token: &str) -> (StatusCode, Value) {
+        self.call(Method::POST, "/v1/patients/search", token, Some(criteria))
+            .await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {

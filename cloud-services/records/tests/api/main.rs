@@ -3,6 +3,8 @@
 
 mod access;
 mod audit;
+mod audit_access;
+mod audit_attacks;
 mod devices;
 mod encryption;
 mod fhir;

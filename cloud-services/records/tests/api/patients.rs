@@ -61,24 +61,70 @@ async fn search_by_name_and_national_id_through_blind_indexes() {
     assert_eq!(status, StatusCode::CREATED);
 
     let (_, found) = app
-        .get("/v1/patients?name=emilie%20MULLER", app.admin())
+        .search(json!({"name": "emilie MULLER"}), app.admin())
         .await;
     let found = found["patients"].as_array().unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["id"], muller["id"]);
 
-    let (_, found) = app.get("/v1/patients?name=ada", app.admin()).await;
+    let (_, found) = app.search(json!({"name": "ada"}), app.admin()).await;
     assert_eq!(found["patients"].as_array().unwrap().len(), 2);
 
     let (_, found) = app
-        .get("/v1/patients?national_id=290017511-1111", app.admin())
+        .search(json!({"national_id": "290017511-1111"}), app.admin())
         .await;
     let found = found["patients"].as_array().unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["id"], emilie["id"]);
 
-    let (_, none) = app.get("/v1/patients?name=nobody", app.admin()).await;
+    let (_, none) = app.search(json!({"name": "nobody"}), app.admin()).await;
     assert!(none["patients"].as_array().unwrap().is_empty());
+}
+
+/// Issue 15: names and national ids stay out of URLs (proxies and Loki keep URLs): the GET
+/// refuses them with a 400 problem that points to the POST, and the POST refuses junk.
+#[tokio::test]
+async fn identifying_searches_are_refused_in_the_url_and_accepted_in_a_body() {
+    let app = spawn_app().await;
+    app.create_patient("Dupont", "2 90 01 75 111 111").await;
+    for query in [
+        "name=dupont",
+        "national_id=290017511-1111",
+        "name=",
+        "archived=true&national_id=1",
+        "na%6De=dupont",
+    ] {
+        let (status, body) = app.get(&format!("/v1/patients?{query}"), app.admin()).await;
+        assert_problem(status, &body, StatusCode::BAD_REQUEST);
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("POST /v1/patients/search"),
+            "{query}: {body}"
+        );
+    }
+    // Non-identifying filters stay on the GET.
+    let (status, list) = app
+        .get("/v1/patients?archived=false&limit=10", app.admin())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["patients"].as_array().unwrap().len(), 1);
+    let (status, found) = app
+        .search(json!({"name": "dupont", "limit": 5}), app.admin())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["patients"].as_array().unwrap().len(), 1);
+    for bad in [
+        json!({"nom": "dupont"}),
+        json!({"name": 7}),
+        json!({"name": ""}),
+        json!({"name": "dupont", "limit": 0}),
+    ] {
+        let (status, body) = app.search(bad.clone(), app.admin()).await;
+        assert!(status.is_client_error(), "{bad}: {status} {body}");
+        assert_eq!(body["status"], status.as_u16(), "{bad}: problem JSON");
+    }
 }
 
 #[tokio::test]
@@ -227,6 +273,26 @@ async fn history_and_consents() {
             app.admin(),
             Some(json!({"granted": true})),
         )
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn nul_characters_are_refused_with_a_client_error() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/v1/care-teams",
+            app.admin(),
+            Some(serde_json::json!({"name": "Ward\u{0}3"})),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut patient = patient_body("Null", "1850712345678");
+    patient["family_name"] = serde_json::json!("Lo\u{0}velace");
+    let (status, body) = app
+        .call(Method::POST, "/v1/patients", app.admin(), Some(patient))
         .await;
     assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
 }
