@@ -56,7 +56,13 @@ impl Upstreams {
                     _ => &self.records,
                 }
             }
-            "care-teams" | "audit" | "fhir" | "records" => &self.records,
+            // FHIR resources live with the service that owns their data.
+            "fhir" => match parts.next() {
+                Some("Practitioner" | "Schedule" | "Slot" | "Appointment") => &self.bookings,
+                Some("Device") => &self.devices,
+                _ => &self.records,
+            },
+            "care-teams" | "audit" | "records" => &self.records,
             "alerts" => &self.alerts,
             "devices" => &self.devices,
             "appointments" | "practitioners" | "slots" | "appointment-types" | "waitlist" => {
@@ -211,6 +217,14 @@ mod tests {
             ("/api/v1/patients/123/alert-rules", Some("L")),
             ("/api/v1/care-teams/x", Some("R")),
             ("/api/v1/fhir/Patient/1", Some("R")),
+            ("/api/v1/fhir/metadata", Some("R")),
+            ("/api/v1/fhir/Observation", Some("R")),
+            ("/api/v1/fhir/Appointment", Some("B")),
+            ("/api/v1/fhir/Slot", Some("B")),
+            ("/api/v1/fhir/Practitioner/1", Some("B")),
+            ("/api/v1/fhir/Schedule", Some("B")),
+            ("/api/v1/fhir/Device/hub1", Some("D")),
+            ("/api/v1/fhir/Devices", Some("R")),
             ("/api/v1/alerts/stream", Some("L")),
             ("/api/v1/devices", Some("D")),
             ("/api/v1/slots", Some("B")),

@@ -58,7 +58,8 @@ start_platform() {
     target/release/episante up >"$work/up.log" 2>&1 &
   up_pid=$!
   pids+=("$up_pid")
-  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$alerts_port/ready" >/dev/null && break; sleep 0.1; done
+  # tansu can take tens of seconds to open its sqlite store on a busy machine.
+  for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$alerts_port/ready" >/dev/null && break; sleep 0.1; done
   curl -sf "http://127.0.0.1:$alerts_port/ready" >/dev/null || { cat "$work/up.log"; exit 1; }
   token=$(curl -sf "http://127.0.0.1:$auth_port/v1/auth/login" -H 'content-type: application/json' \
     -d '{"email":"admin@episante.local","password":"benchmark-admin-password"}' \

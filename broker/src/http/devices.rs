@@ -19,7 +19,7 @@ use crate::domain::{generate_secret, secret_digest, DeviceId};
 use crate::revocation;
 use episante_protocol::registry::DeviceChange;
 
-const ALLOWED: &[Role] = &[Role::Admin, Role::Service];
+pub const ALLOWED: &[Role] = &[Role::Admin, Role::Service];
 
 /// A device and its fleet health (connection state and what it last did).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -2,6 +2,7 @@
 //! here.
 
 pub mod devices;
+pub mod fhir;
 
 use std::sync::Arc;
 
@@ -41,8 +42,10 @@ impl FromRef<AppState> for Arc<TokenVerifier> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "EpiSante broker: device registry", version = "1"),
-    paths(devices::register, devices::list, devices::get, devices::rotate, devices::revoke),
-    tags((name = "devices", description = "Device registry (admin or service tokens)"))
+    paths(devices::register, devices::list, devices::get, devices::rotate, devices::revoke,
+        fhir::device, fhir::devices),
+    tags((name = "devices", description = "Device registry (admin or service tokens)"),
+        (name = "fhir", description = "FHIR R4: Device"))
 )]
 struct ApiDoc;
 
@@ -53,6 +56,15 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         .route("/v1/devices/{id}", get(devices::get))
         .route("/v1/devices/{id}/rotate", post(devices::rotate))
         .route("/v1/devices/{id}/revoke", post(devices::revoke))
+        .merge(
+            Router::new()
+                .route("/v1/fhir/Device", get(fhir::devices))
+                .route("/v1/fhir/Device/{id}", get(fhir::device))
+                .route("/v1/fhir/{*other}", axum::routing::any(fhir::unknown))
+                .layer(axum::middleware::from_fn(
+                    episante_kit::fhir::operation_outcomes,
+                )),
+        )
         .with_state(state);
     service_router(
         api,

@@ -301,3 +301,86 @@ async fn a_nul_in_a_label_is_a_client_error() {
         "application/problem+json"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_valid() {
+    let platform = start_platform().await;
+    let doc: serde_json::Value = platform
+        .http
+        .get(format!("{}/openapi.json", platform.registry))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    episante_testkit::openapi::assert_valid_openapi("devices", &doc);
+}
+
+#[tokio::test]
+async fn devices_are_valid_fhir_devices_readable_and_searchable_by_admins() {
+    let platform = start_platform().await;
+    platform.register("hubfhir1").await;
+    platform.register("hubfhir2").await;
+    assert_eq!(
+        platform.device_action("hubfhir2", "revoke").await.status(),
+        200
+    );
+    let get = |path: String, token: Option<String>| {
+        let request = platform.http.get(format!("{}{path}", platform.registry));
+        let request = match token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        };
+        async move {
+            let r = request.send().await.unwrap();
+            let status = r.status();
+            assert_eq!(
+                r.headers()["content-type"],
+                "application/fhir+json",
+                "{path}"
+            );
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let admin = Some(platform.admin_token.clone());
+
+    let (status, device) = get("/v1/fhir/Device/hubfhir1".into(), admin.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{device}");
+    assert_eq!(device["resourceType"], "Device");
+    assert_eq!(device["status"], "active");
+    assert_eq!(device["identifier"][0]["value"], "hubfhir1");
+    episante_testkit::fhir::assert_valid_fhir("a Device", &device);
+
+    let (_, all) = get("/v1/fhir/Device?_count=1".into(), admin.clone()).await;
+    assert_eq!(all["total"], 2);
+    assert_eq!(all["entry"].as_array().unwrap().len(), 1);
+    episante_testkit::fhir::assert_valid_fhir("a Device searchset", &all);
+    let (_, revoked) = get("/v1/fhir/Device?_id=hubfhir2".into(), admin.clone()).await;
+    assert_eq!(revoked["total"], 1);
+    assert_eq!(revoked["entry"][0]["resource"]["status"], "inactive");
+
+    for (path, token, status) in [
+        (
+            "/v1/fhir/Device/nohub",
+            admin.clone(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/v1/fhir/Device/bad_id!",
+            admin.clone(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/v1/fhir/Device?label=x",
+            admin.clone(),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/v1/fhir/Device", None, StatusCode::UNAUTHORIZED),
+        ("/v1/fhir/Patient/1", admin.clone(), StatusCode::NOT_FOUND),
+    ] {
+        let (got, body) = get(path.into(), token).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert_eq!(body["resourceType"], "OperationOutcome", "{path}");
+    }
+}

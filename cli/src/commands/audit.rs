@@ -67,11 +67,14 @@ pub async fn run(ctx: &mut Ctx, cmd: AuditCmd) -> CliResult {
                 .await?;
             ctx.one(&verdict);
             if verdict["intact"] != true {
+                // The service says what is wrong (a broken link, or entries removed since the
+                // checkpoint); the entry number alone would be `null` for a truncation.
+                let what = verdict["problem"].as_str().map_or_else(
+                    || format!("broken at entry {}", verdict["first_broken_seq"]),
+                    str::to_string,
+                );
                 return Err(CliError {
-                    message: format!(
-                        "the audit trail is broken at entry {}",
-                        verdict["first_broken_seq"]
-                    ),
+                    message: format!("the audit trail is not intact: {what}"),
                     code: exit::ERROR,
                 });
             }

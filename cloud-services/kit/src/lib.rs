@@ -11,7 +11,9 @@ pub mod config;
 pub mod db;
 #[cfg(feature = "events")]
 pub mod events;
+pub mod fhir;
 pub mod metrics;
+pub mod openapi;
 pub mod paging;
 pub mod private_file;
 pub mod problem;

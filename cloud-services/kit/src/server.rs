@@ -42,7 +42,7 @@ pub struct ServiceParts {
 pub fn service_router(api: Router, parts: ServiceParts) -> Router {
     let mut openapi = parts.openapi;
     add_bearer_scheme(&mut openapi);
-    let openapi = Arc::new(openapi);
+    let openapi = Arc::new(crate::openapi::with_error_responses(openapi));
     let ops = Router::new()
         .route(
             "/health",
@@ -119,10 +119,15 @@ async fn problem_for_framework_errors(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    // Problem JSON, or a FHIR route's `OperationOutcome` (see `crate::fhir`): already an error
+    // body its client understands.
     let already_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/problem+json")
+                || v.as_bytes().starts_with(crate::fhir::FHIR_JSON.as_bytes())
+        });
     if already_problem {
         return response;
     }

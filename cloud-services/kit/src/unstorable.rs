@@ -15,22 +15,42 @@ use axum::response::Response;
 use crate::problem::problem_response;
 use crate::server::DEFAULT_BODY_LIMIT;
 
-fn has_nul(value: &serde_json::Value) -> bool {
+/// The JSON pointer (RFC 6901) of the first string or key holding a NUL, under `at`.
+fn nul_at(value: &serde_json::Value, at: &str) -> Option<String> {
+    let escape = |key: &str| {
+        key.replace('~', "~0")
+            .replace('/', "~1")
+            .replace('\0', "\\u0000")
+    };
     match value {
-        serde_json::Value::String(s) => s.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(has_nul),
-        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
+        serde_json::Value::String(s) => s.contains('\0').then(|| at.to_string()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_at(v, &format!("{at}/{i}"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = format!("{at}/{}", escape(k));
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_at(v, &here)
+            }
+        }),
+        _ => None,
     }
 }
 
-/// Whether a JSON body carries a NUL in any string or key.
-pub fn json_has_nul(body: &[u8]) -> bool {
+/// Where a JSON body carries a NUL in a string or key: its JSON pointer (`""` for the whole
+/// body, or for a body that is not JSON but holds a raw NUL byte).
+pub fn json_nul_field(body: &[u8]) -> Option<String> {
     // Fast path: a NUL can only be written `\u0000` (or be a raw byte, which is invalid JSON).
     if !body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) && !body.contains(&0) {
-        return false;
+        return None;
     }
-    serde_json::from_slice::<serde_json::Value>(body).map_or(body.contains(&0), |v| has_nul(&v))
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => nul_at(&v, ""),
+        Err(_) => body.contains(&0).then(String::new),
+    }
 }
 
 /// Whether a URI path or query carries a percent-encoded NUL.
@@ -44,10 +64,12 @@ pub fn uri_has_nul(path_and_query: &str) -> bool {
 pub async fn refuse_unstorable_input(request: Request, next: Next) -> Response {
     let uri = request.uri().path_and_query().map_or("", |pq| pq.as_str());
     if uri_has_nul(uri) {
-        return problem_response(
-            StatusCode::BAD_REQUEST,
-            "the URL contains a NUL character (%00)",
-        );
+        const DETAIL: &str = "the URL contains a NUL character (%00)";
+        // This layer stands before the FHIR routes' own: answer as they would.
+        if crate::fhir::is_fhir_path(request.uri().path()) {
+            return crate::fhir::outcome_response(StatusCode::BAD_REQUEST, DETAIL);
+        }
+        return problem_response(StatusCode::BAD_REQUEST, DETAIL);
     }
     let has_body = matches!(
         *request.method(),
@@ -71,10 +93,15 @@ pub async fn refuse_unstorable_input(request: Request, next: Next) -> Response {
             )
         }
     };
-    if json_has_nul(&bytes) {
+    if let Some(field) = json_nul_field(&bytes) {
+        let field = if field.is_empty() {
+            "/"
+        } else {
+            field.as_str()
+        };
         return problem_response(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "text must not contain NUL characters (\\u0000)",
+            format!("{field}: text must not contain NUL characters (\\u0000)"),
         );
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
@@ -87,13 +114,16 @@ mod tests {
 
     #[test]
     fn finds_nul_anywhere_and_only_nul() {
-        assert!(json_has_nul(br#"{"name":"Ward\u00003"}"#));
-        assert!(json_has_nul(br#"{"a":[{"b":"\u0000"}]}"#));
-        assert!(json_has_nul(br#"{"k\u0000":1}"#));
-        assert!(!json_has_nul(
-            br#"{"name":"Ward 3","text":"\\u0000 is how you write it"}"#
-        ));
-        assert!(!json_has_nul(br#"{"name":"Ward 3"}"#));
+        let at = |body: &[u8]| json_nul_field(body);
+        assert_eq!(at(br#"{"name":"Ward\u00003"}"#).as_deref(), Some("/name"));
+        assert_eq!(at(br#"{"a":[{"b":"\u0000"}]}"#).as_deref(), Some("/a/0/b"));
+        assert_eq!(at(br#"{"k/\u0000":1}"#).as_deref(), Some("/k~1\\u0000"));
+        assert_eq!(at(br#""\u0000""#).as_deref(), Some(""));
+        assert_eq!(
+            at(br#"{"name":"Ward 3","text":"\\u0000 is how you write it"}"#),
+            None
+        );
+        assert_eq!(at(br#"{"name":"Ward 3"}"#), None);
         assert!(uri_has_nul("/v1/patients?name=a%00b"));
         assert!(!uri_has_nul("/v1/patients?name=a%200"));
     }

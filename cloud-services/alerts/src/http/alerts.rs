@@ -14,6 +14,7 @@ use crate::db::alerts::{Action, Alert, AlertEvent, AlertFilter};
 use crate::domain::alert::{event_kind, AlertState, Severity};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `open` (default: active and acknowledged), `active`, `acknowledged`, `resolved` or `all`.
     pub state: Option<String>,

@@ -29,6 +29,7 @@ async fn check_vitals_access(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VitalsParams {
     /// Start (RFC 3339); default 24 hours before `to`.
     pub from: Option<DateTime<Utc>>,

@@ -28,6 +28,7 @@ use super::{AlertScope, AppState};
 use crate::db::alerts::AlertEvent;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamParams {
     /// Resume after this event id (same as the `Last-Event-ID` header).
     pub last_event_id: Option<i64>,

@@ -311,3 +311,18 @@ async fn vitals_history_and_rule_overrides() {
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_valid() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app
+        .http
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    episante_testkit::openapi::assert_valid_openapi("alerts", &doc);
+}

@@ -54,7 +54,7 @@ pub struct SetScopes {
 }
 
 /// Registers a service client and returns its secret (once).
-#[utoipa::path(post, path = "/v1/auth/service-clients", tag = "service-clients",
+#[utoipa::path(operation_id = "create_service_clients", post, path = "/v1/auth/service-clients", tag = "service-clients",
     security(("bearer" = [])), request_body = CreateServiceClient,
     responses((status = 201, body = CreatedServiceClient), (status = 409, body = Problem),
               (status = 422, body = Problem), (status = 403, body = Problem)))]
@@ -86,7 +86,7 @@ pub async fn create(
 }
 
 /// Lists service clients (without secrets).
-#[utoipa::path(get, path = "/v1/auth/service-clients", tag = "service-clients",
+#[utoipa::path(operation_id = "list_service_clients", get, path = "/v1/auth/service-clients", tag = "service-clients",
     security(("bearer" = [])),
     responses((status = 200, body = Vec<ServiceClient>), (status = 403, body = Problem)))]
 pub async fn list(
@@ -108,7 +108,7 @@ pub async fn list(
 }
 
 /// Deactivates a service client: it gets no new tokens.
-#[utoipa::path(post, path = "/v1/auth/service-clients/{client_id}/deactivate", tag = "service-clients",
+#[utoipa::path(operation_id = "deactivate_service_clients", post, path = "/v1/auth/service-clients/{client_id}/deactivate", tag = "service-clients",
     security(("bearer" = [])), params(("client_id" = String, Path, description = "Client id")),
     responses((status = 204), (status = 404, body = Problem), (status = 403, body = Problem)))]
 pub async fn deactivate(

@@ -23,7 +23,7 @@ pub struct CreateUser {
 }
 
 /// Creates a user.
-#[utoipa::path(post, path = "/v1/auth/users", tag = "users", security(("bearer" = [])),
+#[utoipa::path(operation_id = "create_users", post, path = "/v1/auth/users", tag = "users", security(("bearer" = [])),
     request_body = CreateUser,
     responses(
         (status = 201, body = User),
@@ -36,6 +36,7 @@ pub async fn create(
     Json(body): Json<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     caller.require(&[Role::Admin])?;
+    person_role(body.role)?;
     let email = Email::parse(&body.email)?;
     let name = DisplayName::parse(&body.display_name)?;
     let password = NewPassword::parse(&body.password)?;
@@ -47,7 +48,21 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(row.to_user())))
 }
 
+/// Users are people: the `service` role belongs to client-credentials clients
+/// (`/v1/auth/service-clients`), which carry scopes; a password login with it would not.
+fn person_role(role: Role) -> ApiResult<Role> {
+    if role == Role::Service {
+        return Err(ApiError::Invalid(
+            "users are people (admin, clinician or patient); services are registered as \
+             service clients at /v1/auth/service-clients"
+                .into(),
+        ));
+    }
+    Ok(role)
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     pub role: Option<Role>,
     /// 1 to 500, default 100.
@@ -63,7 +78,7 @@ pub struct UserPage {
 }
 
 /// Lists users, oldest first, optionally of one role.
-#[utoipa::path(get, path = "/v1/auth/users", tag = "users", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_users", get, path = "/v1/auth/users", tag = "users", security(("bearer" = [])),
     params(ListParams),
     responses((status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list(
@@ -120,6 +135,7 @@ pub async fn update(
     Json(body): Json<UpdateUser>,
 ) -> ApiResult<Json<User>> {
     caller.require(&[Role::Admin])?;
+    body.role.map(person_role).transpose()?;
     let name = body
         .display_name
         .as_deref()
@@ -169,7 +185,7 @@ pub async fn update(
 
 /// Deactivates a user: no more logins or refreshes, and issued access tokens are refused by
 /// every service within seconds.
-#[utoipa::path(post, path = "/v1/auth/users/{id}/deactivate", tag = "users", security(("bearer" = [])),
+#[utoipa::path(operation_id = "deactivate_users", post, path = "/v1/auth/users/{id}/deactivate", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, body = User), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn deactivate(

@@ -45,9 +45,12 @@ async fn admin_endpoints_refuse_anonymous_and_non_admins() {
     let (_, victim) = app.create_user(Role::Patient).await;
     let victim_id = victim["id"].as_str().unwrap().to_string();
     let mut tokens = vec![];
-    for role in [Role::Clinician, Role::Patient, Role::Device, Role::Service] {
+    for role in [Role::Clinician, Role::Patient, Role::Device] {
         tokens.push((role, app.token_for(role).await));
     }
+    // Services are service clients, not users: a token as the client-credentials grant mints it.
+    let service = app.state.access_token("some-service", Role::Service, None);
+    tokens.push((Role::Service, service.unwrap().0));
     for (method, path, body) in admin_endpoints(&victim_id) {
         let mut anonymous = app.http.request(method.clone(), app.url(&path));
         if let Some(b) = &body {
@@ -168,17 +171,34 @@ async fn duplicate_emails_and_bad_fields_are_client_errors() {
             json!({"email": "a@b.test", "display_name": "X", "role": "superuser", "password": USER_PASSWORD}),
             "role",
         ),
+        (
+            json!({"email": "a@b.test", "display_name": "X", "role": "service", "password": USER_PASSWORD}),
+            "service clients",
+        ),
     ] {
         let body =
             assert_problem(create(bad).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
         assert!(body["detail"].as_str().unwrap().contains(word), "{body}");
     }
+    // Nor can an existing user be turned into a service.
+    let (_, user) = app.create_user(Role::Patient).await;
+    let promote = app
+        .http
+        .patch(app.url(&format!("/v1/auth/users/{}", user["id"].as_str().unwrap())))
+        .bearer_auth(&admin)
+        .json(&json!({"role": "service"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(promote, StatusCode::UNPROCESSABLE_ENTITY).await;
     let users: serde_json::Value = app.get_json("/v1/auth/users", &admin).await;
-    assert_eq!(
-        users["users"].as_array().unwrap().len(),
-        1,
-        "nothing was stored"
-    );
+    let roles: Vec<&str> = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["admin", "patient"], "nothing else was stored");
 }
 
 #[tokio::test]

@@ -143,6 +143,7 @@ async fn health_ready_metrics_and_openapi_answer() {
     assert!(openapi["components"]["securitySchemes"]
         .get("bearer")
         .is_some());
+    episante_testkit::openapi::assert_valid_openapi("auth", &openapi);
 }
 
 #[tokio::test]

@@ -224,6 +224,13 @@ pub struct AppointmentFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// The condition of [`AppointmentFilter`] on `$1` to `$5`, shared by `list` and `count`.
+const FILTER: &str = "($1::uuid IS NULL OR patient_id = $1)
+           AND ($2::uuid IS NULL OR practitioner_id = $2)
+           AND ($3::text IS NULL OR status = $3)
+           AND ($4::timestamptz IS NULL OR starts_at >= $4)
+           AND ($5::timestamptz IS NULL OR starts_at < $5)";
+
 pub async fn list(
     db: impl PgExecutor<'_>,
     filter: &AppointmentFilter,
@@ -231,12 +238,7 @@ pub async fn list(
     offset: i64,
 ) -> Result<Vec<AppointmentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM appointments
-         WHERE ($1::uuid IS NULL OR patient_id = $1)
-           AND ($2::uuid IS NULL OR practitioner_id = $2)
-           AND ($3::text IS NULL OR status = $3)
-           AND ($4::timestamptz IS NULL OR starts_at >= $4)
-           AND ($5::timestamptz IS NULL OR starts_at < $5)
+        "SELECT {COLUMNS} FROM appointments WHERE {FILTER}
          ORDER BY starts_at, id LIMIT $6 OFFSET $7"
     ))
     .bind(filter.patient_id)
@@ -248,6 +250,21 @@ pub async fn list(
     .bind(offset)
     .fetch_all(db)
     .await
+}
+
+/// How many appointments `filter` selects (a FHIR searchset's `total`).
+pub async fn count(
+    db: impl PgExecutor<'_>,
+    filter: &AppointmentFilter,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM appointments WHERE {FILTER}"))
+        .bind(filter.patient_id)
+        .bind(filter.practitioner_id)
+        .bind(filter.status.map(Status::as_str))
+        .bind(filter.from)
+        .bind(filter.to)
+        .fetch_one(db)
+        .await
 }
 
 /// Time taken by non-cancelled appointments of `practitioner_ids` overlapping `span`.

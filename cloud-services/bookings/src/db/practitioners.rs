@@ -81,6 +81,12 @@ pub struct PractitionerFilter {
     pub language: Option<String>,
 }
 
+/// The condition of [`PractitionerFilter`] on `$1` to `$4`, shared by `list` and `count`.
+const FILTER: &str = "($1::uuid IS NULL OR id = $1)
+           AND ($2::text IS NULL OR specialty = $2)
+           AND ($3::text IS NULL OR location = $3)
+           AND ($4::text IS NULL OR $4 = ANY (languages))";
+
 pub async fn list(
     db: impl PgExecutor<'_>,
     filter: &PractitionerFilter,
@@ -88,11 +94,7 @@ pub async fn list(
     offset: i64,
 ) -> Result<Vec<PractitionerRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM practitioners
-         WHERE ($1::uuid IS NULL OR id = $1)
-           AND ($2::text IS NULL OR specialty = $2)
-           AND ($3::text IS NULL OR location = $3)
-           AND ($4::text IS NULL OR $4 = ANY (languages))
+        "SELECT {COLUMNS} FROM practitioners WHERE {FILTER}
          ORDER BY display_name, id LIMIT $5 OFFSET $6"
     ))
     .bind(filter.id)
@@ -102,6 +104,22 @@ pub async fn list(
     .bind(limit)
     .bind(offset)
     .fetch_all(db)
+    .await
+}
+
+/// How many practitioners `filter` selects (a FHIR searchset's `total`).
+pub async fn count(
+    db: impl PgExecutor<'_>,
+    filter: &PractitionerFilter,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM practitioners WHERE {FILTER}"
+    ))
+    .bind(filter.id)
+    .bind(filter.specialty.as_deref())
+    .bind(filter.location.as_deref())
+    .bind(filter.language.as_deref())
+    .fetch_one(db)
     .await
 }
 

@@ -41,7 +41,7 @@ pub struct CreateAppointmentType {
 }
 
 /// Creates an appointment type.
-#[utoipa::path(post, path = "/v1/appointment-types", tag = "appointment-types",
+#[utoipa::path(operation_id = "create_appointment_types", post, path = "/v1/appointment-types", tag = "appointment-types",
     security(("bearer" = [])), request_body = CreateAppointmentType,
     responses((status = 201, body = AppointmentType), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -72,7 +72,7 @@ pub struct AppointmentTypePage {
 }
 
 /// Lists appointment types by name.
-#[utoipa::path(get, path = "/v1/appointment-types", tag = "appointment-types",
+#[utoipa::path(operation_id = "list_appointment_types", get, path = "/v1/appointment-types", tag = "appointment-types",
     security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = AppointmentTypePage), (status = 403, body = Problem)))]
 pub async fn list(

@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::idempotency::{Idempotency, Started};
-use super::{caller_id, next_offset, AppState, PageParams};
+use super::{caller_id, next_offset, AppState, Listed, PageParams};
 use crate::db::appointments::{AppointmentFilter, AppointmentRow, NewAppointment};
 use crate::db::practitioners::ScheduleRow;
 use crate::db::{self, CONSTRAINTS};
@@ -117,6 +117,7 @@ fn outcome_label(error: &ApiError) -> &'static str {
 pub async fn book(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     headers: HeaderMap,
     Json(body): Json<BookAppointment>,
 ) -> ApiResult<Response> {
@@ -153,7 +154,10 @@ pub async fn book(
             Some(loaded) => loaded,
             None => load_slot(&mut *tx, &placement).await?,
         };
-        place(&state, &mut tx, &placement, &schedule, slot).await
+        let row = place(&state, &mut tx, &placement, &schedule, slot).await?;
+        // Audited before the commit: a write the trail cannot take is not made.
+        audit_write(&state, &caller, &purpose, "appointment.book", &row, None).await?;
+        Ok(row)
     }
     .await;
     match placed {
@@ -301,6 +305,26 @@ async fn place(
     Ok(row)
 }
 
+/// Publishes the audit event of a write to `row` (`from`: the appointment it replaced), before
+/// the write commits.
+async fn audit_write(
+    state: &AppState,
+    caller: &AuthUser,
+    purpose: &Purpose,
+    action: &str,
+    row: &AppointmentRow,
+    from: Option<Uuid>,
+) -> ApiResult<()> {
+    let mut detail = serde_json::json!({ "appointment_id": row.id, "status": row.status });
+    if let Some(from) = from {
+        detail["rescheduled_from"] = serde_json::json!(from);
+    }
+    state
+        .audit
+        .record(caller, purpose, action, Some(row.patient_id), detail)
+        .await
+}
+
 /// Loads an appointment the caller may act on as patient or admin (404 for other patients').
 async fn load_for_update(
     tx: &mut Transaction<'static, Postgres>,
@@ -334,6 +358,7 @@ async fn load_for_update(
 pub async fn cancel(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Appointment>> {
     let mut tx = state.pool.begin().await?;
@@ -356,6 +381,15 @@ pub async fn cancel(
         row.appointment_type_id,
         row.span(),
         row.patient_id,
+    )
+    .await?;
+    audit_write(
+        &state,
+        &caller,
+        &purpose,
+        "appointment.cancel",
+        &cancelled,
+        None,
     )
     .await?;
     tx.commit().await?;
@@ -386,6 +420,7 @@ pub struct Reschedule {
 pub async fn reschedule(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
     headers: HeaderMap,
     Json(body): Json<Reschedule>,
@@ -397,7 +432,7 @@ pub async fn reschedule(
         Started::Proceed(tx) => tx,
         Started::Replay(response) => return Ok(response),
     };
-    let result = reschedule_in(&state, &mut tx, &caller, id, &body).await;
+    let result = reschedule_in(&state, &mut tx, &caller, &purpose, id, &body).await;
     match result {
         Ok(row) => {
             let response = idempotency
@@ -420,6 +455,7 @@ async fn reschedule_in(
     state: &AppState,
     tx: &mut Transaction<'static, Postgres>,
     caller: &AuthUser,
+    purpose: &Purpose,
     id: Uuid,
     body: &Reschedule,
 ) -> ApiResult<AppointmentRow> {
@@ -455,11 +491,14 @@ async fn reschedule_in(
         )
         .await?;
     }
+    let action = "appointment.reschedule";
+    audit_write(state, caller, purpose, action, &new, Some(old.id)).await?;
     tracing::info!(by = %caller.subject(), from = %old.id, to = %new.id, "appointment rescheduled");
     Ok(new)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Appointments starting at or after this instant.
     pub from: Option<DateTime<Utc>>,
@@ -484,7 +523,7 @@ pub struct AppointmentPage {
 
 /// Appointments by start time: a patient's own, a clinician's agenda, or (admins, services)
 /// anyone's.
-#[utoipa::path(get, path = "/v1/appointments", tag = "appointments", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_appointments", get, path = "/v1/appointments", tag = "appointments", security(("bearer" = [])),
     params(ListParams),
     responses((status = 200, body = AppointmentPage), (status = 403, body = Problem),
         (status = 422, body = Problem)))]
@@ -494,6 +533,25 @@ pub async fn list(
     purpose: Purpose,
     Query(q): Query<ListParams>,
 ) -> ApiResult<Json<AppointmentPage>> {
+    let listed = visible(&state, &caller, &purpose, q, false).await?;
+    Ok(Json(AppointmentPage {
+        next_offset: next_offset(listed.items.len(), listed.limit, listed.offset),
+        items: listed.items,
+        limit: listed.limit,
+        offset: listed.offset,
+    }))
+}
+
+/// The appointments `q` selects among those the caller may see, one page by start time, each
+/// patient shown audited; with `count`, how many match in all. The JSON list and the FHIR
+/// `Appointment` search share it, so they share the access rules and the audit trail.
+pub async fn visible(
+    state: &AppState,
+    caller: &AuthUser,
+    purpose: &Purpose,
+    q: ListParams,
+    count: bool,
+) -> ApiResult<Listed<Appointment>> {
     caller.require(&[Role::Admin, Role::Service, Role::Clinician, Role::Patient])?;
     caller.require_service_scope(Scope::AppointmentsRead)?;
     let (limit, offset) = PageParams {
@@ -510,7 +568,7 @@ pub async fn list(
     };
     match caller.role() {
         Role::Patient => {
-            let me = caller_id(&caller)?;
+            let me = caller_id(caller)?;
             if q.patient_id.is_some_and(|p| p != me) {
                 return Err(ApiError::Forbidden(
                     "patients see only their own appointments".into(),
@@ -519,7 +577,7 @@ pub async fn list(
             filter.patient_id = Some(me);
         }
         Role::Clinician => {
-            let mine = own_practitioner(&state, &caller).await?;
+            let mine = own_practitioner(state, caller).await?;
             if q.practitioner_id.is_some_and(|p| p != mine) {
                 return Err(ApiError::Forbidden(
                     "clinicians see only their own agenda".into(),
@@ -542,8 +600,8 @@ pub async fn list(
         .iter()
         .map(|(patient, n)| {
             state.audit.event(
-                &caller,
-                &purpose,
+                caller,
+                purpose,
                 "appointment.list",
                 Some(*patient),
                 serde_json::json!({ "appointments": n }),
@@ -552,20 +610,25 @@ pub async fn list(
         .collect();
     if events.is_empty() {
         events.push(state.audit.event(
-            &caller,
-            &purpose,
+            caller,
+            purpose,
             "appointment.list",
             filter.patient_id,
             serde_json::json!({ "appointments": 0 }),
         ));
     }
     state.audit.publish(events).await?;
-    Ok(Json(AppointmentPage {
-        next_offset: next_offset(rows.len(), limit, offset),
+    let total = if count {
+        Some(db::appointments::count(&state.pool, &filter).await?)
+    } else {
+        None
+    };
+    Ok(Listed {
         items: rows.into_iter().map(Into::into).collect(),
         limit,
         offset,
-    }))
+        total,
+    })
 }
 
 /// The practitioner id of a clinician caller (403 without a profile).
@@ -578,7 +641,7 @@ async fn own_practitioner(state: &AppState, caller: &AuthUser) -> ApiResult<Uuid
 }
 
 /// One appointment (patients: their own; clinicians: their agenda's).
-#[utoipa::path(get, path = "/v1/appointments/{id}", tag = "appointments",
+#[utoipa::path(operation_id = "get_appointments", get, path = "/v1/appointments/{id}", tag = "appointments",
     security(("bearer" = [])), params(("id" = Uuid, Path, description = "Appointment id")),
     responses((status = 200, body = Appointment), (status = 404, body = Problem)))]
 pub async fn get(
@@ -587,6 +650,17 @@ pub async fn get(
     purpose: Purpose,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Appointment>> {
+    Ok(Json(read(&state, &caller, &purpose, id).await?))
+}
+
+/// Appointment `id` if the caller may see it (404 otherwise), the read audited: the JSON and
+/// FHIR reads share it.
+pub async fn read(
+    state: &AppState,
+    caller: &AuthUser,
+    purpose: &Purpose,
+    id: Uuid,
+) -> ApiResult<Appointment> {
     caller.require(&[Role::Admin, Role::Service, Role::Clinician, Role::Patient])?;
     caller.require_service_scope(Scope::AppointmentsRead)?;
     let not_found = || ApiError::NotFound(format!("no appointment {id}"));
@@ -594,8 +668,8 @@ pub async fn get(
         .await?
         .ok_or_else(not_found)?;
     let visible = match caller.role() {
-        Role::Patient => caller_id(&caller)? == row.patient_id,
-        Role::Clinician => own_practitioner(&state, &caller).await? == row.practitioner_id,
+        Role::Patient => caller_id(caller)? == row.patient_id,
+        Role::Clinician => own_practitioner(state, caller).await? == row.practitioner_id,
         _ => true,
     };
     if !visible {
@@ -604,14 +678,14 @@ pub async fn get(
     state
         .audit
         .record(
-            &caller,
-            &purpose,
+            caller,
+            purpose,
             "appointment.read",
             Some(row.patient_id),
             serde_json::json!({ "appointment_id": id }),
         )
         .await?;
-    Ok(Json(row.into()))
+    Ok(row.into())
 }
 
 /// A practitioner's (or an admin's) status mark.

@@ -6,6 +6,7 @@
 
 pub mod appointment_types;
 pub mod appointments;
+pub mod fhir;
 pub mod idempotency;
 pub mod practitioners;
 pub mod slots;
@@ -102,6 +103,7 @@ pub fn caller_id(caller: &AuthUser) -> Result<Uuid, ApiError> {
 
 /// `limit` / `offset` of list endpoints.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1 to 500, default 50.
     pub limit: Option<i64>,
@@ -118,6 +120,16 @@ impl PageParams {
 /// The offset of the next page when this one came back full (there may be more).
 pub fn next_offset(returned: usize, limit: i64, offset: i64) -> Option<i64> {
     episante_kit::paging::next_offset(returned, limit, offset)
+}
+
+/// One page of a list and, when asked for, how many match in all: what a JSON list handler and
+/// the FHIR search over the same rows share (a searchset has a `total`; JSON pages do not count).
+#[derive(Debug)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub limit: i64,
+    pub offset: i64,
+    pub total: Option<i64>,
 }
 
 #[derive(OpenApi)]
@@ -143,6 +155,8 @@ pub fn next_offset(returned: usize, limit: i64, offset: i64) -> Option<i64> {
         waitlist::join,
         waitlist::list,
         waitlist::leave,
+        fhir::practitioner, fhir::practitioners, fhir::schedule, fhir::schedules,
+        fhir::slots, fhir::appointment, fhir::appointments,
     ),
     tags(
         (name = "practitioners", description = "Practitioner profiles and availability"),
@@ -150,6 +164,7 @@ pub fn next_offset(returned: usize, limit: i64, offset: i64) -> Option<i64> {
         (name = "slots", description = "Free slot search"),
         (name = "appointments", description = "Booking, cancelling, rescheduling, agenda"),
         (name = "waitlist", description = "Waiting for a freed slot"),
+        (name = "fhir", description = "FHIR R4: Practitioner, Schedule, Slot, Appointment"),
     )
 )]
 struct ApiDoc;
@@ -195,6 +210,20 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         )
         .route("/v1/waitlist", post(waitlist::join).get(waitlist::list))
         .route("/v1/waitlist/{id}", axum::routing::delete(waitlist::leave))
+        .merge(
+            Router::new()
+                .route("/v1/fhir/Practitioner", get(fhir::practitioners))
+                .route("/v1/fhir/Practitioner/{id}", get(fhir::practitioner))
+                .route("/v1/fhir/Schedule", get(fhir::schedules))
+                .route("/v1/fhir/Schedule/{id}", get(fhir::schedule))
+                .route("/v1/fhir/Slot", get(fhir::slots))
+                .route("/v1/fhir/Appointment", get(fhir::appointments))
+                .route("/v1/fhir/Appointment/{id}", get(fhir::appointment))
+                .route("/v1/fhir/{*other}", axum::routing::any(fhir::unknown))
+                .layer(axum::middleware::from_fn(
+                    episante_kit::fhir::operation_outcomes,
+                )),
+        )
         .with_state(state);
     service_router(
         api,

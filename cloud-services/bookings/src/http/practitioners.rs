@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{caller_id, next_offset, AppState, PageParams, READERS};
+use super::{caller_id, next_offset, AppState, Listed, PageParams, READERS};
 use crate::db::practitioners::{
     ExceptionRow, NewException, NewPractitioner, PractitionerFilter, PractitionerRow,
 };
@@ -62,7 +62,7 @@ pub struct CreatePractitioner {
 }
 
 /// Creates a practitioner profile for a clinician user.
-#[utoipa::path(post, path = "/v1/practitioners", tag = "practitioners", security(("bearer" = [])),
+#[utoipa::path(operation_id = "create_practitioners", post, path = "/v1/practitioners", tag = "practitioners", security(("bearer" = [])),
     request_body = CreatePractitioner,
     responses(
         (status = 201, body = Practitioner),
@@ -98,6 +98,7 @@ pub async fn create(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     pub specialty: Option<String>,
     pub location: Option<String>,
@@ -115,7 +116,7 @@ pub struct PractitionerPage {
 }
 
 /// Lists practitioners, by name, optionally filtered.
-#[utoipa::path(get, path = "/v1/practitioners", tag = "practitioners", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_practitioners", get, path = "/v1/practitioners", tag = "practitioners", security(("bearer" = [])),
     params(ListParams),
     responses((status = 200, body = PractitionerPage), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -124,26 +125,61 @@ pub async fn list(
     caller: AuthUser,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<PractitionerPage>> {
-    caller.require(READERS)?;
-    caller.require_service_scope(Scope::ScheduleRead)?;
-    let (limit, offset) = PageParams {
+    let filter = practitioner_filter(None, params.specialty, params.location, params.language);
+    let page = PageParams {
         limit: params.limit,
         offset: params.offset,
-    }
-    .resolve()?;
-    let filter = PractitionerFilter {
-        id: None,
-        specialty: params.specialty.map(|s| s.trim().to_lowercase()),
-        location: params.location.map(|s| s.trim().to_lowercase()),
-        language: params.language.map(|s| s.trim().to_ascii_lowercase()),
     };
-    let rows = db::practitioners::list(&state.pool, &filter, limit, offset).await?;
+    let listed = select(&state, &caller, &filter, &page, false).await?;
     Ok(Json(PractitionerPage {
-        next_offset: next_offset(rows.len(), limit, offset),
+        next_offset: next_offset(listed.items.len(), listed.limit, listed.offset),
+        items: listed.items,
+        limit: listed.limit,
+        offset: listed.offset,
+    }))
+}
+
+/// A practitioner search's filter, normalised as stored (specialties, locations and languages
+/// are lowercase).
+pub fn practitioner_filter(
+    id: Option<Uuid>,
+    specialty: Option<String>,
+    location: Option<String>,
+    language: Option<String>,
+) -> PractitionerFilter {
+    PractitionerFilter {
+        id,
+        specialty: specialty.map(|s| s.trim().to_lowercase()),
+        location: location.map(|s| s.trim().to_lowercase()),
+        language: language.map(|s| s.trim().to_ascii_lowercase()),
+    }
+}
+
+/// The practitioners `filter` selects, one `page` of them by name, and with `count` how many in
+/// all: the JSON list and the FHIR `Practitioner` and `Schedule` searches (one Schedule per
+/// practitioner) share it, access rule included.
+pub async fn select(
+    state: &AppState,
+    caller: &AuthUser,
+    filter: &PractitionerFilter,
+    page: &PageParams,
+    count: bool,
+) -> ApiResult<Listed<Practitioner>> {
+    caller.require(READERS)?;
+    caller.require_service_scope(Scope::ScheduleRead)?;
+    let (limit, offset) = page.resolve()?;
+    let rows = db::practitioners::list(&state.pool, filter, limit, offset).await?;
+    let total = if count {
+        Some(db::practitioners::count(&state.pool, filter).await?)
+    } else {
+        None
+    };
+    Ok(Listed {
         items: rows.into_iter().map(Into::into).collect(),
         limit,
         offset,
-    }))
+        total,
+    })
 }
 
 pub async fn find(state: &AppState, id: Uuid) -> ApiResult<PractitionerRow> {
@@ -153,7 +189,7 @@ pub async fn find(state: &AppState, id: Uuid) -> ApiResult<PractitionerRow> {
 }
 
 /// One practitioner.
-#[utoipa::path(get, path = "/v1/practitioners/{id}", tag = "practitioners", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_practitioners", get, path = "/v1/practitioners/{id}", tag = "practitioners", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Practitioner id")),
     responses((status = 200, body = Practitioner), (status = 404, body = Problem)))]
 pub async fn get(

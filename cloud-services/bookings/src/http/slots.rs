@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::practitioners::practitioner_filter;
 use super::{caller_id, next_offset, AppState, PageParams, READERS};
 use crate::db;
 use crate::db::practitioners::PractitionerFilter;
@@ -22,6 +23,7 @@ use crate::domain::schedule::{days_span, Schedule, Span};
 pub const MAX_PRACTITIONERS: i64 = 200;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SlotQuery {
     pub appointment_type_id: Uuid,
     /// First local date (practitioner's zone), `YYYY-MM-DD`.
@@ -78,31 +80,55 @@ pub async fn search(
             state.config.max_search_days
         )));
     }
-    let kind = db::appointment_types::by_id(&state.pool, q.appointment_type_id)
+    let filter = practitioner_filter(q.practitioner_id, q.specialty, q.location, q.language);
+    let slots = free(
+        &state,
+        &caller,
+        q.appointment_type_id,
+        &filter,
+        q.from,
+        q.to,
+    )
+    .await?;
+    let items: Vec<Slot> = slots
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .collect();
+    Ok(Json(SlotPage {
+        next_offset: next_offset(items.len(), limit, offset),
+        items,
+        limit,
+        offset,
+    }))
+}
+
+/// The free slots of the practitioners `filter` selects (at most [`MAX_PRACTITIONERS`]) for
+/// appointment type `kind`, on the local dates `from..=to` of each one's zone, earliest first
+/// (ties by practitioner id). The caller bounds the range. `GET /v1/slots` pages them; the FHIR
+/// `Slot` search filters them by instant first.
+pub async fn free(
+    state: &AppState,
+    caller: &AuthUser,
+    kind: Uuid,
+    filter: &PractitionerFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ApiResult<Vec<Slot>> {
+    caller.require(READERS)?;
+    caller.require_service_scope(Scope::ScheduleRead)?;
+    let kind = db::appointment_types::by_id(&state.pool, kind)
         .await?
-        .ok_or_else(|| {
-            ApiError::Invalid(format!("no appointment type {}", q.appointment_type_id))
-        })?;
-    let filter = PractitionerFilter {
-        id: q.practitioner_id,
-        specialty: q.specialty.map(|s| s.trim().to_lowercase()),
-        location: q.location.map(|s| s.trim().to_lowercase()),
-        language: q.language.map(|s| s.trim().to_ascii_lowercase()),
-    };
-    let practitioners = db::practitioners::list(&state.pool, &filter, MAX_PRACTITIONERS, 0).await?;
+        .ok_or_else(|| ApiError::Invalid(format!("no appointment type {kind}")))?;
+    let practitioners = db::practitioners::list(&state.pool, filter, MAX_PRACTITIONERS, 0).await?;
     if practitioners.is_empty() {
-        return Ok(Json(SlotPage {
-            items: vec![],
-            limit,
-            offset,
-            next_offset: None,
-        }));
+        return Ok(vec![]);
     }
     let mut zones = HashMap::new();
     let mut overall: Option<Span> = None;
     for p in &practitioners {
         let tz = TimeZone::parse(&p.time_zone)?.0;
-        let span = days_span(tz, q.from, q.to);
+        let span = days_span(tz, from, to);
         overall = Some(match overall {
             None => span,
             Some(o) => Span {
@@ -121,7 +147,7 @@ pub async fn search(
     let busy = db::appointments::busy(&state.pool, &ids, overall).await?;
     let holds = db::waitlist::active_holds(&state.pool, &ids, overall).await?;
     let me = match caller.role() {
-        Role::Patient => caller_id(&caller).ok(),
+        Role::Patient => caller_id(caller).ok(),
         _ => None,
     };
     let now = Utc::now();
@@ -153,7 +179,7 @@ pub async fn search(
                     .map(|h| h.span()),
             )
             .collect();
-        for slot in schedule.slots(kind.duration(), q.from, q.to) {
+        for slot in schedule.slots(kind.duration(), from, to) {
             if slot.start > now && !taken.iter().any(|t| t.overlaps(&slot)) {
                 slots.push(Slot {
                     practitioner_id: p.id,
@@ -166,15 +192,5 @@ pub async fn search(
         }
     }
     slots.sort_by_key(|s| (s.starts_at, s.practitioner_id));
-    let items: Vec<Slot> = slots
-        .into_iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .collect();
-    Ok(Json(SlotPage {
-        next_offset: next_offset(items.len(), limit, offset),
-        items,
-        limit,
-        offset,
-    }))
+    Ok(slots)
 }

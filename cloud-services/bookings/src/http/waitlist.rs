@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
+use episante_kit::audit::Purpose;
 use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -62,6 +63,7 @@ pub struct JoinWaitlist {
 pub async fn join(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Json(body): Json<JoinWaitlist>,
 ) -> ApiResult<(StatusCode, Json<WaitlistEntry>)> {
     let patient_id = match caller.role() {
@@ -96,11 +98,19 @@ pub async fn join(
     if window.end <= Utc::now() {
         return Err(ApiError::Invalid("the date range is in the past".into()));
     }
-    let row = db::waitlist::insert(&state.pool, patient_id, practitioner.id, window).await?;
+    let mut tx = state.pool.begin().await?;
+    let row = db::waitlist::insert(&mut *tx, patient_id, practitioner.id, window).await?;
+    let detail = serde_json::json!({ "waitlist_entry_id": row.id });
+    state
+        .audit
+        .record(&caller, &purpose, "waitlist.join", Some(patient_id), detail)
+        .await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(row.into())))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Admins only.
     pub patient_id: Option<Uuid>,
@@ -118,12 +128,13 @@ pub struct WaitlistPage {
 }
 
 /// Waitlist entries in order of arrival (patients: their own).
-#[utoipa::path(get, path = "/v1/waitlist", tag = "waitlist", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_waitlist", get, path = "/v1/waitlist", tag = "waitlist", security(("bearer" = [])),
     params(ListParams),
     responses((status = 200, body = WaitlistPage), (status = 403, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Query(q): Query<ListParams>,
 ) -> ApiResult<Json<WaitlistPage>> {
     caller.require(&[Role::Admin, Role::Patient])?;
@@ -138,6 +149,28 @@ pub async fn list(
     };
     let rows =
         db::waitlist::list(&state.pool, patient_id, q.practitioner_id, limit, offset).await?;
+    // One audit event per patient shown (one for the query when nobody is).
+    let mut patients: Vec<Uuid> = rows.iter().map(|r| r.patient_id).collect();
+    patients.sort();
+    patients.dedup();
+    let detail = serde_json::json!({ "practitioner_id": q.practitioner_id });
+    let mut events: Vec<_> = patients
+        .iter()
+        .map(|p| {
+            let e = &state.audit;
+            e.event(&caller, &purpose, "waitlist.read", Some(*p), detail.clone())
+        })
+        .collect();
+    if events.is_empty() {
+        let detail =
+            serde_json::json!({ "patient_id": patient_id, "practitioner_id": q.practitioner_id });
+        events.push(
+            state
+                .audit
+                .event(&caller, &purpose, "waitlist.read", None, detail),
+        );
+    }
+    state.audit.publish(events).await?;
     Ok(Json(WaitlistPage {
         next_offset: next_offset(rows.len(), limit, offset),
         items: rows.into_iter().map(Into::into).collect(),
@@ -153,6 +186,7 @@ pub async fn list(
 pub async fn leave(
     State(state): State<AppState>,
     caller: AuthUser,
+    purpose: Purpose,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     caller.require(&[Role::Admin, Role::Patient])?;
@@ -167,6 +201,17 @@ pub async fn leave(
     db::waitlist::set_status(&mut *tx, id, "left").await?;
     // A slot held for this entry lapses now; the upkeep task hands it to the next in line.
     db::waitlist::lapse_holds_of_entry(&mut *tx, id).await?;
+    let detail = serde_json::json!({ "waitlist_entry_id": id });
+    state
+        .audit
+        .record(
+            &caller,
+            &purpose,
+            "waitlist.leave",
+            Some(row.patient_id),
+            detail,
+        )
+        .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

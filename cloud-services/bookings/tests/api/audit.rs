@@ -111,3 +111,84 @@ async fn appointment_reads_and_marks_are_audited_with_who_why_and_whose() {
     assert_eq!(marks[0].patient_id, Some(patient.id));
     assert_eq!(marks[0].actor, practice.clinician.id.to_string());
 }
+
+#[tokio::test]
+async fn appointment_and_waitlist_writes_are_audited_before_they_are_made() {
+    let app = spawn_app().await;
+    let practice = open_practice(&app, "dermatology").await;
+    let patient = app.user(Role::Patient, "Pat Writes").await;
+    let first = practice.slot_after(Span::days(3));
+    let booked = app
+        .book(&patient.token, &practice.booking(first, None), None)
+        .await;
+    let booked = id_of(expect_status(booked, StatusCode::CREATED).await);
+    let moved = app
+        .post(
+            &format!("/v1/appointments/{booked}/reschedule"),
+            &patient.token,
+            &serde_json::json!({ "starts_at": first + Span::hours(1) }),
+        )
+        .await;
+    let moved = id_of(expect_status(moved, StatusCode::CREATED).await);
+    let cancelled = app
+        .post(
+            &format!("/v1/appointments/{moved}/cancel"),
+            &patient.token,
+            &serde_json::json!({}),
+        )
+        .await;
+    expect_status(cancelled, StatusCode::OK).await;
+    let today = chrono::Utc::now().date_naive();
+    let joined = app
+        .post(
+            "/v1/waitlist",
+            &patient.token,
+            &serde_json::json!({
+                "practitioner_id": practice.practitioner,
+                "from_date": today + Span::days(1),
+                "to_date": today + Span::days(7),
+            }),
+        )
+        .await;
+    let entry = id_of(expect_status(joined, StatusCode::CREATED).await);
+    let listed = app.get("/v1/waitlist", app.admin()).await;
+    expect_status(listed, StatusCode::OK).await;
+    let left = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/waitlist/{entry}"),
+            Some(&patient.token),
+            None,
+        )
+        .await;
+    assert_eq!(left.status(), StatusCode::NO_CONTENT);
+
+    let events = audit_events(&app).await;
+    let of = |action: &str| -> Vec<&AuditEvent> {
+        events.iter().filter(|e| e.action == action).collect()
+    };
+    for (action, detail_key, id) in [
+        ("appointment.book", "appointment_id", booked),
+        ("appointment.reschedule", "appointment_id", moved),
+        ("appointment.cancel", "appointment_id", moved),
+        ("waitlist.join", "waitlist_entry_id", entry),
+        ("waitlist.leave", "waitlist_entry_id", entry),
+    ] {
+        let found = of(action);
+        assert_eq!(found.len(), 1, "{action}: {events:#?}");
+        assert_eq!(found[0].patient_id, Some(patient.id), "{action}");
+        assert_eq!(found[0].actor, patient.id.to_string(), "{action}");
+        assert_eq!(found[0].detail[detail_key], id.to_string(), "{action}");
+    }
+    assert_eq!(
+        of("appointment.reschedule")[0].detail["rescheduled_from"],
+        booked.to_string()
+    );
+    let reads = of("waitlist.read");
+    assert!(
+        reads
+            .iter()
+            .any(|e| e.patient_id == Some(patient.id) && e.actor_role == "admin"),
+        "{events:#?}"
+    );
+}

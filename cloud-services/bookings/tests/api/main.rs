@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit;
 mod booking;
+mod fhir;
 mod problems;
 mod rbac;
 mod reminders;

@@ -223,6 +223,7 @@ async fn bad_input_gets_problem_json() {
         .await
         .unwrap();
     assert!(openapi["paths"]["/v1/appointments/{id}/reschedule"].is_object());
+    episante_testkit::openapi::assert_valid_openapi("bookings", &openapi);
 }
 
 #[tokio::test]
@@ -253,4 +254,16 @@ async fn huge_offsets_and_nul_text_are_client_errors_not_server_errors() {
         .get("/v1/practitioners?specialty=a%00b", app.admin())
         .await;
     assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn fuzzing_the_published_api_finds_no_server_error_and_no_undocumented_answer() {
+    let app = spawn_app().await;
+    // Something to find: a practice with free slots and a booking.
+    let practice = open_practice(&app, "cardiology").await;
+    let patient = app.user(Role::Patient, "Ada").await;
+    let start = practice.slot_after(Duration::hours(2));
+    app.book(&patient.token, &practice.booking(start, None), None)
+        .await;
+    episante_testkit::fuzz::assert_fuzz_clean("bookings", &app.base, app.admin(), None).await;
 }

@@ -97,7 +97,9 @@ impl EventBus for KafkaBus {
             .create()
             .map_err(kafka_err)?;
         consumer.subscribe(topics).map_err(kafka_err)?;
-        Ok(Box::new(KafkaSubscription { consumer }))
+        Ok(Box::new(KafkaSubscription {
+            consumer: Some(consumer),
+        }))
     }
 
     fn ensure_topics<'a>(&'a self, topics: &'a [&'a str]) -> BusFuture<'a, ()> {
@@ -144,13 +146,35 @@ impl EventBus for KafkaBus {
 }
 
 struct KafkaSubscription {
-    consumer: StreamConsumer,
+    /// `Some` until the subscription is dropped.
+    consumer: Option<StreamConsumer>,
+}
+
+impl KafkaSubscription {
+    fn consumer(&self) -> &StreamConsumer {
+        self.consumer.as_ref().expect("taken only by drop")
+    }
+}
+
+impl Drop for KafkaSubscription {
+    /// Closing a group consumer leaves the group, and librdkafka can block doing so for as long
+    /// as the coordinator is unreachable, or for ever (rust-rdkafka#509): a shutdown, or a test
+    /// whose Kafka is already gone, would hang on it. The close runs on a detached thread; the
+    /// process exiting ends it if it never returns. Offsets are committed per record, so an
+    /// unfinished close loses nothing.
+    fn drop(&mut self) {
+        if let Some(consumer) = self.consumer.take() {
+            let _ = std::thread::Builder::new()
+                .name("kafka-consumer-close".into())
+                .spawn(move || drop(consumer));
+        }
+    }
 }
 
 impl EventSubscription for KafkaSubscription {
     fn next(&mut self) -> BusFuture<'_, EventRecord> {
         Box::pin(async move {
-            let message = self.consumer.recv().await.map_err(kafka_err)?;
+            let message = self.consumer().recv().await.map_err(kafka_err)?;
             Ok(EventRecord {
                 topic: message.topic().to_string(),
                 partition: message.partition(),
@@ -170,7 +194,7 @@ impl EventSubscription for KafkaSubscription {
             Offset::Offset(record.offset + 1),
         )
         .map_err(kafka_err)?;
-        self.consumer
+        self.consumer()
             .commit(&list, CommitMode::Async)
             .map_err(kafka_err)
     }
@@ -180,11 +204,11 @@ impl EventSubscription for KafkaSubscription {
         // local (no broker round trip), which the safe API does not expose.
         let topic = std::ffi::CString::new(record.topic.as_str()).ok()?;
         let (mut low, mut high) = (0i64, 0i64);
-        // SAFETY: the client pointer is valid while `self.consumer` lives, the topic is a valid
+        // SAFETY: the client pointer is valid while `self.consumer` is `Some`, the topic is a valid
         // NUL-terminated string for the call, and the out-pointers point to live locals.
         let err = unsafe {
             rdkafka::bindings::rd_kafka_get_watermark_offsets(
-                self.consumer.client().native_ptr(),
+                self.consumer().client().native_ptr(),
                 topic.as_ptr(),
                 record.partition,
                 &mut low,

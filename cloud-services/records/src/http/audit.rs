@@ -18,6 +18,7 @@ use crate::audit::Verification;
 use crate::db::audit::AuditQuery;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     pub patient_id: Option<Uuid>,
     pub actor: Option<String>,
@@ -45,7 +46,7 @@ pub struct AuditEvent {
 
 /// Audit entries, oldest first: every access in records, alerts and bookings. Admins see all; a
 /// patient must name their own record (`patient_id`) and sees who accessed it.
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_audit", get, path = "/v1/audit", tag = "audit", security(("bearer" = [])),
     params(AuditParams),
     responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = Problem),
         (status = 404, description = "Not the patient's own record", body = Problem),

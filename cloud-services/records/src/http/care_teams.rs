@@ -44,7 +44,7 @@ async fn load(state: &AppState, id: Uuid) -> Result<CareTeam, ApiError> {
 }
 
 /// Creates a care team.
-#[utoipa::path(post, path = "/v1/care-teams", tag = "care-teams", security(("bearer" = [])),
+#[utoipa::path(operation_id = "create_care_teams", post, path = "/v1/care-teams", tag = "care-teams", security(("bearer" = [])),
     request_body = CreateCareTeam,
     responses((status = 201, body = CareTeam), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
@@ -64,13 +64,14 @@ pub async fn create(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TeamListParams {
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
 
 /// Lists care teams.
-#[utoipa::path(get, path = "/v1/care-teams", tag = "care-teams", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_care_teams", get, path = "/v1/care-teams", tag = "care-teams", security(("bearer" = [])),
     params(TeamListParams), responses((status = 200, body = Vec<CareTeamRow>)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -85,7 +86,7 @@ pub async fn list(
 }
 
 /// One care team with its members and patients.
-#[utoipa::path(get, path = "/v1/care-teams/{id}", tag = "care-teams", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_care_teams", get, path = "/v1/care-teams/{id}", tag = "care-teams", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Team id")),
     responses((status = 200, body = CareTeam), (status = 404, body = Problem)))]
 pub async fn get(

@@ -16,7 +16,7 @@ use crate::db::devices::DeviceAssignment;
 use crate::db::{self, CONSTRAINTS};
 
 /// Devices assigned to the patient.
-#[utoipa::path(get, path = "/v1/patients/{id}/devices", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_devices", get, path = "/v1/patients/{id}/devices", tag = "devices", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Patient id")),
     responses((status = 200, body = Vec<DeviceAssignment>), (status = 404, body = Problem)))]
 pub async fn list(

@@ -15,12 +15,13 @@ use crate::domain::history::{HistoryContent, HistoryKind};
 use crate::store::HistoryEntry;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     pub kind: Option<HistoryKind>,
 }
 
 /// The patient's history, oldest first.
-#[utoipa::path(get, path = "/v1/patients/{id}/history", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_history", get, path = "/v1/patients/{id}/history", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Patient id"), HistoryParams),
     responses((status = 200, body = Vec<HistoryEntry>), (status = 404, body = Problem)))]
 pub async fn list(
@@ -55,7 +56,7 @@ pub struct CreateHistoryEntry {
 }
 
 /// Adds an entry (admin, or a clinician in the patient's care team).
-#[utoipa::path(post, path = "/v1/patients/{id}/history", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(operation_id = "create_history", post, path = "/v1/patients/{id}/history", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Patient id")), request_body = CreateHistoryEntry,
     responses((status = 201, body = HistoryEntry), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(

@@ -112,7 +112,7 @@ pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiEr
         care_teams::add_member, care_teams::remove_member,
         care_teams::add_patient, care_teams::remove_patient,
         audit::list, audit::verify,
-        fhir::patient, fhir::observations,
+        fhir::metadata, fhir::patient, fhir::observations,
         keys::rotate, keys::rewrap,
     ),
     tags(
@@ -168,8 +168,16 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         )
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", post(audit::verify))
-        .route("/v1/fhir/Patient/{id}", get(fhir::patient))
-        .route("/v1/fhir/Observation", get(fhir::observations))
+        .merge(
+            Router::new()
+                .route("/v1/fhir/metadata", get(fhir::metadata))
+                .route("/v1/fhir/Patient/{id}", get(fhir::patient))
+                .route("/v1/fhir/Observation", get(fhir::observations))
+                .route("/v1/fhir/{*other}", axum::routing::any(fhir::unknown))
+                .layer(axum::middleware::from_fn(
+                    episante_kit::fhir::operation_outcomes,
+                )),
+        )
         .route("/v1/records/keys/rotate", post(keys::rotate))
         .route("/v1/records/keys/rewrap", post(keys::rewrap))
         .with_state(state);

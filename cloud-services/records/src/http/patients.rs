@@ -33,7 +33,7 @@ pub struct CreatePatient {
 }
 
 /// Creates a patient record (admin).
-#[utoipa::path(post, path = "/v1/patients", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(operation_id = "create_patients", post, path = "/v1/patients", tag = "patients", security(("bearer" = [])),
     request_body = CreatePatient,
     responses((status = 201, body = Patient), (status = 403, body = Problem),
         (status = 409, description = "National id or user already used", body = Problem),
@@ -62,6 +62,7 @@ pub async fn create(
 
 /// `GET /v1/patients`: non-identifying filters only.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Include archived records.
     pub archived: Option<bool>,
@@ -97,7 +98,7 @@ pub struct PatientPage {
 }
 
 /// Lists the patients the caller may see (no identifying filters: see `search`).
-#[utoipa::path(get, path = "/v1/patients", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_patients", get, path = "/v1/patients", tag = "patients", security(("bearer" = [])),
     params(ListParams),
     responses((status = 200, body = PatientPage),
         (status = 400, description = "name or national_id in the URL: use POST /v1/patients/search", body = Problem),
@@ -217,7 +218,7 @@ pub async fn visible_patient(
 }
 
 /// One patient.
-#[utoipa::path(get, path = "/v1/patients/{id}", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_patients", get, path = "/v1/patients/{id}", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Patient id")),
     responses((status = 200, body = Patient), (status = 404, description = "No such patient, or not yours", body = Problem)))]
 pub async fn get(

@@ -9,6 +9,8 @@ use episante_protocol::{Reading, ReadingBatch, VitalKind};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use episante_testkit::fhir::assert_valid_fhir;
+
 use crate::helpers::{spawn_app, spawn_app_with, Options};
 
 async fn fhir_get(app: &crate::helpers::TestApp, path: &str) -> (StatusCode, String, Value) {
@@ -60,14 +62,110 @@ async fn patient_resource_is_valid_fhir_r4() {
     assert_eq!(r["address"][0]["postalCode"], "SW1Y 4JH");
     assert_eq!(r["address"][0]["country"], "GB");
     assert!(r["meta"]["lastUpdated"].as_str().unwrap().ends_with('Z'));
-    // Unknown patient: 404 problem.
-    let (status, _, body) = fhir_get(
+    assert_valid_fhir("the Patient", &r);
+    // Unknown patient: 404, as a FHIR OperationOutcome.
+    let (status, content_type, body) = fhir_get(
         &app,
         "/v1/fhir/Patient/6f1c1b9e-8d0e-4a8a-9a55-2a0b1f0b7f00",
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body["detail"].is_string());
+    assert_eq!(content_type, "application/fhir+json");
+    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+    assert_eq!(body["issue"][0]["code"], "not-found");
+    assert_valid_fhir("a not-found OperationOutcome", &body);
+}
+
+#[tokio::test]
+async fn fhir_errors_are_operation_outcomes_and_metadata_says_what_is_served() {
+    let app = spawn_app().await;
+    // A bad id in the path, a bad query, no token, an unknown resource type, a wrong method:
+    // each its own status, each an OperationOutcome.
+    for (method, path, token, status, code) in [
+        (
+            Method::GET,
+            "/v1/fhir/Patient/not-a-uuid",
+            true,
+            StatusCode::BAD_REQUEST,
+            "structure",
+        ),
+        (
+            Method::GET,
+            "/v1/fhir/Observation?patient=nobody",
+            true,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            Method::GET,
+            "/v1/fhir/Observation",
+            true,
+            StatusCode::BAD_REQUEST,
+            "structure",
+        ),
+        (
+            Method::GET,
+            "/v1/fhir/Patient/6f1c1b9e-8d0e-4a8a-9a55-2a0b1f0b7f00",
+            false,
+            StatusCode::UNAUTHORIZED,
+            "login",
+        ),
+        (
+            Method::GET,
+            "/v1/fhir/Encounter",
+            true,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        ),
+        (
+            Method::DELETE,
+            "/v1/fhir/Patient/6f1c1b9e-8d0e-4a8a-9a55-2a0b1f0b7f00",
+            true,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "not-found",
+        ),
+    ] {
+        let mut request = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.base));
+        if token {
+            request = request.bearer_auth(app.admin());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{method} {path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/fhir+json",
+            "{method} {path}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["resourceType"], "OperationOutcome", "{path}: {body}");
+        assert_eq!(body["issue"][0]["severity"], "error");
+        assert_eq!(body["issue"][0]["code"], code, "{path}: {body}");
+        assert!(body["issue"][0]["diagnostics"].is_string());
+    }
+    // The CapabilityStatement is public and valid.
+    let response = app
+        .http
+        .get(format!("{}/v1/fhir/metadata", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let statement: Value = response.json().await.unwrap();
+    assert_eq!(statement["resourceType"], "CapabilityStatement");
+    assert_eq!(statement["fhirVersion"], "4.0.1");
+    let types: Vec<&str> = statement["rest"][0]["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"Patient") && types.contains(&"Observation"),
+        "{types:?}"
+    );
+    assert_valid_fhir("the CapabilityStatement", &statement);
 }
 
 #[tokio::test]
@@ -108,6 +206,7 @@ async fn observations_come_from_the_alerts_vitals_history() {
             (VitalKind::HeartRate, 70.0 + step as f64),
             (VitalKind::Spo2, 97.0),
             (VitalKind::SystolicBp, 120.0),
+            (VitalKind::DiastolicBp, 80.0),
         ]
         .into_iter()
         .map(|(kind, value)| {
@@ -154,6 +253,7 @@ async fn observations_come_from_the_alerts_vitals_history() {
     };
     assert_eq!(bundle["resourceType"], "Bundle");
     assert_eq!(bundle["type"], "searchset");
+    assert_valid_fhir("the vital-signs bundle", &bundle);
     let entries = bundle["entry"].as_array().unwrap();
     let mut codes = std::collections::BTreeSet::new();
     for e in entries {
@@ -168,20 +268,43 @@ async fn observations_come_from_the_alerts_vitals_history() {
         );
         assert_eq!(o["code"]["coding"][0]["system"], "http://loinc.org");
         assert_eq!(o["subject"]["reference"], format!("Patient/{id}"));
-        assert_eq!(o["valueQuantity"]["system"], "http://unitsofmeasure.org");
+        let oid = o["id"].as_str().unwrap();
+        assert!(episante_kit::fhir::is_valid_id(oid), "{oid}");
         assert!(
             o["effectivePeriod"]["start"].is_string() && o["effectivePeriod"]["end"].is_string()
         );
+        let coded: Vec<&str> = o["code"]["coding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["code"].as_str().unwrap())
+            .collect();
+        // Blood pressure is one panel with both components; the rest carry a quantity.
+        let quantities: Vec<&Value> = if coded == ["85354-9"] {
+            assert!(o.get("valueQuantity").is_none());
+            let parts = o["component"].as_array().unwrap();
+            assert_eq!(parts[0]["code"]["coding"][0]["code"], "8480-6");
+            assert_eq!(parts[1]["code"]["coding"][0]["code"], "8462-4");
+            parts.iter().map(|c| &c["valueQuantity"]).collect()
+        } else {
+            vec![&o["valueQuantity"]]
+        };
+        for q in &quantities {
+            assert_eq!(q["system"], "http://unitsofmeasure.org");
+        }
         codes.insert((
-            o["code"]["coding"][0]["code"].as_str().unwrap().to_string(),
-            o["valueQuantity"]["code"].as_str().unwrap().to_string(),
+            coded.join("+"),
+            quantities[0]["code"].as_str().unwrap().to_string(),
         ));
     }
-    let expected: std::collections::BTreeSet<_> =
-        [("8867-4", "/min"), ("59408-5", "%"), ("8480-6", "mm[Hg]")]
-            .into_iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+    let expected: std::collections::BTreeSet<_> = [
+        ("8867-4", "/min"),
+        ("2708-6+59408-5", "%"),
+        ("85354-9", "mm[Hg]"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
     assert_eq!(codes, expected);
     // Filter by code; bad input.
     let (_, _, hr) = fhir_get(
@@ -197,6 +320,18 @@ async fn observations_come_from_the_alerts_vitals_history() {
         (first - 72.5).abs() < 0.01,
         "the first minute's mean HR: {first}"
     );
+    let (_, _, spo2) = fhir_get(
+        &app,
+        &format!("/v1/fhir/Observation?patient={id}&code=2708-6"),
+    )
+    .await;
+    assert_eq!(spo2["total"], 2);
+    let (_, _, bp) = fhir_get(
+        &app,
+        &format!("/v1/fhir/Observation?patient={id}&code=85354-9"),
+    )
+    .await;
+    assert_eq!(bp["total"], 2);
     let (status, _, _) = fhir_get(&app, "/v1/fhir/Observation?patient=nobody").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

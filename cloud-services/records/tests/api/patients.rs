@@ -289,10 +289,36 @@ async fn nul_characters_are_refused_with_a_client_error() {
         )
         .await;
     assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("/name:"),
+        "{body}"
+    );
     let mut patient = patient_body("Null", "1850712345678");
     patient["family_name"] = serde_json::json!("Lo\u{0}velace");
     let (status, body) = app
         .call(Method::POST, "/v1/patients", app.admin(), Some(patient))
         .await;
     assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("/family_name:"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_valid() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app
+        .http
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    episante_testkit::openapi::assert_valid_openapi("records", &doc);
 }

@@ -1,0 +1,141 @@
+//! The error answers every operation can give, declared once for every service's document.
+//!
+//! `server::service_router` turns every error into problem JSON (FHIR routes: an
+//! `OperationOutcome`), whatever produced it: a handler, an extractor refusing a query or body,
+//! the token check, the body limit. The document says so here, once, rather than in each of a
+//! hundred `#[utoipa::path]` annotations that would drift: each operation gets the statuses its
+//! shape makes possible (401/403 when it needs a token, 404 when its path names something,
+//! 413/415 when it takes a body, 400/422 for bad input, 503 when a dependency is down), and every
+//! error response, declared here or by the handler, carries the error media type and schema.
+
+use serde_json::{json, Map, Value};
+use utoipa::openapi::OpenApi;
+use utoipa::PartialSchema;
+
+use crate::fhir::OperationOutcome;
+use crate::problem::Problem;
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+fn describe(status: &str) -> &'static str {
+    match status {
+        "400" => "Malformed request (query, body or JSON)",
+        "401" => "No valid bearer token",
+        "403" => "The caller's role or scopes do not allow this",
+        "404" => "Nothing at this path, or nothing the caller may see",
+        "413" => "Body too large",
+        "415" => "Body is not JSON",
+        "422" => "Well-formed but invalid input",
+        "503" => "A dependency (database, bus, Vault) is unavailable; retry",
+        _ => "Error",
+    }
+}
+
+/// The service's OpenAPI document as served at `/openapi.json`, errors declared.
+pub fn with_error_responses(openapi: OpenApi) -> Value {
+    let mut doc = serde_json::to_value(&openapi).expect("OpenAPI serialises");
+    let schemas = doc["components"]
+        .as_object_mut()
+        .map(|c| c.entry("schemas").or_insert_with(|| json!({})))
+        .and_then(Value::as_object_mut);
+    if let Some(schemas) = schemas {
+        schemas.insert("Problem".into(), json!(Problem::schema()));
+        schemas.insert("OperationOutcome".into(), json!(OperationOutcome::schema()));
+    }
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return doc;
+    };
+    for (path, item) in paths.iter_mut() {
+        let fhir = crate::fhir::is_fhir_path(path);
+        let content = if fhir {
+            json!({ "application/fhir+json": {
+                "schema": { "$ref": "#/components/schemas/OperationOutcome" } } })
+        } else {
+            json!({ "application/problem+json": {
+                "schema": { "$ref": "#/components/schemas/Problem" } } })
+        };
+        for method in METHODS {
+            let Some(op) = item.get_mut(method).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let protected = op
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|s| !s.is_empty());
+            let has_body = op.contains_key("requestBody");
+            let mut statuses = vec!["400", "422", "503"];
+            if protected {
+                statuses.extend(["401", "403"]);
+            }
+            if path.contains('{') {
+                statuses.push("404");
+            }
+            if has_body {
+                statuses.extend(["413", "415"]);
+            }
+            let responses = op
+                .entry("responses")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("responses is an object");
+            for status in statuses {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| json!({ "description": describe(status) }));
+            }
+            set_error_content(responses, &content);
+        }
+    }
+    doc
+}
+
+/// Every 4xx/5xx response answers with the error media type and schema.
+fn set_error_content(responses: &mut Map<String, Value>, content: &Value) {
+    for (status, response) in responses.iter_mut() {
+        if status.starts_with('4') || status.starts_with('5') {
+            response["content"] = content.clone();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::openapi::path::{OperationBuilder, PathItemBuilder, PathsBuilder};
+    use utoipa::openapi::{HttpMethod, OpenApiBuilder};
+
+    #[test]
+    fn operations_get_the_errors_their_shape_allows_in_the_error_media_types() {
+        let op = OperationBuilder::new()
+            .response("200", utoipa::openapi::Response::new("ok"))
+            .build();
+        let paths = PathsBuilder::new()
+            .path(
+                "/v1/things/{id}",
+                PathItemBuilder::new()
+                    .operation(HttpMethod::Get, op.clone())
+                    .build(),
+            )
+            .path(
+                "/v1/fhir/Thing",
+                PathItemBuilder::new()
+                    .operation(HttpMethod::Get, op)
+                    .build(),
+            )
+            .build();
+        let doc = with_error_responses(OpenApiBuilder::new().paths(paths).build());
+        let thing = &doc["paths"]["/v1/things/{id}"]["get"]["responses"];
+        assert!(thing["404"]["content"]["application/problem+json"].is_object());
+        assert!(
+            thing["422"].is_object() && thing["401"].is_null(),
+            "{thing}"
+        );
+        let fhir = &doc["paths"]["/v1/fhir/Thing"]["get"]["responses"];
+        assert_eq!(
+            fhir["400"]["content"]["application/fhir+json"]["schema"]["$ref"],
+            "#/components/schemas/OperationOutcome"
+        );
+        assert!(fhir["404"].is_null());
+        assert!(doc["components"]["schemas"]["Problem"].is_object());
+    }
+}
