@@ -142,10 +142,20 @@ struct Status {
     agent_version: Option<String>,
 }
 
+/// How long the bridge link may hear nothing from the router before it asks to be scheduled.
+const NUDGE_AFTER: Duration = Duration::from_millis(20);
+
 impl KafkaBridge {
     async fn pump(mut self, mut rx: LinkRx, shutdown: Shutdown) {
         let mut tick = tokio::time::interval((self.linger / 2).max(Duration::from_millis(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // rumqttd 0.20 can leave this link paused with readings in its log and no wake-up due
+        // (seen in a 10,000-device connect storm: the bridge sat idle for 20 s while thousands of
+        // forwarded batches waited). A link that heard nothing for a while asks to be scheduled;
+        // on a link that is not paused the router ignores it.
+        let mut nudge = tokio::time::interval(NUDGE_AFTER);
+        nudge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heard = Instant::now();
         loop {
             let notification = tokio::select! {
                 n = rx.next() => n,
@@ -153,8 +163,16 @@ impl KafkaBridge {
                     self.flush_aged().await;
                     continue;
                 }
+                _ = nudge.tick() => {
+                    if heard.elapsed() >= NUDGE_AFTER && rx.wake().await.is_err() {
+                        tracing::error!("cannot wake the MQTT bridge link");
+                        break;
+                    }
+                    continue;
+                }
                 _ = shutdown.wait() => break,
             };
+            heard = Instant::now();
             match notification {
                 Ok(Some(Notification::Forward(forward))) => {
                     self.handle(&forward.publish.topic, &forward.publish.payload)

@@ -33,6 +33,8 @@ pub struct BrokerMetrics {
     pub sessions_cut: Family<Reason, Counter>,
     pub pending_handshakes: Gauge,
     pub rate_limited: Counter,
+    /// PUBLISH packets sessions have handed to the router.
+    pub publishes_forwarded: Counter,
 }
 
 impl BrokerMetrics {
@@ -54,7 +56,13 @@ impl BrokerMetrics {
             sessions_cut: Family::default(),
             pending_handshakes: Gauge::default(),
             rate_limited: Counter::default(),
+            publishes_forwarded: Counter::default(),
         };
+        registry.register(
+            "episante_broker_publishes_forwarded",
+            "PUBLISH packets device sessions handed to the MQTT router",
+            m.publishes_forwarded.clone(),
+        );
         let r = registry;
         r.register(
             "episante_broker_connected_devices",

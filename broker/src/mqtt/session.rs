@@ -404,8 +404,14 @@ impl Session {
             Packet::Disconnect(..) => return Some(End::Graceful),
             other => return Some(End::Violation(format!("unexpected {other:?}"))),
         };
+        let is_publish = matches!(forward, Packet::Publish(..));
         match self.link_tx.send(forward).await {
-            Ok(_) => None,
+            Ok(_) => {
+                if is_publish {
+                    self.ctx.metrics.publishes_forwarded.inc();
+                }
+                None
+            }
             Err(_) => Some(End::RouterGone),
         }
     }

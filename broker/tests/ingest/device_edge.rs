@@ -595,3 +595,52 @@ async fn devices_of_a_broker_that_died_without_goodbye_read_as_offline() {
     let offline = platform.devices("?offline=true").await;
     assert!(offline.iter().any(|d| d["device_id"] == "hubcrash"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_storm_acknowledges_every_device() {
+    const DEVICES: usize = 300;
+    // One source address for the whole storm (a fleet comes from many).
+    let platform = start_platform_with(|c| {
+        c.max_pending_handshakes_per_ip = DEVICES;
+        c.max_pending_handshakes = DEVICES;
+    })
+    .await;
+    let mut creds = vec![];
+    for i in 0..DEVICES {
+        creds.push(platform.register(&format!("hubstorm{i}")).await);
+    }
+    let port = platform.mqtt_port;
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in creds {
+        tasks.spawn(async move {
+            let id = c.id().to_string();
+            let mut device = connect(device_options(&c, c.secret(), port)).await?;
+            device.publish_batch(&batch(&id, 1, 6)).await;
+            device
+                .wait_ack(6, Duration::from_secs(30))
+                .await
+                .map_err(|e| format!("{id}: {e}"))
+        });
+    }
+    let mut failures = vec![];
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done.unwrap() {
+            failures.push(e);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {DEVICES} devices not acknowledged, e.g. {:?}\n{}",
+        failures.len(),
+        &failures[..failures.len().min(5)],
+        platform
+            .metrics_text()
+            .await
+            .lines()
+            .filter(|l| l.contains("readings_in")
+                || l.contains("acks_sent")
+                || l.contains("broker_sessions"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -384,3 +384,16 @@ async fn devices_are_valid_fhir_devices_readable_and_searchable_by_admins() {
         assert_eq!(body["resourceType"], "OperationOutcome", "{path}");
     }
 }
+
+#[tokio::test]
+async fn fuzzing_the_published_api_finds_no_server_error_and_no_undocumented_answer() {
+    let platform = start_platform().await;
+    platform.register("hubfuzz").await;
+    episante_testkit::fuzz::assert_fuzz_clean(
+        "devices",
+        &platform.registry,
+        &platform.admin_token,
+        None,
+    )
+    .await;
+}

@@ -1,6 +1,7 @@
 //! The `episante` binary as users run it, against a platform it starts itself (`episante up`) on
 //! real PostgreSQL, with real signals.
 
+mod client;
 mod commands;
 mod platform;
 mod sessions;

@@ -10,7 +10,7 @@
 
 use serde_json::{json, Map, Value};
 use utoipa::openapi::OpenApi;
-use utoipa::PartialSchema;
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::fhir::OperationOutcome;
 use crate::problem::Problem;
@@ -39,8 +39,16 @@ pub fn with_error_responses(openapi: OpenApi) -> Value {
         .map(|c| c.entry("schemas").or_insert_with(|| json!({})))
         .and_then(Value::as_object_mut);
     if let Some(schemas) = schemas {
-        schemas.insert("Problem".into(), json!(Problem::schema()));
-        schemas.insert("OperationOutcome".into(), json!(OperationOutcome::schema()));
+        // The error schemas and every schema they refer to.
+        let mut errors = vec![
+            ("Problem".to_string(), Problem::schema()),
+            ("OperationOutcome".to_string(), OperationOutcome::schema()),
+        ];
+        <Problem as ToSchema>::schemas(&mut errors);
+        <OperationOutcome as ToSchema>::schemas(&mut errors);
+        for (name, schema) in errors {
+            schemas.insert(name, json!(schema));
+        }
     }
     let Some(paths) = doc["paths"].as_object_mut() else {
         return doc;
@@ -137,5 +145,6 @@ mod tests {
         );
         assert!(fhir["404"].is_null());
         assert!(doc["components"]["schemas"]["Problem"].is_object());
+        assert!(doc["components"]["schemas"]["OutcomeIssue"].is_object());
     }
 }

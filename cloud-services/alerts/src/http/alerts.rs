@@ -23,7 +23,9 @@ pub struct ListParams {
     /// A clinician id, or `me`.
     pub assigned_to: Option<String>,
     /// 1 to 1000, default 200.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<i64>,
 }
 

@@ -326,3 +326,16 @@ async fn the_openapi_document_is_valid() {
         .unwrap();
     episante_testkit::openapi::assert_valid_openapi("alerts", &doc);
 }
+
+#[tokio::test]
+async fn fuzzing_the_published_api_finds_no_server_error_and_no_undocumented_answer() {
+    let app = spawn_app().await;
+    // The event stream never ends by itself: fuzzing it would only time out.
+    episante_testkit::fuzz::assert_fuzz_clean(
+        "alerts",
+        &app.base,
+        app.admin(),
+        Some("^/v1/alerts/stream$"),
+    )
+    .await;
+}

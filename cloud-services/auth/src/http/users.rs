@@ -19,6 +19,7 @@ pub struct CreateUser {
     pub display_name: String,
     pub role: Role,
     /// Initial password, at least 12 characters.
+    #[schema(min_length = 12)]
     pub password: String,
 }
 
@@ -66,7 +67,9 @@ fn person_role(role: Role) -> ApiResult<Role> {
 pub struct ListParams {
     pub role: Option<Role>,
     /// 1 to 500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<i64>,
 }
 

@@ -202,3 +202,13 @@ async fn a_service_role_cannot_reach_another_service_database() {
         .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
 }
+
+#[tokio::test]
+async fn fuzzing_the_published_api_finds_no_server_error_and_no_undocumented_answer() {
+    let app = spawn_app().await;
+    app.create_user(episante_kit::Role::Patient).await;
+    let token = app.admin_token().await;
+    // Logout would end the fuzzer's own session (every later answer a 401).
+    episante_testkit::fuzz::assert_fuzz_clean("auth", &app.base, &token, Some("^/v1/auth/logout"))
+        .await;
+}

@@ -35,8 +35,10 @@ impl From<AppointmentTypeRow> for AppointmentType {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateAppointmentType {
+    #[schema(min_length = 1)]
     pub name: String,
     /// 5 to 480.
+    #[schema(minimum = 5, maximum = 480)]
     pub duration_minutes: i32,
 }
 

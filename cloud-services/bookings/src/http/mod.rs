@@ -106,8 +106,10 @@ pub fn caller_id(caller: &AuthUser) -> Result<Uuid, ApiError> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Default 0.
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<i64>,
 }
 

@@ -103,7 +103,9 @@ pub struct ListParams {
     pub specialty: Option<String>,
     pub location: Option<String>,
     pub language: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<i64>,
 }
 

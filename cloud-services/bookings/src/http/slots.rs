@@ -34,7 +34,9 @@ pub struct SlotQuery {
     pub location: Option<String>,
     pub language: Option<String>,
     pub practitioner_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<i64>,
 }
 

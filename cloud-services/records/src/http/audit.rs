@@ -25,6 +25,7 @@ pub struct AuditParams {
     /// Entries after this sequence number (for paging), default 0.
     pub after_seq: Option<i64>,
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

@@ -295,7 +295,10 @@ pub async fn observations(
 /// What the platform's FHIR base (`/api/v1/fhir` at the gateway) serves, and which service
 /// serves it: records (`Patient`, `Observation`), bookings (`Practitioner`, `Schedule`, `Slot`,
 /// `Appointment`), the broker's registry (`Device`). `(type, interactions, search parameters)`.
-pub const FHIR_RESOURCES: &[(&str, &[&str], &[(&str, &str, &str)])] = &[
+/// A FHIR search parameter: `(name, type, documentation)`.
+pub type SearchParam = (&'static str, &'static str, &'static str);
+
+pub const FHIR_RESOURCES: &[(&str, &[&str], &[SearchParam])] = &[
     ("Patient", &["read"], &[]),
     (
         "Observation",

@@ -66,7 +66,9 @@ pub async fn create(
 pub struct ListParams {
     /// Include archived records.
     pub archived: Option<bool>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<i64>,
     /// Refused here (400): search with `POST /v1/patients/search`.
     #[param(ignore)]
@@ -86,7 +88,9 @@ pub struct PatientSearch {
     pub national_id: Option<String>,
     /// Include archived records.
     pub archived: Option<bool>,
+    #[schema(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<i64>,
 }
 
