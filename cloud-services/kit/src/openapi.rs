@@ -34,6 +34,9 @@ fn describe(status: &str) -> &'static str {
 /// The service's OpenAPI document as served at `/openapi.json`, errors declared.
 pub fn with_error_responses(openapi: OpenApi) -> Value {
     let mut doc = serde_json::to_value(&openapi).expect("OpenAPI serialises");
+    if !doc["components"].is_object() {
+        doc["components"] = json!({});
+    }
     let schemas = doc["components"]
         .as_object_mut()
         .map(|c| c.entry("schemas").or_insert_with(|| json!({})))

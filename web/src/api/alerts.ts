@@ -246,6 +246,17 @@ export interface components {
             /** @description Always `OperationOutcome`. */
             resourceType: string;
         };
+        OutcomeIssue: {
+            /**
+             * @description FHIR `issue-type`: `structure`, `login`, `forbidden`, `not-found`, `conflict`, `invalid`,
+             *     `throttled`, `transient` or `exception`.
+             */
+            code: string;
+            /** @description What went wrong, in words. */
+            diagnostics: string;
+            /** @description `error` for every failed request. */
+            severity: string;
+        };
         PatientRules: {
             /** @description What the engine applies: defaults with overrides. */
             effective: components["schemas"]["AlertRule"][];
@@ -327,11 +338,6 @@ export interface components {
             patient_id: string;
             resolution: string;
             series: components["schemas"]["VitalSeries"][];
-        };
-        OutcomeIssue: {
-            severity: string;
-            code: string;
-            diagnostics: string;
         };
     };
     responses: never;

@@ -443,6 +443,17 @@ export interface components {
             /** @description Always `OperationOutcome`. */
             resourceType: string;
         };
+        OutcomeIssue: {
+            /**
+             * @description FHIR `issue-type`: `structure`, `login`, `forbidden`, `not-found`, `conflict`, `invalid`,
+             *     `throttled`, `transient` or `exception`.
+             */
+            code: string;
+            /** @description What went wrong, in words. */
+            diagnostics: string;
+            /** @description `error` for every failed request. */
+            severity: string;
+        };
         /** @description The JSON body of every error response. */
         Problem: {
             detail: string;
@@ -531,11 +542,6 @@ export interface components {
             /** Format: int64 */
             offset: number;
             users: components["schemas"]["User"][];
-        };
-        OutcomeIssue: {
-            severity: string;
-            code: string;
-            diagnostics: string;
         };
     };
     responses: never;

@@ -537,9 +537,15 @@ export interface components {
             resourceType: string;
         };
         OutcomeIssue: {
-            severity: string;
+            /**
+             * @description FHIR `issue-type`: `structure`, `login`, `forbidden`, `not-found`, `conflict`, `invalid`,
+             *     `throttled`, `transient` or `exception`.
+             */
             code: string;
+            /** @description What went wrong, in words. */
             diagnostics: string;
+            /** @description `error` for every failed request. */
+            severity: string;
         };
         Practitioner: {
             /** Format: date-time */

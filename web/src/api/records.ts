@@ -483,9 +483,15 @@ export interface components {
             resourceType: string;
         };
         OutcomeIssue: {
-            severity: string;
+            /**
+             * @description FHIR `issue-type`: `structure`, `login`, `forbidden`, `not-found`, `conflict`, `invalid`,
+             *     `throttled`, `transient` or `exception`.
+             */
             code: string;
+            /** @description What went wrong, in words. */
             diagnostics: string;
+            /** @description `error` for every failed request. */
+            severity: string;
         };
         /** @description A patient record as the API shows it. */
         Patient: {
