@@ -1,6 +1,6 @@
 //! The registry's devices as FHIR R4 `Device` resources (read, and search by `_id`), with the
-//! access rule of `GET /v1/devices`. Errors leave as `OperationOutcome`s (the router's
-//! `episante_kit::fhir::operation_outcomes` layer).
+//! access rule of `GET /v1/devices`. Errors leave as `OperationOutcome`s
+//! (`episante_kit::fhir::operation_outcomes`, applied by the kit's server).
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -98,9 +98,4 @@ pub async fn devices(
         .map(|row| device_resource(&row.into()))
         .collect();
     Ok(fhir_response(searchset(resources, total.max(0) as usize)))
-}
-
-/// Any other FHIR path on this service: 404.
-pub async fn unknown() -> ApiError {
-    ApiError::NotFound("this FHIR server serves no such resource or interaction here".into())
 }

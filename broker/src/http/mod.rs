@@ -56,15 +56,8 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         .route("/v1/devices/{id}", get(devices::get))
         .route("/v1/devices/{id}/rotate", post(devices::rotate))
         .route("/v1/devices/{id}/revoke", post(devices::revoke))
-        .merge(
-            Router::new()
-                .route("/v1/fhir/Device", get(fhir::devices))
-                .route("/v1/fhir/Device/{id}", get(fhir::device))
-                .route("/v1/fhir/{*other}", axum::routing::any(fhir::unknown))
-                .layer(axum::middleware::from_fn(
-                    episante_kit::fhir::operation_outcomes,
-                )),
-        )
+        .route("/v1/fhir/Device", get(fhir::devices))
+        .route("/v1/fhir/Device/{id}", get(fhir::device))
         .with_state(state);
     service_router(
         api,

@@ -3,9 +3,10 @@
 //! `Appointment`; the broker's registry: `Device`).
 //!
 //! A FHIR client expects FHIR errors: every error answer under a service's `/v1/fhir` routes,
-//! whatever produced it (a handler, an extractor refusing a query, the token check), leaves as an
-//! `OperationOutcome` with the same status instead of our usual problem JSON. One layer
-//! ([`operation_outcomes`]) does it, so no FHIR handler has to remember.
+//! whatever produced it (a handler, an extractor refusing a query, the token check, an unknown
+//! route), leaves as an `OperationOutcome` with the same status instead of our usual problem
+//! JSON. One layer ([`operation_outcomes`], outermost in `server::service_router`) does it for
+//! every service, so no FHIR route or handler has to remember.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -93,17 +94,17 @@ pub fn is_fhir_path(path: &str) -> bool {
     path.starts_with("/v1/fhir/")
 }
 
-/// An error answer on a FHIR route: an `OperationOutcome` with `status`.
-pub fn outcome_response(status: StatusCode, diagnostics: &str) -> Response {
-    let mut response = fhir_response(operation_outcome(status, diagnostics));
-    *response.status_mut() = status;
-    response
-}
-
-/// Middleware for FHIR routes: error answers become `OperationOutcome`s (same status, headers
-/// such as `WWW-Authenticate` and `Retry-After` kept), successful ones pass untouched.
+/// Middleware, outermost in every service (`server::service_router`): an error answer to a
+/// request for a FHIR path becomes an `OperationOutcome` (same status, headers such as
+/// `WWW-Authenticate` and `Retry-After` kept), whatever produced it — a handler, an extractor,
+/// the token check, the input checks, the body limit, an unknown route. Everything else passes
+/// untouched.
 pub async fn operation_outcomes(request: Request, next: Next) -> Response {
+    let fhir = is_fhir_path(request.uri().path());
     let response = next.run(request).await;
+    if !fhir {
+        return response;
+    }
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

@@ -42,7 +42,11 @@ pub struct ServiceParts {
 pub fn service_router(api: Router, parts: ServiceParts) -> Router {
     let mut openapi = parts.openapi;
     add_bearer_scheme(&mut openapi);
-    let openapi = Arc::new(crate::openapi::with_error_responses(openapi));
+    // Serialised once: every request for the document gets the same bytes.
+    let openapi = axum::body::Bytes::from(
+        serde_json::to_vec(&crate::openapi::with_error_responses(openapi))
+            .expect("OpenAPI serialises"),
+    );
     let ops = Router::new()
         .route(
             "/health",
@@ -57,7 +61,7 @@ pub fn service_router(api: Router, parts: ServiceParts) -> Router {
             "/openapi.json",
             get(move || {
                 let openapi = openapi.clone();
-                async move { Json(openapi.as_ref().clone()) }
+                async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }
             }),
         );
     api.route_layer(middleware::from_fn_with_state(
@@ -79,6 +83,8 @@ pub fn service_router(api: Router, parts: ServiceParts) -> Router {
     }))
     // Outside the body limit and panic catcher, so their responses are rewritten too.
     .layer(middleware::map_response(problem_for_framework_errors))
+    // Outermost but for tracing: FHIR paths answer every error as an `OperationOutcome`.
+    .layer(middleware::from_fn(crate::fhir::operation_outcomes))
     .layer(TraceLayer::new_for_http())
 }
 
@@ -119,15 +125,10 @@ async fn problem_for_framework_errors(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    // Problem JSON, or a FHIR route's `OperationOutcome` (see `crate::fhir`): already an error
-    // body its client understands.
     let already_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| {
-            v.as_bytes().starts_with(b"application/problem+json")
-                || v.as_bytes().starts_with(crate::fhir::FHIR_JSON.as_bytes())
-        });
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
     if already_problem {
         return response;
     }

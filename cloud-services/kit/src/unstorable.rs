@@ -64,12 +64,10 @@ pub fn uri_has_nul(path_and_query: &str) -> bool {
 pub async fn refuse_unstorable_input(request: Request, next: Next) -> Response {
     let uri = request.uri().path_and_query().map_or("", |pq| pq.as_str());
     if uri_has_nul(uri) {
-        const DETAIL: &str = "the URL contains a NUL character (%00)";
-        // This layer stands before the FHIR routes' own: answer as they would.
-        if crate::fhir::is_fhir_path(request.uri().path()) {
-            return crate::fhir::outcome_response(StatusCode::BAD_REQUEST, DETAIL);
-        }
-        return problem_response(StatusCode::BAD_REQUEST, DETAIL);
+        return problem_response(
+            StatusCode::BAD_REQUEST,
+            "the URL contains a NUL character (%00)",
+        );
     }
     let has_body = matches!(
         *request.method(),

@@ -4,8 +4,8 @@
 //! Each search runs the same function as its JSON list (`practitioners::select`,
 //! `slots::free`, `appointments::visible`), so the FHIR API has the same access rules and audit
 //! trail by construction; this module only parses FHIR search parameters and shapes resources.
-//! Errors leave as `OperationOutcome`s (the router's `episante_kit::fhir::operation_outcomes`
-//! layer).
+//! Errors leave as `OperationOutcome`s (`episante_kit::fhir::operation_outcomes`, applied to
+//! every service's `/v1/fhir/` paths by the kit's server).
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -382,11 +382,6 @@ pub async fn appointments(
         listed.items.iter().map(appointment_resource).collect(),
         listed.total,
     ))
-}
-
-/// Any other FHIR path on this service: 404.
-pub async fn unknown() -> ApiError {
-    ApiError::NotFound("this FHIR server serves no such resource or interaction here".into())
 }
 
 #[cfg(test)]

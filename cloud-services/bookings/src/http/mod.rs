@@ -212,20 +212,13 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         )
         .route("/v1/waitlist", post(waitlist::join).get(waitlist::list))
         .route("/v1/waitlist/{id}", axum::routing::delete(waitlist::leave))
-        .merge(
-            Router::new()
-                .route("/v1/fhir/Practitioner", get(fhir::practitioners))
-                .route("/v1/fhir/Practitioner/{id}", get(fhir::practitioner))
-                .route("/v1/fhir/Schedule", get(fhir::schedules))
-                .route("/v1/fhir/Schedule/{id}", get(fhir::schedule))
-                .route("/v1/fhir/Slot", get(fhir::slots))
-                .route("/v1/fhir/Appointment", get(fhir::appointments))
-                .route("/v1/fhir/Appointment/{id}", get(fhir::appointment))
-                .route("/v1/fhir/{*other}", axum::routing::any(fhir::unknown))
-                .layer(axum::middleware::from_fn(
-                    episante_kit::fhir::operation_outcomes,
-                )),
-        )
+        .route("/v1/fhir/Practitioner", get(fhir::practitioners))
+        .route("/v1/fhir/Practitioner/{id}", get(fhir::practitioner))
+        .route("/v1/fhir/Schedule", get(fhir::schedules))
+        .route("/v1/fhir/Schedule/{id}", get(fhir::schedule))
+        .route("/v1/fhir/Slot", get(fhir::slots))
+        .route("/v1/fhir/Appointment", get(fhir::appointments))
+        .route("/v1/fhir/Appointment/{id}", get(fhir::appointment))
         .with_state(state);
     service_router(
         api,

@@ -443,8 +443,3 @@ pub fn capability_statement(software_version: &str) -> Value {
 pub async fn metadata() -> Response {
     fhir(capability_statement(env!("CARGO_PKG_VERSION")))
 }
-
-/// Any other FHIR path on this service: 404 (an `OperationOutcome`, like every FHIR error).
-pub async fn unknown() -> ApiError {
-    ApiError::NotFound("this FHIR server serves no such resource or interaction here".into())
-}

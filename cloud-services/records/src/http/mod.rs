@@ -168,16 +168,9 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         )
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", post(audit::verify))
-        .merge(
-            Router::new()
-                .route("/v1/fhir/metadata", get(fhir::metadata))
-                .route("/v1/fhir/Patient/{id}", get(fhir::patient))
-                .route("/v1/fhir/Observation", get(fhir::observations))
-                .route("/v1/fhir/{*other}", axum::routing::any(fhir::unknown))
-                .layer(axum::middleware::from_fn(
-                    episante_kit::fhir::operation_outcomes,
-                )),
-        )
+        .route("/v1/fhir/metadata", get(fhir::metadata))
+        .route("/v1/fhir/Patient/{id}", get(fhir::patient))
+        .route("/v1/fhir/Observation", get(fhir::observations))
         .route("/v1/records/keys/rotate", post(keys::rotate))
         .route("/v1/records/keys/rewrap", post(keys::rewrap))
         .with_state(state);

@@ -117,6 +117,14 @@ async fn fhir_errors_are_operation_outcomes_and_metadata_says_what_is_served() {
             StatusCode::NOT_FOUND,
             "not-found",
         ),
+        // Refused by the kit's input checks, before any FHIR route: still an OperationOutcome.
+        (
+            Method::GET,
+            "/v1/fhir/Patient/%00",
+            true,
+            StatusCode::BAD_REQUEST,
+            "structure",
+        ),
         (
             Method::DELETE,
             "/v1/fhir/Patient/6f1c1b9e-8d0e-4a8a-9a55-2a0b1f0b7f00",
