@@ -2,7 +2,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use episante_kit::ApiError;
+use episante_kit::Invalid;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -11,11 +11,11 @@ use sha2::{Digest, Sha256};
 pub struct DeviceId(String);
 
 impl DeviceId {
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         if episante_protocol::is_valid_device_id(raw) {
             Ok(DeviceId(raw.to_string()))
         } else {
-            Err(ApiError::Invalid(format!(
+            Err(Invalid(format!(
                 "device id {raw:?} must be 1 to 64 ASCII letters or digits"
             )))
         }

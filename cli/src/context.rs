@@ -119,14 +119,7 @@ pub fn resolve(
         })
         .transpose()?
         .unwrap_or_default();
-    let local = std::fs::read_to_string(crate::up::local_server_hint())
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|v| v["server"].as_str().map(str::to_string));
-    let server = server
-        .or(file.server)
-        .or(local)
-        .unwrap_or_else(|| "http://127.0.0.1".to_string());
+    let server = episante_client::find_server(server, file.server);
     Ok(Ctx {
         client: ApiClient::new(&server, store)?,
         output: output.or(file.output).unwrap_or(OutputFormat::Table),

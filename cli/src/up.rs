@@ -85,13 +85,6 @@ fn display_url(listener: &TcpListener) -> String {
     format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
 }
 
-/// Where `up` leaves the gateway address for the CLI and TUI on this machine.
-pub fn local_server_hint() -> std::path::PathBuf {
-    episante_client::SessionStore::default_location()
-        .path
-        .with_file_name("local-platform.json")
-}
-
 type ServiceTask = tokio::task::JoinHandle<anyhow::Result<()>>;
 
 /// Runs `serve` until it ends; its end (error or shutdown) stops every other service.
@@ -308,7 +301,7 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
             ),
         }
     }
-    let hint = local_server_hint();
+    let hint = episante_client::local_server_hint();
     if let Err(e) = write_hint(&hint, &gateway_url) {
         tracing::warn!(path = %hint.display(), error = %e, "could not record the gateway address for the CLI");
     }

@@ -16,8 +16,30 @@ use serde_json::Value;
 
 pub use session::{Session, SessionStore};
 
-/// Default server: the local gateway of `episante up`.
-pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+/// Default server: the local gateway of `episante up` on its default port.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1";
+
+/// Where `episante up` leaves its gateway's address for the CLI and TUI on this machine
+/// (beside the session file).
+pub fn local_server_hint() -> std::path::PathBuf {
+    SessionStore::default_location()
+        .path
+        .with_file_name("local-platform.json")
+}
+
+/// The server to talk to: the one given (flag or `EPISANTE_SERVER`), else the configured one,
+/// else the gateway of a running `episante up` on this machine, else [`DEFAULT_SERVER`].
+pub fn find_server(given: Option<String>, configured: Option<String>) -> String {
+    given
+        .or(configured)
+        .or_else(|| {
+            std::fs::read_to_string(local_server_hint())
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|v| v["server"].as_str().map(str::to_string))
+        })
+        .unwrap_or_else(|| DEFAULT_SERVER.to_string())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

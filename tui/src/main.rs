@@ -13,7 +13,7 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use crossterm::event::{Event, KeyEvent};
-use episante_client::{ApiClient, SessionStore, DEFAULT_SERVER};
+use episante_client::{ApiClient, SessionStore};
 use episante_tui::app::{App, Command, Options};
 use episante_tui::bench::{self, BenchConfig};
 use episante_tui::network::Network;
@@ -27,9 +27,10 @@ const FRAME: Duration = Duration::from_millis(16);
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// The platform's address (the gateway).
-    #[arg(long, env = "EPISANTE_SERVER", default_value = DEFAULT_SERVER)]
-    server: String,
+    /// The platform's address (the gateway); default: the running `episante up` on this machine,
+    /// else http://127.0.0.1.
+    #[arg(long, env = "EPISANTE_SERVER")]
+    server: Option<String>,
     /// Pre-fills the login form when there is no session.
     #[arg(long)]
     email: Option<String>,
@@ -96,7 +97,8 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let store = SessionStore::default_location();
-    let client = ApiClient::new(&args.server, store).context("reading the session")?;
+    let client = ApiClient::new(&episante_client::find_server(args.server, None), store)
+        .context("reading the session")?;
     let session_email = client.session().map(|s| s.email.clone());
     let logged_in = session_email.is_some();
     let mut app = App::new(

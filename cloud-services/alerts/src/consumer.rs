@@ -81,7 +81,7 @@ pub fn received_ms(batch: &ReadingBatch, record_ms: Option<i64>, consumer_now: i
 
 impl TelemetryConsumer {
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
+        self.shutdown.clone().spawn(async move {
             let mut backoff = Duration::from_millis(200);
             loop {
                 match self.run().await {
@@ -215,12 +215,7 @@ impl TelemetryConsumer {
                 .collect();
         // The database is the truth for routing: another instance may have applied an assignment
         // for a device whose partition this one has just been given.
-        let routed: Vec<(String, Uuid)> = sqlx::query_as(
-            "SELECT device_id, patient_id FROM device_patients WHERE device_id = ANY($1)",
-        )
-        .bind(&devices)
-        .fetch_all(&mut *tx)
-        .await?;
+        let routed = db::routing::device_patients(&mut *tx, &devices).await?;
         for device in &devices {
             session.routes.remove(device);
         }
@@ -361,7 +356,7 @@ impl TelemetryConsumer {
             self.metrics
                 .created
                 .get_or_create(&SeverityLabel {
-                    severity: alert.severity.clone(),
+                    severity: alert.severity.as_str().into(),
                 })
                 .inc();
             if let Some(received) = alert.reading_received_at {

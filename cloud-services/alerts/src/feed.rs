@@ -25,12 +25,10 @@ impl AlertFeed {
     pub async fn start(pool: PgPool, shutdown: Shutdown) -> anyhow::Result<AlertFeed> {
         let (tx, _) = broadcast::channel(4096);
         let feed = AlertFeed { tx: tx.clone() };
-        let mut last: i64 = sqlx::query_scalar("SELECT COALESCE(max(id), 0) FROM alert_events")
-            .fetch_one(&pool)
-            .await?;
+        let mut last = crate::db::alerts::last_event_id(&pool).await?;
         let mut listener = PgListener::connect_with(&pool).await?;
         listener.listen("alert_events").await?;
-        tokio::spawn(async move {
+        shutdown.clone().spawn(async move {
             loop {
                 tokio::select! {
                     _ = shutdown.wait() => return,

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Settings;
 use crate::consumer::TelemetryConsumer;
+use crate::domain::alert::{AlertState, Severity};
 use crate::feed::AlertFeed;
 use crate::http::AppState;
 use crate::metrics::{AlertsMetrics, SeverityLabel};
@@ -163,14 +164,14 @@ pub async fn build(
 
 /// Keeps the open-alert gauges current (from the database, so every instance reports the truth).
 fn spawn_gauges(pool: sqlx::PgPool, metrics: Arc<AlertsMetrics>, shutdown: Shutdown) {
-    tokio::spawn(async move {
+    shutdown.clone().spawn(async move {
         loop {
             if let Ok(counts) = db::alerts::open_counts(&pool).await {
                 let mut unacked_critical = 0;
-                for severity in domain::alert::Severity::ALL {
+                for severity in Severity::ALL {
                     let n: i64 = counts
                         .iter()
-                        .filter(|(s, _, _)| s == severity.as_str())
+                        .filter(|(s, _, _)| *s == severity)
                         .map(|(_, _, n)| n)
                         .sum();
                     metrics
@@ -181,7 +182,7 @@ fn spawn_gauges(pool: sqlx::PgPool, metrics: Arc<AlertsMetrics>, shutdown: Shutd
                         .set(n);
                 }
                 for (s, state, n) in &counts {
-                    if s == "critical" && state == "active" {
+                    if *s == Severity::Critical && *state == AlertState::Active {
                         unacked_critical += n;
                     }
                 }

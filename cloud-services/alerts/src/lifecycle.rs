@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::db::alerts::{self, Alert, AlertEvent, Trigger};
-use crate::domain::alert::event_kind;
+use crate::domain::alert::{EventKind, Severity};
 use crate::engine::{Signal, SignalKind};
 
 /// Records `kind` for `alert` and fans it out.
@@ -17,7 +17,7 @@ pub async fn record(
     conn: &mut PgConnection,
     webhook_urls: &[String],
     alert: &Alert,
-    kind: &str,
+    kind: EventKind,
     actor: Option<&str>,
     note: Option<&str>,
 ) -> sqlx::Result<AlertEvent> {
@@ -30,8 +30,8 @@ pub async fn record(
         &payload,
     )
     .await?;
-    let notify = (kind == event_kind::CREATED && alert.severity == "critical")
-        || kind == event_kind::ESCALATED;
+    let notify = (kind == EventKind::Created && alert.severity == Severity::Critical)
+        || kind == EventKind::Escalated;
     if notify {
         crate::db::webhooks::enqueue(conn, event.id, webhook_urls).await?;
     }
@@ -61,7 +61,7 @@ pub async fn apply_signal(
                     device: &signal.device_id,
                     rule_key: &signal.rule_key,
                     vital: signal.vital.map(|v| v.as_str()),
-                    severity: signal.severity.as_str(),
+                    severity: signal.severity,
                     message: &signal.message,
                     value: signal.value,
                     at: at(signal.ts_ms),
@@ -70,9 +70,9 @@ pub async fn apply_signal(
             )
             .await?;
             let kind = if created {
-                event_kind::CREATED
+                EventKind::Created
             } else {
-                event_kind::UPDATED
+                EventKind::Updated
             };
             let note = (!created).then_some(if raised {
                 "repeat; severity raised"
@@ -89,7 +89,7 @@ pub async fn apply_signal(
                 &signal.rule_key,
                 signal.value,
                 at(signal.ts_ms),
-                signal.severity.as_str(),
+                signal.severity,
             )
             .await?
             {
@@ -97,7 +97,7 @@ pub async fn apply_signal(
                     conn,
                     webhook_urls,
                     &alert,
-                    event_kind::UPDATED,
+                    EventKind::Updated,
                     None,
                     Some("severity raised"),
                 )
@@ -119,7 +119,7 @@ pub async fn apply_signal(
                     conn,
                     webhook_urls,
                     &alert,
-                    event_kind::RESOLVED,
+                    EventKind::Resolved,
                     Some("system"),
                     None,
                 )

@@ -14,7 +14,7 @@ use ring::hmac;
 use sqlx::PgPool;
 
 use crate::db::alerts::Action;
-use crate::domain::alert::event_kind;
+use crate::domain::alert::Transition;
 use crate::metrics::{AlertsMetrics, OutcomeLabel};
 use episante_kit::events::outbox::OutboxRelay;
 use episante_kit::Shutdown;
@@ -35,7 +35,7 @@ pub fn spawn_escalation(
     every: Duration,
     shutdown: Shutdown,
 ) {
-    tokio::spawn(async move {
+    shutdown.clone().spawn(async move {
         loop {
             tokio::select! {
                 _ = shutdown.wait() => return,
@@ -56,16 +56,20 @@ async fn escalate_due(pool: &PgPool, urls: &[String], after: Duration) -> anyhow
         let Some(alert) = crate::db::alerts::by_id_for_update(&mut tx, id).await? else {
             continue;
         };
-        if alert.state != "active" || alert.escalated_at.is_some() {
+        // Acknowledged or escalated meanwhile: nothing to do.
+        let Ok(state) = alert
+            .state
+            .after(alert.escalated_at.is_some(), Transition::Escalate)
+        else {
             continue;
-        }
-        let alert = crate::db::alerts::apply(&mut tx, id, &Action::Escalate).await?;
+        };
+        let alert = crate::db::alerts::apply(&mut tx, id, state, &Action::Escalate).await?;
         let note = format!("critical alert unacknowledged for {} s", after.as_secs());
         crate::lifecycle::record(
             &mut tx,
             urls,
             &alert,
-            event_kind::ESCALATED,
+            Transition::Escalate.event_kind(),
             Some("system"),
             Some(&note),
         )
@@ -86,7 +90,7 @@ pub struct WebhookSender {
 
 impl WebhookSender {
     pub fn spawn(self, shutdown: Shutdown) {
-        tokio::spawn(async move {
+        shutdown.clone().spawn(async move {
             let http = reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()

@@ -22,19 +22,16 @@ use axum::Router;
 use episante_kit::events::EventBus;
 use episante_kit::{Metrics, Shutdown, TokenVerifier};
 use prometheus_client::metrics::counter::Counter;
-use tokio::task::JoinHandle;
 
 use crate::config::Settings;
 use crate::events::OutboxRelay;
 use crate::http::AppState;
 
 /// A built bookings service: routes ready to serve, background tasks (outbox relay, waitlist
-/// upkeep) already running until the `shutdown` given to [`build`].
+/// upkeep) already running until the `shutdown` given to [`build`], which waits for them.
 pub struct BookingsService {
     pub router: Router,
     pub state: AppState,
-    /// The background tasks; they end after `shutdown` triggers.
-    pub tasks: Vec<JoinHandle<()>>,
 }
 
 /// Provisions the database, starts the outbox relay and the waitlist upkeep, builds the routes.
@@ -74,23 +71,17 @@ pub async fn build(
         wake: state.relay_wake.clone(),
         published,
     };
-    let tasks = vec![
-        tokio::spawn(relay.run(shutdown.clone())),
-        tokio::spawn(waitlist::run_upkeep(
-            pool,
-            state.rules,
-            interval,
-            config.idempotency_ttl_hours,
-            state.relay_wake.clone(),
-            shutdown,
-        )),
-    ];
+    shutdown.spawn(relay.run(shutdown.clone()));
+    shutdown.spawn(waitlist::run_upkeep(
+        pool,
+        state.rules,
+        interval,
+        config.idempotency_ttl_hours,
+        state.relay_wake.clone(),
+        shutdown.clone(),
+    ));
     let router = http::router(state.clone(), metrics);
-    Ok(BookingsService {
-        router,
-        state,
-        tasks,
-    })
+    Ok(BookingsService { router, state })
 }
 
 /// Serves the bookings service on `listener` until `shutdown`, then waits for its background
@@ -102,8 +93,5 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "bookings service listening");
     episante_kit::server::serve(listener, service.router, shutdown).await?;
-    for task in service.tasks {
-        task.await.ok();
-    }
     Ok(())
 }

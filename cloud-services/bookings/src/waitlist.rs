@@ -62,12 +62,7 @@ pub async fn expire_holds(pool: &PgPool, rules: &Rules, limit: i64) -> anyhow::R
     let holds = db::waitlist::claim_expired_holds(&mut tx, limit).await?;
     for hold in &holds {
         db::waitlist::release_hold(&mut *tx, hold.id).await?;
-        sqlx::query(
-            "UPDATE waitlist_entries SET status = 'expired' WHERE id = $1 AND status = 'offered'",
-        )
-        .bind(hold.waitlist_entry_id)
-        .execute(&mut *tx)
-        .await?;
+        db::waitlist::expire_offer(&mut *tx, hold.waitlist_entry_id).await?;
         let taken = !db::appointments::busy(&mut *tx, &[hold.practitioner_id], hold.span())
             .await?
             .is_empty();

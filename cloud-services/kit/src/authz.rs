@@ -374,6 +374,15 @@ impl AuthUser {
         &self.claims.sub
     }
 
+    /// The caller's user id, for callers that act as themselves; 403 when the token's subject
+    /// is not a user (a device or a service).
+    pub fn user_id(&self) -> Result<uuid::Uuid, ApiError> {
+        self.claims
+            .sub
+            .parse()
+            .map_err(|_| ApiError::Forbidden("this token's subject is not a user".into()))
+    }
+
     /// 403 unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.claims.role) {

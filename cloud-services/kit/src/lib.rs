@@ -9,6 +9,7 @@ pub mod audit;
 pub mod authz;
 pub mod config;
 pub mod db;
+pub mod domain_error;
 #[cfg(feature = "events")]
 pub mod events;
 pub mod fhir;
@@ -25,11 +26,13 @@ pub mod service_args;
 pub mod service_token;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text_column;
 pub mod unstorable;
 pub mod vault;
 
 pub use authz::{AuthUser, Claims, Role, TokenVerifier};
 pub use config::{ConfigSource, DatabaseConfig, TokenConfig, VaultConfig};
+pub use domain_error::{Invalid, Refused};
 pub use metrics::Metrics;
 pub use problem::{ApiError, ApiResult, Problem};
 pub use scope::Scope;

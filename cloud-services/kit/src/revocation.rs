@@ -139,7 +139,7 @@ pub fn spawn_listener(
 ) -> tokio::task::JoinHandle<()> {
     use episante_protocol::topics::KAFKA_SESSIONS;
     let group = format!("episante-{service}-sessions-{:016x}", rand::random::<u64>());
-    tokio::spawn(async move {
+    shutdown.clone().spawn(async move {
         let retry = Duration::from_secs(1);
         let mut subscription = loop {
             let ready = match bus.ensure_topics(&[KAFKA_SESSIONS]).await {

@@ -162,17 +162,24 @@ pub async fn bind(addr: &str) -> anyhow::Result<TcpListener> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
 }
 
-/// Serves `router` until `shutdown` triggers, then lets in-flight requests finish.
+/// How long a stopping service waits for its background tasks (outbox relay, audit writer,
+/// consumers) once its HTTP server has returned.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(15);
+
+/// Serves `router` until `shutdown` triggers, lets in-flight requests finish, then waits for
+/// the background tasks started with [`Shutdown::spawn`] (at most [`DRAIN_GRACE`]).
 /// Handlers can extract the peer address with `ConnectInfo<SocketAddr>`.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown.wait_owned())
-    .await
+    .await;
+    shutdown.drain(DRAIN_GRACE).await;
+    served
 }

@@ -1,15 +1,25 @@
-//! Cooperative shutdown.
+//! Cooperative shutdown that waits for what it started.
 //!
 //! One `Shutdown` is created per process (or per test app) and cloned into every task. Triggering
 //! it lets the HTTP server stop accepting, finish in-flight requests and return; background loops
-//! select on [`Shutdown::wait`]. Tests trigger it directly instead of sending signals, which is
-//! what lets many apps live in one test process.
+//! select on [`Shutdown::wait`]. Background work is started with [`Shutdown::spawn`], which
+//! tracks it, and [`Shutdown::drain`] (called by `server::serve` once the HTTP server has
+//! returned) waits until every tracked task has finished: the outbox relay's last round, the
+//! audit writer's flush, the consumers' commits — as mini-redis's server waits for its
+//! connection handlers. Tests trigger it directly instead of sending signals, which is what lets
+//! many apps live in one test process.
 
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 #[derive(Clone, Debug, Default)]
 pub struct Shutdown {
     token: CancellationToken,
+    tasks: TaskTracker,
 }
 
 impl Shutdown {
@@ -36,6 +46,31 @@ impl Shutdown {
         self.token.clone().cancelled_owned()
     }
 
+    /// Spawns background work that [`Shutdown::drain`] waits for. The task must end on its own
+    /// once shutdown triggers (select on [`Shutdown::wait`], or end when its input closes).
+    pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tasks.spawn(task)
+    }
+
+    /// Triggers shutdown and waits until every task started with [`Shutdown::spawn`] has ended,
+    /// for at most `grace`. Returns whether they all did (the stragglers are logged).
+    pub async fn drain(&self, grace: Duration) -> bool {
+        self.trigger();
+        self.tasks.close();
+        let done = tokio::time::timeout(grace, self.tasks.wait()).await.is_ok();
+        if !done {
+            tracing::warn!(
+                tasks = self.tasks.len(),
+                "background tasks still running after the shutdown grace period"
+            );
+        }
+        done
+    }
+
     /// Triggers this shutdown on SIGTERM or Ctrl-C (SIGINT).
     pub fn trigger_on_signals(&self) {
         let this = self.clone();
@@ -60,5 +95,48 @@ impl Shutdown {
             tracing::info!("shutdown signal received, finishing in-flight work");
             this.trigger();
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A background task's last work after the trigger (an outbox round, a commit) is done
+    /// before the service's `serve` returns, which is when a process exits.
+    #[tokio::test]
+    async fn serve_returns_only_after_the_tracked_tasks_finished_their_last_work() {
+        let shutdown = Shutdown::new();
+        let flushed = Arc::new(AtomicBool::new(false));
+        let task_flushed = flushed.clone();
+        let task_shutdown = shutdown.clone();
+        shutdown.spawn(async move {
+            task_shutdown.wait().await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            task_flushed.store(true, Ordering::SeqCst);
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let serving = tokio::spawn(crate::server::serve(
+            listener,
+            axum::Router::new(),
+            shutdown.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        shutdown.trigger();
+        serving.await.unwrap().unwrap();
+        assert!(
+            flushed.load(Ordering::SeqCst),
+            "serve returned before the task's last work"
+        );
+    }
+
+    #[tokio::test]
+    async fn drain_gives_up_on_a_task_that_never_ends() {
+        let shutdown = Shutdown::new();
+        shutdown.spawn(std::future::pending::<()>());
+        assert!(!shutdown.drain(Duration::from_millis(100)).await);
     }
 }

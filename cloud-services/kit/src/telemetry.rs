@@ -39,7 +39,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             format: LogFormat::Pretty,
-            filter: "info,sqlx=warn,tower_http=info".into(),
+            filter: "info,sqlx=warn,tower_http=info,rumqttd=warn".into(),
         }
     }
 }

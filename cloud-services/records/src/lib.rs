@@ -2,7 +2,7 @@
 //!
 //! Identity and history are PII/PHI: encrypted field-by-field with data keys wrapped by Vault
 //! transit (`crypto`), findable only through blind indexes, readable only by callers in scope
-//! (`domain::access`), and every access lands in a hash-chained, append-only audit trail
+//! (`domain::access`, `http::access`), and every access lands in a hash-chained, append-only audit trail
 //! (`audit`). Device assignments and care teams are published for the alerts service (`events`).
 //! Layout: `config`, `domain`, `crypto`, `store` (encrypt/decrypt + db), `db` + `migrations/`,
 //! `http`, `peers` (registry and alerts over HTTP), `events`, `audit`.

@@ -184,10 +184,9 @@ export interface components {
             resolved_at?: string | null;
             resolved_by?: string | null;
             rule_key: string;
-            /** @description `critical`, `high`, `medium` or `low`. */
-            severity: string;
+            severity: components["schemas"]["Severity"];
             /** @description `active` (unacknowledged), `acknowledged` or `resolved`. */
-            state: string;
+            state: components["schemas"]["AlertState"];
             /**
              * Format: date-time
              * @description Time of the reading that triggered it (device clock).
@@ -210,8 +209,7 @@ export interface components {
             at: string;
             /** Format: int64 */
             id: number;
-            /** @description `created`, `updated`, `acknowledged`, `resolved`, `assigned`, `escalated`. */
-            kind: string;
+            kind: components["schemas"]["EventKind"];
             note?: string | null;
             /** Format: uuid */
             patient_id: string;
@@ -231,6 +229,8 @@ export interface components {
             key: string;
             severity: components["schemas"]["Severity"];
         };
+        /** @enum {string} */
+        AlertState: "active" | "acknowledged" | "resolved";
         AssignAlert: {
             /**
              * Format: uuid
@@ -240,6 +240,11 @@ export interface components {
         };
         /** @enum {string} */
         Direction: "above" | "below";
+        /**
+         * @description What happened to an alert (the `kind` of its history entries and stream events).
+         * @enum {string}
+         */
+        EventKind: "created" | "updated" | "acknowledged" | "resolved" | "assigned" | "escalated";
         /** @description A FHIR R4 `OperationOutcome`: how FHIR routes answer errors (`application/fhir+json`). */
         OperationOutcome: {
             issue: components["schemas"]["OutcomeIssue"][];

@@ -1318,13 +1318,11 @@ export interface operations {
     observations: {
         parameters: {
             query: {
-                /** @description `{id}` or `Patient/{id}`. */
+                /** @description The patient: `{id}` or `Patient/{id}` */
                 patient: string;
-                /** @description Start of the window (RFC 3339), default 24 hours before `to`. */
-                from?: string;
-                /** @description End of the window (RFC 3339), default now. */
-                to?: string;
-                /** @description Only this LOINC code, e.g. `8867-4`. */
+                /** @description When measured, with a prefix (`ge`, `gt`, `le`, `lt`, `eq`), repeatable: `date=ge2026-12-01&date=lt2026-12-02T12:00Z`. Default: the 24 hours before the upper bound (or now); at most 31 days */
+                date?: string[];
+                /** @description Only this LOINC code, e.g. `8867-4`; `85354-9` for blood pressure */
                 code?: string;
             };
             header?: never;

@@ -6,6 +6,8 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::alert::{AlertState, EventKind, Severity, Transition};
+
 /// An alert as stored and as the API shows it.
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, Deserialize, ToSchema)]
 pub struct Alert {
@@ -14,10 +16,9 @@ pub struct Alert {
     pub device_id: String,
     pub rule_key: String,
     pub vital: Option<String>,
-    /// `critical`, `high`, `medium` or `low`.
-    pub severity: String,
+    pub severity: Severity,
     /// `active` (unacknowledged), `acknowledged` or `resolved`.
-    pub state: String,
+    pub state: AlertState,
     pub message: String,
     pub first_value: Option<f64>,
     pub last_value: Option<f64>,
@@ -50,7 +51,7 @@ pub struct Trigger<'a> {
     pub device: &'a str,
     pub rule_key: &'a str,
     pub vital: Option<&'a str>,
-    pub severity: &'a str,
+    pub severity: Severity,
     pub message: &'a str,
     pub value: f64,
     pub at: DateTime<Utc>,
@@ -63,7 +64,7 @@ pub async fn trigger(
     conn: &mut PgConnection,
     t: &Trigger<'_>,
 ) -> sqlx::Result<(Alert, bool, bool)> {
-    let before: Option<String> = sqlx::query_scalar(
+    let before: Option<Severity> = sqlx::query_scalar(
         "SELECT severity FROM alerts WHERE patient_id = $1 AND rule_key = $2 AND state <> 'resolved'",
     )
     .bind(t.patient)
@@ -94,7 +95,7 @@ pub async fn trigger(
     .bind(t.received_at)
     .fetch_one(&mut *conn)
     .await?;
-    let raised = before.as_deref().is_some_and(|b| b != alert.severity);
+    let raised = before.is_some_and(|b| b != alert.severity);
     Ok((alert, before.is_none(), raised))
 }
 
@@ -106,7 +107,7 @@ pub async fn continue_episode(
     rule_key: &str,
     value: f64,
     at: DateTime<Utc>,
-    severity: &str,
+    severity: Severity,
 ) -> sqlx::Result<Option<Alert>> {
     sqlx::query_as(&format!(
         "WITH old AS (SELECT id, severity FROM alerts WHERE patient_id = $1 AND rule_key = $2 \
@@ -183,7 +184,7 @@ pub async fn by_id_for_update(conn: &mut PgConnection, id: Uuid) -> sqlx::Result
     .await
 }
 
-/// A clinician's action on an alert.
+/// A transition with what it records: who acknowledged or resolved, the note, the assignee.
 pub enum Action<'a> {
     Acknowledge { by: &'a str },
     Resolve { by: &'a str, note: &'a str },
@@ -191,21 +192,41 @@ pub enum Action<'a> {
     Escalate,
 }
 
-pub async fn apply(conn: &mut PgConnection, id: Uuid, action: &Action<'_>) -> sqlx::Result<Alert> {
+impl Action<'_> {
+    pub fn transition(&self) -> Transition {
+        match self {
+            Action::Acknowledge { .. } => Transition::Acknowledge,
+            Action::Resolve { .. } => Transition::Resolve,
+            Action::Assign { .. } => Transition::Assign,
+            Action::Escalate => Transition::Escalate,
+        }
+    }
+}
+
+/// Writes `action`, the alert going to `state` (the lifecycle's answer, see
+/// [`AlertState::after`]).
+pub async fn apply(
+    conn: &mut PgConnection,
+    id: Uuid,
+    state: AlertState,
+    action: &Action<'_>,
+) -> sqlx::Result<Alert> {
     let query = match action {
         Action::Acknowledge { .. } => format!(
-            "UPDATE alerts SET state = 'acknowledged', acknowledged_at = now(), acknowledged_by = $2, \
+            "UPDATE alerts SET state = $5, acknowledged_at = now(), acknowledged_by = $2, \
              updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
         ),
         Action::Resolve { .. } => format!(
-            "UPDATE alerts SET state = 'resolved', resolved_at = now(), resolved_by = $2, \
+            "UPDATE alerts SET state = $5, resolved_at = now(), resolved_by = $2, \
              resolution_note = $3, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
         ),
         Action::Assign { .. } => format!(
-            "UPDATE alerts SET assigned_to = $4, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+            "UPDATE alerts SET state = $5, assigned_to = $4, updated_at = now() WHERE id = $1 \
+             RETURNING {COLUMNS}"
         ),
         Action::Escalate => format!(
-            "UPDATE alerts SET escalated_at = now(), updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+            "UPDATE alerts SET state = $5, escalated_at = now(), updated_at = now() WHERE id = $1 \
+             RETURNING {COLUMNS}"
         ),
     };
     let (by, note, to) = match action {
@@ -219,6 +240,7 @@ pub async fn apply(conn: &mut PgConnection, id: Uuid, action: &Action<'_>) -> sq
         .bind(by)
         .bind(note)
         .bind(to)
+        .bind(state)
         .fetch_one(conn)
         .await
 }
@@ -239,8 +261,8 @@ pub struct AlertFilter {
     /// Only these patients (a clinician's); `None` for all.
     pub patients: Option<Vec<Uuid>>,
     pub patient: Option<Uuid>,
-    pub states: Vec<String>,
-    pub severity: Option<String>,
+    pub states: Vec<AlertState>,
+    pub severity: Option<Severity>,
     pub assigned_to: Option<Uuid>,
     pub limit: i64,
     pub offset: i64,
@@ -251,13 +273,13 @@ pub async fn list(pool: &PgPool, f: &AlertFilter) -> sqlx::Result<Vec<Alert>> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM alerts WHERE ($1::uuid[] IS NULL OR patient_id = ANY($1)) \
          AND ($2::uuid IS NULL OR patient_id = $2) AND state = ANY($3) \
-         AND ($4::text IS NULL OR severity = $4) AND ($5::uuid IS NULL OR assigned_to = $5) \
+         AND ($4::text IS NULL OR severity = $4::text) AND ($5::uuid IS NULL OR assigned_to = $5) \
          ORDER BY severity_rank(severity) DESC, created_at LIMIT $6 OFFSET $7"
     ))
     .bind(&f.patients)
     .bind(f.patient)
     .bind(&f.states)
-    .bind(&f.severity)
+    .bind(f.severity)
     .bind(f.assigned_to)
     .bind(f.limit)
     .bind(f.offset)
@@ -266,7 +288,7 @@ pub async fn list(pool: &PgPool, f: &AlertFilter) -> sqlx::Result<Vec<Alert>> {
 }
 
 /// Counts of open alerts by severity and of unacknowledged critical ones (for metrics).
-pub async fn open_counts(pool: &PgPool) -> sqlx::Result<Vec<(String, String, i64)>> {
+pub async fn open_counts(pool: &PgPool) -> sqlx::Result<Vec<(Severity, AlertState, i64)>> {
     sqlx::query_as(
         "SELECT severity, state, count(*) FROM alerts WHERE state <> 'resolved' GROUP BY 1, 2",
     )
@@ -280,8 +302,7 @@ pub struct AlertEvent {
     pub id: i64,
     pub alert_id: Uuid,
     pub patient_id: Uuid,
-    /// `created`, `updated`, `acknowledged`, `resolved`, `assigned`, `escalated`.
-    pub kind: String,
+    pub kind: EventKind,
     pub actor: Option<String>,
     pub note: Option<String>,
     pub at: DateTime<Utc>,
@@ -296,7 +317,7 @@ const EVENT_COLUMNS: &str = "id, alert_id, patient_id, kind, actor, note, at, sn
 pub async fn record_event(
     conn: &mut PgConnection,
     alert: &Alert,
-    kind: &str,
+    kind: EventKind,
     actor: Option<&str>,
     note: Option<&str>,
 ) -> sqlx::Result<AlertEvent> {
@@ -344,4 +365,12 @@ pub async fn events_after(
     .bind(limit)
     .fetch_all(pool)
     .await
+}
+
+/// The id of the latest history entry (0 if none): where a live stream without a resume point
+/// starts.
+pub async fn last_event_id(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COALESCE(max(id), 0) FROM alert_events")
+        .fetch_one(db)
+        .await
 }

@@ -7,3 +7,8 @@ pub mod telemetry;
 pub mod webhooks;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+use crate::domain::alert::{AlertState, EventKind, Severity};
+
+// Severity, state and event kind are `text` columns read back as their enums.
+episante_kit::text_column!(Severity, AlertState, EventKind);

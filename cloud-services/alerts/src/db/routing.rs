@@ -67,3 +67,14 @@ pub async fn patients_of(db: impl PgExecutor<'_>, clinician: Uuid) -> sqlx::Resu
         .fetch_all(db)
         .await
 }
+
+/// The patient each of `devices` is assigned to (unassigned devices are left out).
+pub async fn device_patients(
+    db: impl PgExecutor<'_>,
+    devices: &[String],
+) -> sqlx::Result<Vec<(String, Uuid)>> {
+    sqlx::query_as("SELECT device_id, patient_id FROM device_patients WHERE device_id = ANY($1)")
+        .bind(devices)
+        .fetch_all(db)
+        .await
+}

@@ -55,22 +55,171 @@ impl AlertState {
     }
 
     pub fn parse(s: &str) -> Option<AlertState> {
-        [
-            AlertState::Active,
-            AlertState::Acknowledged,
-            AlertState::Resolved,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        AlertState::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl AlertState {
+    /// Active and acknowledged: the states of an open episode.
+    pub const OPEN: [AlertState; 2] = [AlertState::Active, AlertState::Acknowledged];
+    pub const ALL: [AlertState; 3] = [
+        AlertState::Active,
+        AlertState::Acknowledged,
+        AlertState::Resolved,
+    ];
+
+    /// The lifecycle, in one place: the state after `transition` is done to an alert in this
+    /// state (`escalated`: whether it was escalated already), or why it cannot be. Every caller
+    /// (clinicians' actions over HTTP, the escalation timer) asks here before writing.
+    ///
+    /// | from \ do   | acknowledge  | resolve  | assign   | escalate             |
+    /// |--------------|--------------|----------|----------|----------------------|
+    /// | active       | acknowledged | resolved | active   | active (once)        |
+    /// | acknowledged | refused      | resolved | same     | refused              |
+    /// | resolved     | refused      | refused  | refused  | refused              |
+    ///
+    /// Raising (a new episode is `active`) and the engine's own clearing (an open episode whose
+    /// vitals stayed normal for the hold is `resolved` by `system`) are the two other edges.
+    pub fn after(self, escalated: bool, transition: Transition) -> Result<AlertState, Refusal> {
+        use AlertState::*;
+        match (self, transition) {
+            (Resolved, _) => Err(Refusal::AlreadyResolved),
+            (Active, Transition::Acknowledge) => Ok(Acknowledged),
+            (state, Transition::Acknowledge) => Err(Refusal::NotActive(state)),
+            (_, Transition::Resolve) => Ok(Resolved),
+            (state, Transition::Assign) => Ok(state),
+            (Active, Transition::Escalate) if escalated => Err(Refusal::AlreadyEscalated),
+            (Active, Transition::Escalate) => Ok(Active),
+            (state, Transition::Escalate) => Err(Refusal::NotActive(state)),
+        }
+    }
+}
+
+/// What is done to a raised alert: by a clinician, or (escalation) by the platform when a
+/// critical alert stays unacknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Acknowledge,
+    Resolve,
+    Assign,
+    Escalate,
+}
+
+impl Transition {
+    /// The history entry the transition writes.
+    pub fn event_kind(self) -> EventKind {
+        match self {
+            Transition::Acknowledge => EventKind::Acknowledged,
+            Transition::Resolve => EventKind::Resolved,
+            Transition::Assign => EventKind::Assigned,
+            Transition::Escalate => EventKind::Escalated,
+        }
+    }
+}
+
+/// Why a transition is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Only an active (unacknowledged) alert can be acknowledged or escalated.
+    NotActive(AlertState),
+    AlreadyResolved,
+    AlreadyEscalated,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NotActive(state) => write!(f, "alert is {}, not active", state.as_str()),
+            Refusal::AlreadyResolved => f.write_str("alert is already resolved"),
+            Refusal::AlreadyEscalated => f.write_str("alert is already escalated"),
+        }
     }
 }
 
 /// What happened to an alert (the `kind` of its history entries and stream events).
-pub mod event_kind {
-    pub const CREATED: &str = "created";
-    pub const UPDATED: &str = "updated";
-    pub const ACKNOWLEDGED: &str = "acknowledged";
-    pub const RESOLVED: &str = "resolved";
-    pub const ASSIGNED: &str = "assigned";
-    pub const ESCALATED: &str = "escalated";
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Created,
+    Updated,
+    Acknowledged,
+    Resolved,
+    Assigned,
+    Escalated,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Created,
+        EventKind::Updated,
+        EventKind::Acknowledged,
+        EventKind::Resolved,
+        EventKind::Assigned,
+        EventKind::Escalated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::Updated => "updated",
+            EventKind::Acknowledged => "acknowledged",
+            EventKind::Resolved => "resolved",
+            EventKind::Assigned => "assigned",
+            EventKind::Escalated => "escalated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AlertState::*;
+    use super::Transition::*;
+    use super::*;
+
+    #[test]
+    fn the_lifecycle_table() {
+        let refused_resolved = Err(Refusal::AlreadyResolved);
+        #[rustfmt::skip]
+        let table = [
+            // (from, escalated, transition, outcome)
+            (Active, false, Acknowledge, Ok(Acknowledged)),
+            (Active, true, Acknowledge, Ok(Acknowledged)),
+            (Acknowledged, false, Acknowledge, Err(Refusal::NotActive(Acknowledged))),
+            (Resolved, false, Acknowledge, refused_resolved),
+            (Active, false, Resolve, Ok(Resolved)),
+            (Acknowledged, true, Resolve, Ok(Resolved)),
+            (Resolved, false, Resolve, refused_resolved),
+            (Active, false, Assign, Ok(Active)),
+            (Acknowledged, false, Assign, Ok(Acknowledged)),
+            (Resolved, false, Assign, refused_resolved),
+            (Active, false, Escalate, Ok(Active)),
+            (Active, true, Escalate, Err(Refusal::AlreadyEscalated)),
+            (Acknowledged, false, Escalate, Err(Refusal::NotActive(Acknowledged))),
+            (Resolved, true, Escalate, refused_resolved),
+        ];
+        for (from, escalated, transition, outcome) in table {
+            assert_eq!(
+                from.after(escalated, transition),
+                outcome,
+                "{from:?} (escalated: {escalated}) + {transition:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in Severity::ALL {
+            assert_eq!(Severity::parse(s.as_str()), Some(s));
+        }
+        for s in AlertState::ALL {
+            assert_eq!(AlertState::parse(s.as_str()), Some(s));
+        }
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+    }
 }

@@ -9,46 +9,68 @@ use episante_protocol::VitalKind;
 
 use super::alert::Severity;
 
-/// The NEWS2 sub-score of one observation (SpO2 on scale 1); `None` for vitals NEWS2 ignores.
-pub fn sub_score(kind: VitalKind, value: f64) -> Option<u8> {
-    Some(match kind {
-        VitalKind::RespiratoryRate => match value {
-            v if v <= 8.0 => 3,
-            v if v <= 11.0 => 1,
-            v if v <= 20.0 => 0,
-            v if v <= 24.0 => 2,
-            _ => 3,
-        },
-        VitalKind::Spo2 => match value {
-            v if v <= 91.0 => 3,
-            v if v <= 93.0 => 2,
-            v if v <= 95.0 => 1,
-            _ => 0,
-        },
-        VitalKind::SystolicBp => match value {
-            v if v <= 90.0 => 3,
-            v if v <= 100.0 => 2,
-            v if v <= 110.0 => 1,
-            v if v <= 219.0 => 0,
-            _ => 3,
-        },
-        VitalKind::HeartRate => match value {
-            v if v <= 40.0 => 3,
-            v if v <= 50.0 => 1,
-            v if v <= 90.0 => 0,
-            v if v <= 110.0 => 1,
-            v if v <= 130.0 => 2,
-            _ => 3,
-        },
-        VitalKind::BodyTemperature => match value {
-            v if v <= 35.0 => 3,
-            v if v <= 36.0 => 1,
-            v if v <= 38.0 => 0,
-            v if v <= 39.0 => 1,
-            _ => 2,
-        },
+/// One vital's row of the NEWS2 chart: ascending bands `(highest value, sub-score)`, the
+/// sub-score above the last band, and the resolution a hub reports the vital at (the chart's
+/// bands meet at that step: heart rate 130 scores 2, 131 scores 3).
+pub struct ChartRow {
+    pub bands: &'static [(f64, u8)],
+    pub above: u8,
+    pub resolution: f64,
+}
+
+/// The chart (SpO2 on scale 1); `None` for vitals NEWS2 ignores.
+pub fn chart_row(kind: VitalKind) -> Option<ChartRow> {
+    let (bands, above, resolution): (&'static [(f64, u8)], u8, f64) = match kind {
+        VitalKind::RespiratoryRate => (&[(8.0, 3), (11.0, 1), (20.0, 0), (24.0, 2)], 3, 1.0),
+        VitalKind::Spo2 => (&[(91.0, 3), (93.0, 2), (95.0, 1)], 0, 1.0),
+        VitalKind::SystolicBp => (&[(90.0, 3), (100.0, 2), (110.0, 1), (219.0, 0)], 3, 1.0),
+        VitalKind::HeartRate => (
+            &[(40.0, 3), (50.0, 1), (90.0, 0), (110.0, 1), (130.0, 2)],
+            3,
+            1.0,
+        ),
+        VitalKind::BodyTemperature => (&[(35.0, 3), (36.0, 1), (38.0, 0), (39.0, 1)], 2, 0.1),
         VitalKind::DiastolicBp => return None,
+    };
+    Some(ChartRow {
+        bands,
+        above,
+        resolution,
     })
+}
+
+/// The NEWS2 sub-score of one observation; `None` for vitals NEWS2 ignores.
+pub fn sub_score(kind: VitalKind, value: f64) -> Option<u8> {
+    let row = chart_row(kind)?;
+    Some(
+        row.bands
+            .iter()
+            .find(|(highest, _)| value <= *highest)
+            .map_or(row.above, |(_, score)| *score),
+    )
+}
+
+/// The highest value at or below which the chart scores at least `score` on its low side
+/// (heart rate, 3: 40); `None` if no low band scores that much.
+pub fn low_edge(kind: VitalKind, score: u8) -> Option<f64> {
+    let row = chart_row(kind)?;
+    row.bands
+        .iter()
+        .take_while(|(_, s)| *s >= score)
+        .last()
+        .map(|(highest, _)| *highest)
+}
+
+/// The lowest value at or above which the chart scores at least `score` on its high side
+/// (heart rate, 3: 131); `None` if the chart's top does not score that much.
+pub fn high_edge(kind: VitalKind, score: u8) -> Option<f64> {
+    let row = chart_row(kind)?;
+    if row.above < score {
+        return None;
+    }
+    let below = row.bands.iter().rev().find(|(_, s)| *s < score)?;
+    // Rounded to the resolution: 39.0 + 0.1 is 39.1, not 39.100000000000001.
+    Some(((below.0 + row.resolution) / row.resolution).round() * row.resolution)
 }
 
 /// The aggregate score of the latest values (one per vital).
@@ -102,6 +124,11 @@ mod tests {
             9
         );
         assert_eq!(severity_floor(9), Some(Severity::Critical));
+        assert_eq!(low_edge(HeartRate, 3), Some(40.0));
+        assert_eq!(high_edge(HeartRate, 3), Some(131.0));
+        assert_eq!(high_edge(BodyTemperature, 2), Some(39.1));
+        assert_eq!(high_edge(Spo2, 1), None);
+        assert_eq!(low_edge(DiastolicBp, 3), None);
         assert_eq!(severity_floor(4), None);
     }
 }

@@ -5,12 +5,13 @@
 //! disables it with `enabled: false`), a new key adds a rule. Overrides are validated here, at the
 //! edge, so the engine only ever sees sane rules.
 
-use episante_kit::ApiError;
+use episante_kit::Invalid;
 use episante_protocol::VitalKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::alert::Severity;
+use super::news2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -127,15 +128,15 @@ impl AlertRule {
     }
 
     /// Checks ranges; the error names the rule and the field.
-    pub fn validate(&self) -> Result<(), ApiError> {
-        let bad = |msg: String| Err(ApiError::Invalid(format!("rule {}: {msg}", self.key)));
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let bad = |msg: String| Err(Invalid(format!("rule {}: {msg}", self.key)));
         let key_ok = (1..=64).contains(&self.key.len())
             && self
                 .key
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
         if !key_ok {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "rule key {:?} must be 1 to 64 lowercase letters, digits, '.', '_' or '-'",
                 self.key
             )));
@@ -213,77 +214,65 @@ fn threshold(
     }
 }
 
+/// NEWS2's single-parameter "red" score: an urgent response.
+const RED: u8 = 3;
+/// Temperature scores at most 2 on the high side: fever alerts there.
+const FEVER: u8 = 2;
+
+/// A threshold rule at the edge of a NEWS2 band (`news2.rs` holds the numbers).
+fn news2_edge(
+    key: &str,
+    vital: VitalKind,
+    direction: Direction,
+    score: u8,
+    hysteresis: f64,
+    severity: Severity,
+) -> AlertRule {
+    let edge = match direction {
+        Direction::Above => news2::high_edge(vital, score),
+        Direction::Below => news2::low_edge(vital, score),
+    };
+    let edge = edge.unwrap_or_else(|| panic!("NEWS2 has no {direction:?} edge for {key}"));
+    threshold(key, vital, direction, edge, hysteresis, severity)
+}
+
 /// Every patient's rules unless overridden: the NEWS2 "red" bands held for a minute, fever,
 /// a stuck heart-rate sensor, and a silent device.
 pub fn default_rules() -> Vec<AlertRule> {
     use Direction::*;
+    use Severity::*;
     use VitalKind::*;
     vec![
-        threshold(
-            "heart_rate.high",
-            HeartRate,
-            Above,
-            131.0,
-            6.0,
-            Severity::High,
-        ),
-        threshold(
-            "heart_rate.low",
-            HeartRate,
-            Below,
-            40.0,
-            4.0,
-            Severity::High,
-        ),
-        threshold("spo2.low", Spo2, Below, 91.0, 2.0, Severity::High),
-        threshold(
+        news2_edge("heart_rate.high", HeartRate, Above, RED, 6.0, High),
+        news2_edge("heart_rate.low", HeartRate, Below, RED, 4.0, High),
+        news2_edge("spo2.low", Spo2, Below, RED, 2.0, High),
+        news2_edge(
             "temperature.high",
             BodyTemperature,
             Above,
-            39.1,
+            FEVER,
             0.4,
-            Severity::Medium,
+            Medium,
         ),
-        threshold(
-            "temperature.low",
-            BodyTemperature,
-            Below,
-            35.0,
-            0.4,
-            Severity::High,
-        ),
-        threshold(
+        news2_edge("temperature.low", BodyTemperature, Below, RED, 0.4, High),
+        news2_edge(
             "respiratory_rate.high",
             RespiratoryRate,
             Above,
-            25.0,
+            RED,
             2.0,
-            Severity::High,
+            High,
         ),
-        threshold(
+        news2_edge(
             "respiratory_rate.low",
             RespiratoryRate,
             Below,
-            8.0,
+            RED,
             1.0,
-            Severity::High,
+            High,
         ),
-        threshold(
-            "systolic_bp.low",
-            SystolicBp,
-            Below,
-            90.0,
-            5.0,
-            Severity::High,
-        ),
-        threshold(
-            "systolic_bp.high",
-            SystolicBp,
-            Above,
-            220.0,
-            10.0,
-            Severity::High,
-        ),
+        news2_edge("systolic_bp.low", SystolicBp, Below, RED, 5.0, High),
+        news2_edge("systolic_bp.high", SystolicBp, Above, RED, 10.0, High),
         AlertRule {
             key: "heart_rate.flatline".into(),
             kind: RuleKind::Flatline {
@@ -316,16 +305,14 @@ pub fn effective_rules(overrides: &[AlertRule]) -> Vec<AlertRule> {
 }
 
 /// Validates a clinician's override list.
-pub fn validate_overrides(overrides: &[AlertRule]) -> Result<(), ApiError> {
+pub fn validate_overrides(overrides: &[AlertRule]) -> Result<(), Invalid> {
     if overrides.len() > 50 {
-        return Err(ApiError::Invalid(
-            "at most 50 rule overrides per patient".into(),
-        ));
+        return Err(Invalid("at most 50 rule overrides per patient".into()));
     }
     for (i, r) in overrides.iter().enumerate() {
         r.validate()?;
         if overrides[..i].iter().any(|o| o.key == r.key) {
-            return Err(ApiError::Invalid(format!("rule {} appears twice", r.key)));
+            return Err(Invalid(format!("rule {} appears twice", r.key)));
         }
     }
     Ok(())
@@ -364,5 +351,47 @@ mod tests {
         ]);
         let rules: Vec<AlertRule> = serde_json::from_value(json).unwrap();
         assert!(validate_overrides(&rules).is_err());
+    }
+
+    #[test]
+    fn default_thresholds_sit_on_the_news2_band_edges() {
+        let mut edges = Vec::new();
+        for rule in default_rules() {
+            let RuleKind::Threshold {
+                vital,
+                direction,
+                threshold,
+                ..
+            } = rule.kind
+            else {
+                continue;
+            };
+            let step = news2::chart_row(vital).unwrap().resolution;
+            let (at, inside) = match direction {
+                Direction::Above => (threshold, threshold - step),
+                Direction::Below => (threshold, threshold + step),
+            };
+            let scored = news2::sub_score(vital, at).unwrap();
+            assert!(scored >= 2, "{}: {at} scores {scored}", rule.key);
+            assert!(
+                news2::sub_score(vital, inside).unwrap() < scored,
+                "{}: one step inside ({inside}) scores as much",
+                rule.key
+            );
+            edges.push((rule.key, threshold));
+        }
+        // The chart's edges, as clinicians read them.
+        let expected = [
+            ("heart_rate.high", 131.0),
+            ("heart_rate.low", 40.0),
+            ("spo2.low", 91.0),
+            ("temperature.high", 39.1),
+            ("temperature.low", 35.0),
+            ("respiratory_rate.high", 25.0),
+            ("respiratory_rate.low", 8.0),
+            ("systolic_bp.low", 90.0),
+            ("systolic_bp.high", 220.0),
+        ];
+        assert_eq!(edges, expected.map(|(k, v)| (k.to_string(), v)).to_vec());
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{AlertScope, AppState};
 use crate::db::alerts::{Action, Alert, AlertEvent, AlertFilter};
-use crate::domain::alert::{event_kind, AlertState, Severity};
+use crate::domain::alert::{AlertState, Refusal, Severity};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -47,11 +47,11 @@ pub async fn list(
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<AlertPage>> {
     let scope = AlertScope::of(&caller)?;
-    let states: Vec<String> = match p.state.as_deref().unwrap_or("open") {
-        "open" => vec!["active".into(), "acknowledged".into()],
-        "all" => vec!["active".into(), "acknowledged".into(), "resolved".into()],
+    let states: Vec<AlertState> = match p.state.as_deref().unwrap_or("open") {
+        "open" => AlertState::OPEN.to_vec(),
+        "all" => AlertState::ALL.to_vec(),
         s => match AlertState::parse(s) {
-            Some(s) => vec![s.as_str().into()],
+            Some(s) => vec![s],
             None => {
                 return Err(ApiError::Invalid(
                     "state must be open, active, acknowledged, resolved or all".into(),
@@ -82,7 +82,7 @@ pub async fn list(
             patients: scope.patients(&state.pool).await?,
             patient: p.patient_id,
             states,
-            severity: p.severity.map(|s| s.as_str().to_string()),
+            severity: p.severity,
             assigned_to,
             limit,
             offset,
@@ -171,17 +171,15 @@ pub async fn get(
     Ok(Json(AlertDetail { alert, history }))
 }
 
-/// Applies `action` if `allowed(current)`, records it, answers the new alert.
-#[allow(clippy::too_many_arguments)]
+/// Applies `action` if the lifecycle allows it from the alert's current state (409 if not),
+/// records it, answers the new alert.
 async fn act(
     state: &AppState,
     caller: &AuthUser,
     purpose: &Purpose,
     id: Uuid,
     action: Action<'_>,
-    kind: &str,
     note: Option<&str>,
-    allowed: impl Fn(&Alert) -> Result<(), ApiError>,
 ) -> Result<Alert, ApiError> {
     caller.require(&[Role::Admin, Role::Clinician])?;
     visible(state, caller, id).await?;
@@ -189,7 +187,12 @@ async fn act(
     let current = crate::db::alerts::by_id_for_update(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
-    allowed(&current)?;
+    let transition = action.transition();
+    let next = current
+        .state
+        .after(current.escalated_at.is_some(), transition)
+        .map_err(|refusal: Refusal| ApiError::Conflict(refusal.to_string()))?;
+    let kind = transition.event_kind();
     // Published before the change commits: the trail may show an attempt that failed, never a
     // change it does not show.
     state
@@ -197,12 +200,12 @@ async fn act(
         .record(
             caller,
             purpose,
-            &format!("alert.{kind}"),
+            &format!("alert.{}", kind.as_str()),
             Some(current.patient_id),
             json!({ "alert_id": id }),
         )
         .await?;
-    let alert = crate::db::alerts::apply(&mut tx, id, &action).await?;
+    let alert = crate::db::alerts::apply(&mut tx, id, next, &action).await?;
     crate::lifecycle::record(
         &mut tx,
         &state.webhook_urls,
@@ -235,18 +238,7 @@ pub async fn acknowledge(
         &purpose,
         id,
         Action::Acknowledge { by: &by },
-        event_kind::ACKNOWLEDGED,
         None,
-        |a| {
-            if a.state == "active" {
-                Ok(())
-            } else {
-                Err(ApiError::Conflict(format!(
-                    "alert is {}, not active",
-                    a.state
-                )))
-            }
-        },
     )
     .await?;
     Ok(Json(alert))
@@ -283,15 +275,7 @@ pub async fn resolve(
         &purpose,
         id,
         Action::Resolve { by: &by, note },
-        event_kind::RESOLVED,
         Some(note),
-        |a| {
-            if a.state == "resolved" {
-                Err(ApiError::Conflict("alert is already resolved".into()))
-            } else {
-                Ok(())
-            }
-        },
     )
     .await?;
     Ok(Json(alert))
@@ -339,15 +323,7 @@ pub async fn assign(
         &purpose,
         id,
         Action::Assign { to },
-        event_kind::ASSIGNED,
         Some(&note),
-        |a| {
-            if a.state == "resolved" {
-                Err(ApiError::Conflict("alert is already resolved".into()))
-            } else {
-                Ok(())
-            }
-        },
     )
     .await?;
     Ok(Json(alert))

@@ -50,11 +50,7 @@ impl AlertScope {
     pub fn of(caller: &AuthUser) -> Result<AlertScope, ApiError> {
         match caller.role() {
             Role::Admin => Ok(AlertScope::All),
-            Role::Clinician => caller
-                .subject()
-                .parse()
-                .map(AlertScope::Clinician)
-                .map_err(|_| ApiError::Forbidden("token subject is not a user".into())),
+            Role::Clinician => caller.user_id().map(AlertScope::Clinician),
             other => Err(ApiError::Forbidden(format!(
                 "role {other} may not see alerts"
             ))),

@@ -59,11 +59,7 @@ pub async fn stream(
     // Without a resume point, start from now.
     let start = match header_id.or(params.last_event_id) {
         Some(id) => id,
-        None => {
-            sqlx::query_scalar("SELECT COALESCE(max(id), 0) FROM alert_events")
-                .fetch_one(&state.pool)
-                .await?
-        }
+        None => crate::db::alerts::last_event_id(&state.pool).await?,
     };
     // Audited at connection: one event per patient whose alerts the stream may carry (a
     // clinician's care list now), one for all patients (admins).

@@ -278,3 +278,12 @@ pub async fn update(
     .fetch_optional(db)
     .await
 }
+
+/// Serialises changes that could remove the last active admin (held until the transaction
+/// ends).
+pub async fn lock_for_admin_change(db: impl PgExecutor<'_>) -> sqlx::Result<()> {
+    sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -1,13 +1,13 @@
 //! Newtypes that parse user input at the edge: once a value has one of these types it is valid.
 
-use episante_kit::ApiError;
+use episante_kit::Invalid;
 
 /// A normalised (trimmed, lowercased) email address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let email = raw.trim().to_lowercase();
         let valid = email.len() <= 254
             && !email.chars().any(char::is_whitespace)
@@ -21,9 +21,7 @@ impl Email {
         if valid {
             Ok(Email(email))
         } else {
-            Err(ApiError::Invalid(format!(
-                "{raw:?} is not a valid email address"
-            )))
+            Err(Invalid(format!("{raw:?} is not a valid email address")))
         }
     }
 
@@ -40,15 +38,15 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 128;
 
 impl NewPassword {
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let n = raw.chars().count();
         if n < MIN_PASSWORD_CHARS {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "password must have at least {MIN_PASSWORD_CHARS} characters"
             )));
         }
         if n > MAX_PASSWORD_CHARS {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "password must have at most {MAX_PASSWORD_CHARS} characters"
             )));
         }
@@ -65,10 +63,10 @@ impl NewPassword {
 pub struct DisplayName(String);
 
 impl DisplayName {
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let name = raw.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(ApiError::Invalid(
+            return Err(Invalid(
                 "display name must be 1 to 100 printable characters".into(),
             ));
         }
@@ -85,7 +83,7 @@ impl DisplayName {
 pub struct ClientId(String);
 
 impl ClientId {
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let ok = (3..=64).contains(&raw.len())
             && raw
                 .chars()
@@ -93,7 +91,7 @@ impl ClientId {
         if ok {
             Ok(ClientId(raw.to_string()))
         } else {
-            Err(ApiError::Invalid(
+            Err(Invalid(
                 "client id must be 3 to 64 lowercase letters, digits or '-'".into(),
             ))
         }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use episante_kit::{ApiError, Scope};
+use episante_kit::{Invalid, Scope};
 
 /// At most this many scopes in one request (there are fewer known scopes; a longer list is
 /// either a mistake or an attempt to make us do work).
@@ -19,15 +19,15 @@ pub struct ServiceScopes(BTreeSet<Scope>);
 
 impl ServiceScopes {
     /// Parses an admin's request: every entry must be a known scope (422 otherwise).
-    pub fn parse(requested: &[String]) -> Result<Self, ApiError> {
+    pub fn parse(requested: &[String]) -> Result<Self, Invalid> {
         if requested.len() > MAX_REQUESTED {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "at most {MAX_REQUESTED} scopes may be requested"
             )));
         }
         requested
             .iter()
-            .map(|s| s.parse::<Scope>().map_err(ApiError::Invalid))
+            .map(|s| s.parse::<Scope>().map_err(Invalid))
             .collect::<Result<BTreeSet<_>, _>>()
             .map(ServiceScopes)
     }
@@ -83,7 +83,7 @@ mod tests {
         ] {
             let err = ServiceScopes::parse(&strings(&[bad])).unwrap_err();
             assert_eq!(
-                err.status(),
+                episante_kit::ApiError::from(err).status(),
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 "{bad}"
             );

@@ -153,9 +153,7 @@ pub async fn update(
         && (body.role.is_some_and(|r| r != Role::Admin) || body.active == Some(false));
     if loses_admin {
         // Serialise admin removals so two concurrent ones cannot both pass the check.
-        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await?;
+        db::users::lock_for_admin_change(&mut *tx).await?;
         if db::users::other_active_admins(&mut *tx, id).await? == 0 {
             return Err(ApiError::Conflict(
                 "this is the last active admin; promote another user first".into(),

@@ -211,3 +211,14 @@ pub async fn lapse_holds_of_entry(
     .await?;
     Ok(())
 }
+
+/// The entry's offer lapsed unanswered (a no-op unless it is `offered`).
+pub async fn expire_offer(db: impl PgExecutor<'_>, entry: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE waitlist_entries SET status = 'expired' WHERE id = $1 AND status = 'offered'",
+    )
+    .bind(entry)
+    .execute(db)
+    .await?;
+    Ok(())
+}

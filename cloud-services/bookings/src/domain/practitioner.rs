@@ -3,16 +3,16 @@
 use std::str::FromStr;
 
 use chrono_tz::Tz;
-use episante_kit::ApiError;
+use episante_kit::Invalid;
 
 /// An IANA time zone name (`Europe/Paris`) that the compiled-in tz database knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeZone(pub Tz);
 
 impl TimeZone {
-    pub fn parse(name: &str) -> Result<Self, ApiError> {
+    pub fn parse(name: &str) -> Result<Self, Invalid> {
         Tz::from_str(name.trim()).map(TimeZone).map_err(|_| {
-            ApiError::Invalid(format!(
+            Invalid(format!(
                 "time_zone {name:?} is not an IANA time zone name (e.g. Europe/Paris)"
             ))
         })
@@ -30,13 +30,13 @@ pub struct Label(String);
 impl Label {
     pub const MAX_CHARS: usize = 200;
 
-    pub fn parse(field: &str, value: &str) -> Result<Self, ApiError> {
+    pub fn parse(field: &str, value: &str) -> Result<Self, Invalid> {
         let value = value.trim();
         if value.is_empty() {
-            return Err(ApiError::Invalid(format!("{field} must not be empty")));
+            return Err(Invalid(format!("{field} must not be empty")));
         }
         if value.chars().count() > Self::MAX_CHARS || value.chars().any(char::is_control) {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "{field} must be one line of at most {} characters",
                 Self::MAX_CHARS
             )));
@@ -45,7 +45,7 @@ impl Label {
     }
 
     /// Specialties and locations are matched case-insensitively: they are stored lowercase.
-    pub fn parse_lowercase(field: &str, value: &str) -> Result<Self, ApiError> {
+    pub fn parse_lowercase(field: &str, value: &str) -> Result<Self, Invalid> {
         Self::parse(field, value).map(|l| Label(l.0.to_lowercase()))
     }
 
@@ -59,9 +59,9 @@ impl Label {
 }
 
 /// BCP 47-ish language tags (`fr`, `en`, `pt-BR`): letters, digits and '-', at most 20 of them.
-pub fn parse_languages(values: &[String]) -> Result<Vec<String>, ApiError> {
+pub fn parse_languages(values: &[String]) -> Result<Vec<String>, Invalid> {
     if values.len() > 20 {
-        return Err(ApiError::Invalid("at most 20 languages".into()));
+        return Err(Invalid("at most 20 languages".into()));
     }
     values
         .iter()
@@ -72,7 +72,7 @@ pub fn parse_languages(values: &[String]) -> Result<Vec<String>, ApiError> {
             if ok {
                 Ok(v.to_ascii_lowercase())
             } else {
-                Err(ApiError::Invalid(format!(
+                Err(Invalid(format!(
                     "language {v:?} is not a language tag (e.g. fr, en, pt-br)"
                 )))
             }

@@ -2,7 +2,7 @@
 //! them live in `db`, the locking that makes them race-free in `http::appointments`).
 
 use chrono::{DateTime, Duration, Utc};
-use episante_kit::ApiError;
+use episante_kit::Refused;
 
 use crate::config::BookingsConfig;
 use crate::domain::schedule::Span;
@@ -32,15 +32,15 @@ impl Rules {
         starts_at - self.cancellation_window
     }
 
-    /// 409 once the cancellation window has closed.
+    /// Refused once the cancellation window has closed.
     pub fn check_patient_may_cancel(
         &self,
         starts_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Refused> {
         let deadline = self.cancellation_deadline(starts_at);
         if now > deadline {
-            return Err(ApiError::Conflict(format!(
+            return Err(Refused(format!(
                 "cancellation closed at {} ({} h before the appointment)",
                 deadline.to_rfc3339(),
                 self.cancellation_window.num_hours()

@@ -12,7 +12,7 @@ use chrono::{
     DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday,
 };
 use chrono_tz::Tz;
-use episante_kit::ApiError;
+use episante_kit::Invalid;
 
 /// A half-open instant range `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,14 +41,15 @@ pub struct WeeklyWindow {
 
 impl WeeklyWindow {
     /// Parses `weekday` (`mon`/`monday`, any case) and `HH:MM[:SS]` times; `end` after `start`.
-    pub fn parse(weekday: &str, start: &str, end: &str) -> Result<Self, ApiError> {
-        let weekday = weekday.trim().parse::<Weekday>().map_err(|_| {
-            ApiError::Invalid(format!("weekday {weekday:?} is not a day (mon … sun)"))
-        })?;
+    pub fn parse(weekday: &str, start: &str, end: &str) -> Result<Self, Invalid> {
+        let weekday = weekday
+            .trim()
+            .parse::<Weekday>()
+            .map_err(|_| Invalid(format!("weekday {weekday:?} is not a day (mon … sun)")))?;
         let start = parse_time("start", start)?;
         let end = parse_time("end", end)?;
         if end <= start {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "window end {end} must be after its start {start} (windows cannot cross midnight)"
             )));
         }
@@ -60,23 +61,23 @@ impl WeeklyWindow {
     }
 }
 
-fn parse_time(field: &str, value: &str) -> Result<NaiveTime, ApiError> {
+fn parse_time(field: &str, value: &str) -> Result<NaiveTime, Invalid> {
     let value = value.trim();
     NaiveTime::parse_from_str(value, "%H:%M")
         .or_else(|_| NaiveTime::parse_from_str(value, "%H:%M:%S"))
-        .map_err(|_| ApiError::Invalid(format!("{field} {value:?} is not a time (HH:MM)")))
+        .map_err(|_| Invalid(format!("{field} {value:?} is not a time (HH:MM)")))
 }
 
 /// Refuses overlapping windows on one weekday (they would offer the same slot twice).
-pub fn check_windows(windows: &[WeeklyWindow]) -> Result<(), ApiError> {
+pub fn check_windows(windows: &[WeeklyWindow]) -> Result<(), Invalid> {
     if windows.len() > 100 {
-        return Err(ApiError::Invalid("at most 100 weekly windows".into()));
+        return Err(Invalid("at most 100 weekly windows".into()));
     }
     let mut sorted = windows.to_vec();
     sorted.sort_by_key(|w| (w.weekday.number_from_monday(), w.start));
     for pair in sorted.windows(2) {
         if pair[0].weekday == pair[1].weekday && pair[1].start < pair[0].end {
-            return Err(ApiError::Invalid(format!(
+            return Err(Invalid(format!(
                 "windows on {} overlap ({}–{} and {}–{})",
                 pair[0].weekday, pair[0].start, pair[0].end, pair[1].start, pair[1].end
             )));

@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::idempotency::{Idempotency, Started};
-use super::{caller_id, next_offset, AppState, Listed, PageParams};
+use super::{next_offset, AppState, Listed, PageParams};
 use crate::db::appointments::{AppointmentFilter, AppointmentRow, NewAppointment};
 use crate::db::practitioners::ScheduleRow;
 use crate::db::{self, CONSTRAINTS};
@@ -81,7 +81,7 @@ pub struct BookAppointment {
 fn patient_for(caller: &AuthUser, requested: Option<Uuid>) -> ApiResult<Uuid> {
     match caller.role() {
         Role::Patient => {
-            let me = caller_id(caller)?;
+            let me = caller.user_id()?;
             match requested {
                 Some(other) if other != me => Err(ApiError::Forbidden(
                     "patients may book only for themselves".into(),
@@ -335,7 +335,7 @@ async fn load_for_update(
     let row = db::appointments::by_id_for_update(tx, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no appointment {id}")))?;
-    if caller.role() == Role::Patient && caller_id(caller)? != row.patient_id {
+    if caller.role() == Role::Patient && caller.user_id()? != row.patient_id {
         return Err(ApiError::NotFound(format!("no appointment {id}")));
     }
     if row.status() != Status::Booked {
@@ -570,7 +570,7 @@ pub async fn visible(
     };
     match caller.role() {
         Role::Patient => {
-            let me = caller_id(caller)?;
+            let me = caller.user_id()?;
             if q.patient_id.is_some_and(|p| p != me) {
                 return Err(ApiError::Forbidden(
                     "patients see only their own appointments".into(),
@@ -635,7 +635,7 @@ pub async fn visible(
 
 /// The practitioner id of a clinician caller (403 without a profile).
 async fn own_practitioner(state: &AppState, caller: &AuthUser) -> ApiResult<Uuid> {
-    let me = caller_id(caller)?;
+    let me = caller.user_id()?;
     db::practitioners::by_user_id(&state.pool, me)
         .await?
         .map(|p| p.id)
@@ -670,7 +670,7 @@ pub async fn read(
         .await?
         .ok_or_else(not_found)?;
     let visible = match caller.role() {
-        Role::Patient => caller_id(caller)? == row.patient_id,
+        Role::Patient => caller.user_id()? == row.patient_id,
         Role::Clinician => own_practitioner(state, caller).await? == row.practitioner_id,
         _ => true,
     };

@@ -19,7 +19,7 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use episante_kit::audit::AuditPublisher;
 use episante_kit::server::{service_router, ServiceParts};
-use episante_kit::{ApiError, AuthUser, Metrics, Role, TokenVerifier};
+use episante_kit::{ApiError, Metrics, Role, TokenVerifier};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -27,7 +27,6 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use utoipa::{IntoParams, OpenApi};
-use uuid::Uuid;
 
 use crate::config::BookingsConfig;
 use crate::domain::rules::Rules;
@@ -91,14 +90,6 @@ impl AppState {
             .get_or_create(&BookingOutcome { outcome })
             .inc();
     }
-}
-
-/// The caller's user id (`sub`), for roles that act as themselves.
-pub fn caller_id(caller: &AuthUser) -> Result<Uuid, ApiError> {
-    caller
-        .subject()
-        .parse()
-        .map_err(|_| ApiError::Forbidden("this token's subject is not a user".into()))
 }
 
 /// `limit` / `offset` of list endpoints.

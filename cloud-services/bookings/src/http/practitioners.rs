@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{caller_id, next_offset, AppState, Listed, PageParams, READERS};
+use super::{next_offset, AppState, Listed, PageParams, READERS};
 use crate::db::practitioners::{
     ExceptionRow, NewException, NewPractitioner, PractitionerFilter, PractitionerRow,
 };
@@ -311,7 +311,7 @@ pub async fn put_availability(
 ) -> ApiResult<Json<Availability>> {
     caller.require(&[Role::Admin, Role::Clinician])?;
     let p = find(&state, id).await?;
-    if caller.role() == Role::Clinician && caller_id(&caller)? != p.user_id {
+    if caller.role() == Role::Clinician && caller.user_id()? != p.user_id {
         return Err(ApiError::Forbidden(
             "clinicians may change only their own availability".into(),
         ));

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::practitioners::practitioner_filter;
-use super::{caller_id, next_offset, AppState, PageParams, READERS};
+use super::{next_offset, AppState, PageParams, READERS};
 use crate::db;
 use crate::db::practitioners::PractitionerFilter;
 use crate::domain::practitioner::TimeZone;
@@ -149,7 +149,7 @@ pub async fn free(
     let busy = db::appointments::busy(&state.pool, &ids, overall).await?;
     let holds = db::waitlist::active_holds(&state.pool, &ids, overall).await?;
     let me = match caller.role() {
-        Role::Patient => caller_id(caller).ok(),
+        Role::Patient => caller.user_id().ok(),
         _ => None,
     };
     let now = Utc::now();

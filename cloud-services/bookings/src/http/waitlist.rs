@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{caller_id, next_offset, practitioners, AppState, PageParams};
+use super::{next_offset, practitioners, AppState, PageParams};
 use crate::db;
 use crate::db::waitlist::WaitlistRow;
 use crate::domain::practitioner::TimeZone;
@@ -68,7 +68,7 @@ pub async fn join(
 ) -> ApiResult<(StatusCode, Json<WaitlistEntry>)> {
     let patient_id = match caller.role() {
         Role::Patient => {
-            let me = caller_id(&caller)?;
+            let me = caller.user_id()?;
             if body.patient_id.is_some_and(|p| p != me) {
                 return Err(ApiError::Forbidden(
                     "patients may join the waitlist only for themselves".into(),
@@ -146,7 +146,7 @@ pub async fn list(
     }
     .resolve()?;
     let patient_id = match caller.role() {
-        Role::Patient => Some(caller_id(&caller)?),
+        Role::Patient => Some(caller.user_id()?),
         _ => q.patient_id,
     };
     let rows =
@@ -196,7 +196,7 @@ pub async fn leave(
     let row = db::waitlist::by_id(&state.pool, id)
         .await?
         .ok_or_else(not_found)?;
-    if caller.role() == Role::Patient && caller_id(&caller)? != row.patient_id {
+    if caller.role() == Role::Patient && caller.user_id()? != row.patient_id {
         return Err(not_found());
     }
     let mut tx = state.pool.begin().await?;

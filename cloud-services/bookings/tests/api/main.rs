@@ -9,5 +9,6 @@ mod fhir;
 mod problems;
 mod rbac;
 mod reminders;
+mod shutdown;
 mod slots;
 mod waitlist;

@@ -70,7 +70,7 @@ impl OutboxRelay {
         let relay = OutboxRelay {
             notify: notify.clone(),
         };
-        tokio::spawn(async move {
+        shutdown.clone().spawn(async move {
             let mut backoff = Duration::from_millis(100);
             loop {
                 match relay_batch(&pool, bus.as_ref()).await {
@@ -91,6 +91,13 @@ impl OutboxRelay {
                     _ = tokio::time::sleep(poll) => {}
                     _ = shutdown.wait() => break,
                 }
+            }
+            // A last round: events committed just before shutdown go out now, not at the next
+            // start (they are safe in the table either way).
+            let last =
+                tokio::time::timeout(Duration::from_secs(5), relay_batch(&pool, bus.as_ref()));
+            if let Ok(Err(error)) = last.await {
+                tracing::warn!(%error, "last outbox round failed; the next start relays it");
             }
         });
         relay

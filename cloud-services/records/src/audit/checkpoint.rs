@@ -237,7 +237,7 @@ impl Checkpointer {
         interval: Duration,
         shutdown: Shutdown,
     ) {
-        tokio::spawn(async move {
+        shutdown.clone().spawn(async move {
             loop {
                 tokio::select! {
                     changed = head.changed() => if changed.is_err() { return },

@@ -72,7 +72,7 @@ pub fn spawn(
     audit: AuditLog,
     shutdown: Shutdown,
 ) {
-    tokio::spawn(async move {
+    shutdown.clone().spawn(async move {
         let mut backoff = Duration::from_millis(100);
         loop {
             let result = tokio::select! {

@@ -1,6 +1,7 @@
 //! Queries, one module per table family; migrations in `../migrations`. Runtime-checked queries
 //! (`query_as`), so building needs no live database.
 
+pub mod access;
 pub mod audit;
 pub mod care_teams;
 pub mod devices;

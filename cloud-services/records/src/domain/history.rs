@@ -2,7 +2,7 @@
 //! is health information, encrypted like the identity.
 
 use chrono::NaiveDate;
-use episante_kit::ApiError;
+use episante_kit::Invalid;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -46,12 +46,10 @@ pub struct HistoryContent {
 }
 
 impl HistoryContent {
-    pub fn validated(self) -> Result<Self, ApiError> {
+    pub fn validated(self) -> Result<Self, Invalid> {
         let text = self.text.trim().to_string();
         if text.is_empty() || text.chars().count() > 4000 {
-            return Err(ApiError::Invalid(
-                "text must be 1 to 4000 characters".into(),
-            ));
+            return Err(Invalid("text must be 1 to 4000 characters".into()));
         }
         Ok(HistoryContent {
             text,

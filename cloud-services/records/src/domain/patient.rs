@@ -1,7 +1,7 @@
 //! A patient's identity (the PII we encrypt) and its validation.
 
 use chrono::{NaiveDate, Utc};
-use episante_kit::ApiError;
+use episante_kit::Invalid;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -112,15 +112,13 @@ impl IdentityPatch {
     }
 }
 
-fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+fn text(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
     if value.is_empty() || value.chars().count() > max {
-        return Err(ApiError::Invalid(format!(
-            "{field} must be 1 to {max} characters"
-        )));
+        return Err(Invalid(format!("{field} must be 1 to {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::Invalid(format!(
+        return Err(Invalid(format!(
             "{field} must not contain control characters"
         )));
     }
@@ -128,7 +126,7 @@ fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
 }
 
 /// `+` and 8 to 15 digits once spaces, dots, dashes and parentheses are removed.
-pub fn parse_phone(value: &str) -> Result<String, ApiError> {
+pub fn parse_phone(value: &str) -> Result<String, Invalid> {
     let compact: String = value
         .chars()
         .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
@@ -138,14 +136,14 @@ pub fn parse_phone(value: &str) -> Result<String, ApiError> {
         || !(8..=15).contains(&digits.len())
         || !digits.bytes().all(|b| b.is_ascii_digit())
     {
-        return Err(ApiError::Invalid(
+        return Err(Invalid(
             "phone must be in international format, e.g. +33 6 12 34 56 78".into(),
         ));
     }
     Ok(compact)
 }
 
-pub fn parse_email(value: &str) -> Result<String, ApiError> {
+pub fn parse_email(value: &str) -> Result<String, Invalid> {
     let value = value.trim().to_lowercase();
     let valid = value.len() <= 254
         && !value.contains(char::is_whitespace)
@@ -159,20 +157,18 @@ pub fn parse_email(value: &str) -> Result<String, ApiError> {
     if valid {
         Ok(value)
     } else {
-        Err(ApiError::Invalid(format!(
-            "email {value:?} is not an email address"
-        )))
+        Err(Invalid(format!("email {value:?} is not an email address")))
     }
 }
 
-pub fn parse_national_id(value: &str) -> Result<String, ApiError> {
+pub fn parse_national_id(value: &str) -> Result<String, Invalid> {
     let compact: String = value
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '.'))
         .flat_map(char::to_uppercase)
         .collect();
     if !(5..=32).contains(&compact.len()) || !compact.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(ApiError::Invalid(
+        return Err(Invalid(
             "national_id must be 5 to 32 letters or digits".into(),
         ));
     }
@@ -181,11 +177,9 @@ pub fn parse_national_id(value: &str) -> Result<String, ApiError> {
 
 impl PatientIdentity {
     /// Checks and normalises every field; the error names the first bad one.
-    pub fn validated(self) -> Result<PatientIdentity, ApiError> {
+    pub fn validated(self) -> Result<PatientIdentity, Invalid> {
         if self.given_names.is_empty() || self.given_names.len() > 5 {
-            return Err(ApiError::Invalid(
-                "given_names must hold 1 to 5 names".into(),
-            ));
+            return Err(Invalid("given_names must hold 1 to 5 names".into()));
         }
         let given_names = self
             .given_names
@@ -196,7 +190,7 @@ impl PatientIdentity {
         let today = Utc::now().date_naive();
         let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date");
         if self.birth_date > today || self.birth_date < earliest {
-            return Err(ApiError::Invalid(
+            return Err(Invalid(
                 "birth_date must be between 1900-01-01 and today".into(),
             ));
         }
@@ -204,13 +198,11 @@ impl PatientIdentity {
             None => None,
             Some(a) => {
                 if a.lines.is_empty() || a.lines.len() > 3 {
-                    return Err(ApiError::Invalid(
-                        "address.lines must hold 1 to 3 lines".into(),
-                    ));
+                    return Err(Invalid("address.lines must hold 1 to 3 lines".into()));
                 }
                 let country = a.country.trim().to_uppercase();
                 if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-                    return Err(ApiError::Invalid(
+                    return Err(Invalid(
                         "address.country must be an ISO 3166-1 alpha-2 code, e.g. FR".into(),
                     ));
                 }
@@ -252,7 +244,7 @@ impl PatientIdentity {
 }
 
 /// A consent scope, e.g. `remote-monitoring`: lowercase letters, digits and dashes.
-pub fn parse_consent_scope(value: &str) -> Result<String, ApiError> {
+pub fn parse_consent_scope(value: &str) -> Result<String, Invalid> {
     let ok = (1..=64).contains(&value.len())
         && value
             .bytes()
@@ -260,7 +252,7 @@ pub fn parse_consent_scope(value: &str) -> Result<String, ApiError> {
     if ok {
         Ok(value.to_string())
     } else {
-        Err(ApiError::Invalid(
+        Err(Invalid(
             "consent scope must be 1 to 64 lowercase letters, digits or dashes".into(),
         ))
     }
@@ -320,7 +312,7 @@ mod tests {
                 ..ada()
             },
         ] {
-            assert!(matches!(bad.validated(), Err(ApiError::Invalid(_))));
+            assert!(matches!(bad.validated(), Err(Invalid(_))));
         }
     }
 }

@@ -10,10 +10,10 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::access::not_found;
 use super::{page, AppState, Caller};
 use crate::db::care_teams::CareTeamRow;
 use crate::db::{self, CONSTRAINTS};
-use crate::domain::access::not_found;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateCareTeam {

@@ -6,12 +6,10 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
-use episante_kit::fhir::{fhir_response as fhir, OperationOutcome};
+use episante_kit::fhir::{fhir_response as fhir, DateRange, OperationOutcome, SearchParams};
 use episante_kit::{ApiError, ApiResult};
 use episante_protocol::VitalKind;
-use serde::Deserialize;
 use serde_json::{json, Value};
-use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::patients::visible_patient;
@@ -85,19 +83,6 @@ pub async fn patient(
         .record(vec![caller.audit("fhir.patient.read", Some(id), json!({}))])
         .await?;
     Ok(fhir(patient_resource(&patient)))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ObservationParams {
-    /// `{id}` or `Patient/{id}`.
-    pub patient: String,
-    /// Start of the window (RFC 3339), default 24 hours before `to`.
-    pub from: Option<DateTime<Utc>>,
-    /// End of the window (RFC 3339), default now.
-    pub to: Option<DateTime<Utc>>,
-    /// Only this LOINC code, e.g. `8867-4`.
-    pub code: Option<String>,
 }
 
 const LOINC: &str = "http://loinc.org";
@@ -252,7 +237,11 @@ pub fn observation_bundle(history: &VitalsHistory, code: Option<&str>) -> Value 
 
 /// `GET /fhir/Observation?patient=…`: vital signs as a FHIR searchset `Bundle`.
 #[utoipa::path(get, path = "/v1/fhir/Observation", tag = "fhir", security(("bearer" = [])),
-    params(ObservationParams),
+    params(
+        ("patient" = String, Query, description = "The patient: `{id}` or `Patient/{id}`"),
+        ("date" = Option<Vec<String>>, Query, description = "When measured, with a prefix (`ge`, `gt`, `le`, `lt`, `eq`), repeatable: `date=ge2026-12-01&date=lt2026-12-02T12:00Z`. Default: the 24 hours before the upper bound (or now); at most 31 days"),
+        ("code" = Option<String>, Query, description = "Only this LOINC code, e.g. `8867-4`; `85354-9` for blood pressure"),
+    ),
     responses((status = 200, description = "FHIR R4 Bundle of Observations", content_type = "application/fhir+json"),
         (status = 400, body = OperationOutcome, content_type = "application/fhir+json"),
         (status = 401, body = OperationOutcome, content_type = "application/fhir+json"),
@@ -263,24 +252,19 @@ pub fn observation_bundle(history: &VitalsHistory, code: Option<&str>) -> Value 
 pub async fn observations(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ObservationParams>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
-    let id: Uuid = params
-        .patient
-        .strip_prefix("Patient/")
-        .unwrap_or(&params.patient)
-        .parse()
-        .map_err(|_| ApiError::Invalid("patient must be a patient id or Patient/{id}".into()))?;
-    let to = params.to.unwrap_or_else(Utc::now);
-    let from = params.from.unwrap_or(to - Duration::hours(24));
-    if from >= to || to - from > Duration::days(MAX_WINDOW_DAYS) {
-        return Err(ApiError::Invalid(format!(
-            "from must be before to, at most {MAX_WINDOW_DAYS} days apart"
-        )));
-    }
+    let mut params = SearchParams::new(pairs);
+    let id = params
+        .take_reference("patient", "Patient", |v| v.parse::<Uuid>().ok())?
+        .ok_or_else(|| ApiError::BadRequest("search parameter patient is required".into()))?;
+    let dates = params.take_dates("date")?;
+    let code = params.take("code")?;
+    params.finish()?;
+    let (from, to) = observation_window(dates)?;
     caller.scope()?.check(&state.pool, id).await?;
     let history = state.peers.vitals(id, from, to).await?;
-    let bundle = observation_bundle(&history, params.code.as_deref());
+    let bundle = observation_bundle(&history, code.as_deref());
     state
         .audit
         .record(vec![caller.audit(
@@ -290,6 +274,19 @@ pub async fn observations(
         )])
         .await?;
     Ok(fhir(bundle))
+}
+
+/// The window an Observation search reads: the `date` range, its open ends filled with "now"
+/// and "24 hours before the end"; empty or longer than [`MAX_WINDOW_DAYS`] is refused.
+fn observation_window(dates: DateRange) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
+    let to = dates.to.unwrap_or_else(Utc::now);
+    let from = dates.from.unwrap_or(to - Duration::hours(24));
+    if from >= to || to - from > Duration::days(MAX_WINDOW_DAYS) {
+        return Err(ApiError::Invalid(format!(
+            "the date range must be non-empty and at most {MAX_WINDOW_DAYS} days long"
+        )));
+    }
+    Ok((from, to))
 }
 
 /// What the platform's FHIR base (`/api/v1/fhir` at the gateway) serves, and which service
@@ -315,11 +312,10 @@ pub const FHIR_RESOURCES: &[(&str, &[&str], &[SearchParam])] = &[
                 "A LOINC code, e.g. `8867-4`; `85354-9` for blood pressure",
             ),
             (
-                "from",
                 "date",
-                "Start of the window (RFC 3339), default 24 h before `to`",
+                "date",
+                "When measured, with a prefix (ge, gt, le, lt, eq), repeatable; default the last 24 h, at most 31 days",
             ),
-            ("to", "date", "End of the window (RFC 3339), default now"),
         ],
     ),
     (

@@ -2,6 +2,7 @@
 //! a patient checks the caller's [`PatientScope`] first and records an audit entry before it
 //! answers.
 
+pub mod access;
 pub mod audit;
 pub mod care_teams;
 pub mod devices;

@@ -14,11 +14,12 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::access::not_found;
 use super::{page, AppState, Caller};
 use crate::crypto::blind_index::name_tokens;
 use crate::db::patients::{ConsentRow, PatientFilter};
 use crate::db::{self, CONSTRAINTS};
-use crate::domain::access::{not_found, PatientScope};
+use crate::domain::access::PatientScope;
 use crate::domain::patient::{
     double_option, parse_consent_scope, parse_national_id, IdentityPatch, PatientIdentity,
 };

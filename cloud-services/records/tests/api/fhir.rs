@@ -93,8 +93,8 @@ async fn fhir_errors_are_operation_outcomes_and_metadata_says_what_is_served() {
             Method::GET,
             "/v1/fhir/Observation?patient=nobody",
             true,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid",
+            StatusCode::BAD_REQUEST,
+            "structure",
         ),
         (
             Method::GET,
@@ -340,6 +340,52 @@ async fn observations_come_from_the_alerts_vitals_history() {
     )
     .await;
     assert_eq!(bp["total"], 2);
-    let (status, _, _) = fhir_get(&app, "/v1/fhir/Observation?patient=nobody").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // FHIR `date` with prefixes: each bound alone selects one of the two minutes.
+    let second_minute = chrono::DateTime::from_timestamp_millis(start + 60_000)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    for (prefix, minute_start) in [("ge", start + 60_000), ("lt", start)] {
+        let (status, _, hr) = fhir_get(
+            &app,
+            &format!("/v1/fhir/Observation?patient={id}&code=8867-4&date={prefix}{second_minute}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{hr}");
+        assert_eq!(hr["total"], 1, "date={prefix}: {hr}");
+        let effective = hr["entry"][0]["resource"]["effectivePeriod"]["start"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            chrono::DateTime::parse_from_rfc3339(effective)
+                .unwrap()
+                .timestamp_millis(),
+            minute_start
+        );
+    }
+    // Refused: a bad reference, a parameter this search does not have, a bad date, an empty or
+    // too long range.
+    for (query, expected) in [
+        ("patient=nobody".to_string(), StatusCode::BAD_REQUEST),
+        (
+            format!("patient={id}&from=2026-12-01"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("patient={id}&date=yesterday"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("patient={id}&date=ge2026-12-02&date=lt2026-12-01"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            format!("patient={id}&date=ge2026-01-01&date=lt2026-03-01"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (status, _, outcome) = fhir_get(&app, &format!("/v1/fhir/Observation?{query}")).await;
+        assert_eq!(status, expected, "{query}: {outcome}");
+        assert_eq!(outcome["resourceType"], "OperationOutcome", "{query}");
+    }
 }
