@@ -113,7 +113,7 @@ async fn agent_kill_9_and_broker_outage_lose_and_reorder_nothing() {
     let shutdown = Shutdown::new();
     let broker_db = TestDb::new();
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let auth = episante_test_platform::TestAuth::start().await;
+    let auth = episante_test_auth::TestAuth::start().await;
     let (auth_base, token) = (auth.base.clone(), auth.admin_token.clone());
 
     let (http_port, mqtt_port) = (free_port(), free_port());

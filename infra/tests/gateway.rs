@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use episante_infra::template;
 use episante_kit::events::EventBus;
 use episante_kit::{Secret, Shutdown};
-use episante_test_platform::TestAuth;
+use episante_test_auth::TestAuth;
 use episante_testkit::process::ServerProcess;
 use episante_testkit::TestDb;
 use serde_json::{json, Value};
@@ -1051,8 +1051,8 @@ async fn login_and_the_device_registry_work_through_the_gateway() {
     let login: Value = http
         .post(gateway.url("/api/v1/auth/login"))
         .json(&json!({
-            "email": episante_test_platform::ADMIN_EMAIL,
-            "password": episante_test_platform::ADMIN_PASSWORD,
+            "email": episante_test_auth::ADMIN_EMAIL,
+            "password": episante_test_auth::ADMIN_PASSWORD,
         }))
         .send()
         .await
@@ -1072,11 +1072,7 @@ async fn login_and_the_device_registry_work_through_the_gateway() {
         .unwrap();
     assert_eq!(me.status(), 200);
     let me: Value = me.json().await.unwrap();
-    assert_eq!(
-        me["user"]["email"],
-        episante_test_platform::ADMIN_EMAIL,
-        "{me}"
-    );
+    assert_eq!(me["user"]["email"], episante_test_auth::ADMIN_EMAIL, "{me}");
 
     // Auth's own problem JSON passes through untouched.
     let anonymous = http

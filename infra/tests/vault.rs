@@ -741,18 +741,18 @@ async fn init_initialises_once_and_unseals_on_every_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_clients_get_their_auth_client_secret_through_vault() {
     let vault = TestVault::start().await.expect("OpenBao starts");
-    let auth = episante_test_platform::TestAuth::start().await;
+    let auth = episante_test_auth::TestAuth::start().await;
     let secrets = tempfile::tempdir().unwrap();
     let dir = secrets.path();
     std::fs::create_dir_all(dir.join("auth")).unwrap();
     std::fs::write(
         dir.join("auth/admin-email"),
-        episante_test_platform::ADMIN_EMAIL,
+        episante_test_auth::ADMIN_EMAIL,
     )
     .unwrap();
     std::fs::write(
         dir.join("auth/admin-password"),
-        episante_test_platform::ADMIN_PASSWORD,
+        episante_test_auth::ADMIN_PASSWORD,
     )
     .unwrap();
     let envs = vec![
@@ -793,7 +793,7 @@ async fn service_clients_get_their_auth_client_secret_through_vault() {
     assert_eq!(token.status(), 200);
 
     // Least privilege: records holds only what it calls; a client it does not know, nothing.
-    let scopes = |auth: &episante_test_platform::TestAuth| {
+    let scopes = |auth: &episante_test_auth::TestAuth| {
         let request = reqwest::Client::new()
             .get(format!("{}/v1/auth/service-clients", auth.base))
             .bearer_auth(&auth.admin_token);

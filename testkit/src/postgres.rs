@@ -54,11 +54,28 @@ impl Drop for TestDb {
                 .enable_all()
                 .build()
                 .expect("runtime")
-                .block_on(episante_kit::db::drop_database(&admin_url(), &name, &name))
+                .block_on(drop_database(&admin_url(), &name))
         })
         .join();
         if let Ok(Err(e)) = result {
             eprintln!("warning: could not drop test database {}: {e}", self.name);
         }
     }
+}
+
+/// Drops a test's database and its role (same name; generated here, so safe to quote).
+async fn drop_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    anyhow::ensure!(
+        name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "not a test database name: {name:?}"
+    );
+    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    sqlx::query(&format!("DROP ROLE IF EXISTS \"{name}\""))
+        .execute(&mut admin)
+        .await?;
+    Ok(())
 }

@@ -16,7 +16,7 @@ use episante_kit::telemetry::LogConfig;
 use episante_kit::{Role, Shutdown};
 use episante_protocol::topics::{KAFKA_CARE_TEAMS, KAFKA_DEVICE_ASSIGNMENTS, KAFKA_READINGS};
 use episante_protocol::{CareTeamEvent, DeviceAssignmentEvent, Reading, ReadingBatch, VitalKind};
-use episante_test_platform::{TestAuth, USER_PASSWORD};
+use episante_test_auth::{TestAuth, USER_PASSWORD};
 use episante_testkit::TestDb;
 use serde_json::Value;
 use uuid::Uuid;

@@ -87,8 +87,10 @@ pub struct DeviceCredentials {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RegisterDevice {
     /// 1 to 64 ASCII letters or digits.
+    #[schema(pattern = "^[A-Za-z0-9]{1,64}$")]
     pub device_id: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub label: String,
 }
 

@@ -8,7 +8,7 @@ use episante_kit::events::EventBusConfig;
 use episante_kit::telemetry::LogConfig;
 use episante_kit::Shutdown;
 use episante_protocol::{Reading, ReadingBatch, VitalKind, READING_BATCH_VERSION};
-use episante_test_platform::TestAuth;
+use episante_test_auth::TestAuth;
 use episante_testkit::{TestDb, TestKafka};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{ClientConfig, Message};

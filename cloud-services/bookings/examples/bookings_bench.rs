@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Duration as ChronoDuration, DurationRound, Utc};
 use clap::Parser;
 use episante_kit::Role;
-use episante_test_platform::TestAuth;
+use episante_test_auth::TestAuth;
 use episante_testkit::TestDb;
 use serde_json::{json, Value};
 use uuid::Uuid;

@@ -14,7 +14,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use sqlx::{ConnectOptions, Connection, PgPool};
 
 use crate::config::DatabaseConfig;
 use crate::secret::Secret;
@@ -354,20 +354,6 @@ pub async fn provision_admin_schema(
     }
     tx.commit().await?;
     admin.close().await.ok();
-    Ok(())
-}
-
-/// Drops a service database and its role (used by tests and `episante` reset commands).
-pub async fn drop_database(admin_url: &str, name: &str, role: &str) -> anyhow::Result<()> {
-    check_identifier("database", name)?;
-    check_identifier("role", role)?;
-    let mut admin = PgConnection::connect(admin_url).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    sqlx::query(&format!("DROP ROLE IF EXISTS \"{role}\""))
-        .execute(&mut admin)
-        .await?;
     Ok(())
 }
 

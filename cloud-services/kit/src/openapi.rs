@@ -97,7 +97,68 @@ pub fn with_error_responses(openapi: OpenApi) -> Value {
             set_error_content(responses, &content);
         }
     }
+    declare_value_shapes(&mut doc);
     doc
+}
+
+/// What the services' parsers accept, said in the schema language a client or fuzzer checks:
+/// JSON Schema treats `format` as an annotation, so a `uuid`, `date` or `date-time` string also
+/// gets the `pattern` serde holds it to; and a request body takes no properties it does not
+/// declare (`additionalProperties: false`: a client's misspelt field is its error, and an
+/// undeclared field is not what a fuzzer's valid request should carry).
+fn declare_value_shapes(doc: &mut Value) {
+    let mut bodies = Vec::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for item in paths.values() {
+            for method in METHODS {
+                let contents = item[method]["requestBody"]["content"].as_object();
+                for content in contents.into_iter().flat_map(|c| c.values()) {
+                    if let Some(name) = content["schema"]["$ref"]
+                        .as_str()
+                        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    {
+                        bodies.push(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        for name in bodies {
+            if let Some(schema) = schemas.get_mut(&name).and_then(Value::as_object_mut) {
+                if schema.contains_key("properties") && !schema.contains_key("additionalProperties")
+                {
+                    schema.insert("additionalProperties".into(), Value::Bool(false));
+                }
+            }
+        }
+    }
+    add_format_patterns(doc);
+}
+
+fn add_format_patterns(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            let pattern = match object.get("format").and_then(Value::as_str) {
+                Some("uuid") => Some(
+                    "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$",
+                ),
+                Some("date") => Some(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+                Some("date-time") => Some(
+                    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$",
+                ),
+                _ => None,
+            };
+            if let Some(pattern) = pattern {
+                object
+                    .entry("pattern")
+                    .or_insert_with(|| Value::String(pattern.into()));
+            }
+            object.values_mut().for_each(add_format_patterns);
+        }
+        Value::Array(items) => items.iter_mut().for_each(add_format_patterns),
+        _ => {}
+    }
 }
 
 /// Every 4xx/5xx response answers with the error media type and schema.
@@ -149,5 +210,41 @@ mod tests {
         assert!(fhir["404"].is_null());
         assert!(doc["components"]["schemas"]["Problem"].is_object());
         assert!(doc["components"]["schemas"]["OutcomeIssue"].is_object());
+    }
+
+    #[test]
+    fn request_bodies_are_closed_and_formats_carry_their_patterns() {
+        let mut doc = json!({
+            "paths": { "/v1/things": { "post": {
+                "requestBody": { "content": { "application/json": {
+                    "schema": { "$ref": "#/components/schemas/NewThing" } } } },
+                "parameters": [{ "name": "since", "in": "query",
+                    "schema": { "type": "string", "format": "date-time" } }]
+            } } },
+            "components": { "schemas": {
+                "NewThing": { "type": "object", "properties": {
+                    "owner": { "type": "string", "format": "uuid" },
+                    "born": { "type": ["string", "null"], "format": "date" } } },
+                "Thing": { "type": "object", "properties": { "id": { "type": "string" } } }
+            } }
+        });
+        declare_value_shapes(&mut doc);
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["NewThing"]["additionalProperties"], false);
+        assert!(
+            schemas["Thing"].get("additionalProperties").is_none(),
+            "only request bodies"
+        );
+        let pattern = |v: &Value| regex::Regex::new(v["pattern"].as_str().unwrap()).unwrap();
+        let uuid = pattern(&schemas["NewThing"]["properties"]["owner"]);
+        assert!(uuid.is_match("6f1c1b9e-8d0e-4a8a-9a55-2a0b1f0b7f00"));
+        assert!(!uuid.is_match(""));
+        let date = pattern(&schemas["NewThing"]["properties"]["born"]);
+        assert!(date.is_match("2026-12-02") && !date.is_match("2026-12-02T10:00:00Z"));
+        let since = pattern(&doc["paths"]["/v1/things"]["post"]["parameters"][0]["schema"]);
+        assert!(
+            since.is_match("2026-12-02T10:00:00Z") && since.is_match("2026-12-02T10:00:00.5+01:00")
+        );
+        assert!(!since.is_match("yesterday"));
     }
 }

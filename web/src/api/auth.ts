@@ -365,7 +365,7 @@ export interface components {
     schemas: {
         ChangePassword: {
             current_password: string;
-            /** @description At least 12 characters. */
+            /** @description 12 to 128 characters. */
             new_password: string;
         };
         /** @description OAuth 2.0 client-credentials grant (RFC 6749 §4.4), form-encoded. */
@@ -391,7 +391,7 @@ export interface components {
         CreateUser: {
             display_name: string;
             email: string;
-            /** @description Initial password, at least 12 characters. */
+            /** @description Initial password, 12 to 128 characters. */
             password: string;
             role: components["schemas"]["Role"];
         };
@@ -471,7 +471,7 @@ export interface components {
             refresh_token: string;
         };
         ResetPassword: {
-            /** @description At least 12 characters. */
+            /** @description 12 to 128 characters. */
             new_password: string;
             reset_token: string;
         };

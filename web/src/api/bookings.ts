@@ -477,6 +477,7 @@ export interface components {
         };
         CreatePractitioner: {
             display_name: string;
+            /** @description Language tags, e.g. `fr`, `pt-br` (at most 20). */
             languages?: string[];
             location: string;
             specialty: string;

@@ -31,7 +31,9 @@ pub enum RuleKind {
         vital: VitalKind,
         direction: Direction,
         threshold: f64,
+        #[schema(minimum = 0)]
         hysteresis: f64,
+        #[schema(maximum = 3600)]
         sustain_secs: u32,
     },
     /// The value moved by at least `delta` (up for `above`, down for `below`) within
@@ -40,22 +42,29 @@ pub enum RuleKind {
         #[schema(value_type = String)]
         vital: VitalKind,
         direction: Direction,
+        #[schema(exclusive_minimum = 0)]
         delta: f64,
+        #[schema(minimum = 10, maximum = 3600)]
         window_secs: u32,
     },
     /// The same value, exactly, for `window_secs`: a stuck or detached sensor.
     Flatline {
         #[schema(value_type = String)]
         vital: VitalKind,
+        #[schema(minimum = 10, maximum = 3600)]
         window_secs: u32,
     },
     /// No reading from the device for `after_secs`.
-    Dropout { after_secs: u32 },
+    Dropout {
+        #[schema(minimum = 10, maximum = 86_400)]
+        after_secs: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AlertRule {
     /// Stable name, e.g. `heart_rate.high`: lowercase letters, digits, `.`, `_`, `-`.
+    #[schema(pattern = "^[a-z0-9._-]{1,64}$")]
     pub key: String,
     #[serde(flatten)]
     pub kind: RuleKind,

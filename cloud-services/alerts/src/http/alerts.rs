@@ -17,10 +17,14 @@ use crate::domain::alert::{AlertState, Refusal, Severity};
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `open` (default: active and acknowledged), `active`, `acknowledged`, `resolved` or `all`.
+    #[param(pattern = "^(open|active|acknowledged|resolved|all)$")]
     pub state: Option<String>,
     pub severity: Option<Severity>,
     pub patient_id: Option<Uuid>,
     /// A clinician id, or `me`.
+    #[param(
+        pattern = "^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub assigned_to: Option<String>,
     /// 1 to 1000, default 200.
     #[param(minimum = 1, maximum = 1000)]
@@ -247,6 +251,7 @@ pub async fn acknowledge(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ResolveAlert {
     /// Why it is resolved (1 to 2000 characters).
+    #[schema(min_length = 1, max_length = 2000, pattern = r"^[^\x00]*\S[^\x00]*$")]
     pub note: String,
 }
 

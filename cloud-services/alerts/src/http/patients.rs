@@ -36,6 +36,7 @@ pub struct VitalsParams {
     /// End (RFC 3339); default now.
     pub to: Option<DateTime<Utc>>,
     /// `1m` (default), `5m`, `15m`, `1h` or `1d`.
+    #[param(pattern = "^(1m|5m|15m|1h|1d)$")]
     pub resolution: Option<String>,
 }
 

@@ -13,7 +13,7 @@ use episante_kit::telemetry::LogConfig;
 use episante_kit::{Role, Shutdown};
 use episante_protocol::topics::{KAFKA_CARE_TEAMS, KAFKA_DEVICE_ASSIGNMENTS, KAFKA_READINGS};
 use episante_protocol::{CareTeamEvent, DeviceAssignmentEvent, Reading, ReadingBatch, VitalKind};
-use episante_test_platform::{TestAuth, TestUser};
+use episante_test_auth::{TestAuth, TestUser};
 use episante_testkit::{TestDb, TestKafka};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

@@ -125,6 +125,7 @@ impl FromRequestParts<AppState> for Enrollee {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The current password (re-authentication).
     pub password: String,

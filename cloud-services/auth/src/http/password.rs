@@ -28,7 +28,8 @@ use crate::domain::opaque_token;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ChangePassword {
     pub current_password: String,
-    /// At least 12 characters.
+    /// 12 to 128 characters.
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 
@@ -125,7 +126,8 @@ pub async fn issue_reset(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ResetPassword {
     pub reset_token: String,
-    /// At least 12 characters.
+    /// 12 to 128 characters.
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 

@@ -23,6 +23,7 @@ use crate::domain::service_scopes::ServiceScopes;
 #[serde(deny_unknown_fields)]
 pub struct CreateServiceClient {
     /// e.g. `records`; lowercase letters, digits and '-'.
+    #[schema(pattern = "^[a-z0-9-]{3,64}$")]
     pub client_id: String,
     /// What the client may do, e.g. `["devices:read", "vitals:read"]` (known scopes only;
     /// default none).

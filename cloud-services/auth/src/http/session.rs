@@ -381,6 +381,7 @@ pub async fn logout(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ClientCredentials {
     /// Must be `client_credentials`.
+    #[schema(pattern = "^client_credentials$")]
     pub grant_type: String,
     pub client_id: String,
     pub client_secret: String,

@@ -16,10 +16,15 @@ use crate::domain::user::User;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateUser {
     pub email: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+    )]
     pub display_name: String,
     pub role: Role,
-    /// Initial password, at least 12 characters.
-    #[schema(min_length = 12)]
+    /// Initial password, 12 to 128 characters.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
 }
 

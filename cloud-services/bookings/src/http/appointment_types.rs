@@ -35,7 +35,11 @@ impl From<AppointmentTypeRow> for AppointmentType {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateAppointmentType {
-    #[schema(min_length = 1)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// 5 to 480.
     #[schema(minimum = 5, maximum = 480)]

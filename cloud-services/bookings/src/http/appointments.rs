@@ -108,7 +108,7 @@ fn outcome_label(error: &ApiError) -> &'static str {
 /// (header `Idempotent-Replayed: true`); the same key with another request gets 422.
 #[utoipa::path(post, path = "/v1/appointments", tag = "appointments", security(("bearer" = [])),
     request_body = BookAppointment,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe", pattern = "^[!-~]{1,255}$")),
     responses(
         (status = 201, body = Appointment),
         (status = 401, body = Problem), (status = 403, body = Problem),
@@ -412,7 +412,7 @@ pub struct Reschedule {
 /// as cancelling; honours `Idempotency-Key` like booking.
 #[utoipa::path(post, path = "/v1/appointments/{id}/reschedule", tag = "appointments",
     security(("bearer" = [])), params(("id" = Uuid, Path, description = "Appointment id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe", pattern = "^[!-~]{1,255}$")),
     request_body = Reschedule,
     responses((status = 201, description = "The new appointment", body = Appointment),
         (status = 403, body = Problem), (status = 404, body = Problem),

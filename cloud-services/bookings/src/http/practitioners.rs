@@ -53,10 +53,27 @@ impl From<PractitionerRow> for Practitioner {
 pub struct CreatePractitioner {
     /// The clinician's auth user id.
     pub user_id: Uuid,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub display_name: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub specialty: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub location: String,
+    /// Language tags, e.g. `fr`, `pt-br` (at most 20).
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub languages: Vec<String>,
     pub time_zone: String,
 }
@@ -208,10 +225,13 @@ pub async fn get(
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct WindowDto {
     /// `mon` … `sun`.
+    #[schema(pattern = "^(mon|tue|wed|thu|fri|sat|sun)$")]
     pub weekday: String,
     /// `HH:MM`.
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")]
     pub start: String,
     /// `HH:MM`, after `start` (windows do not cross midnight).
+    #[schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")]
     pub end: String,
 }
 

@@ -12,7 +12,7 @@ use episante_kit::events::EventBus;
 use episante_kit::telemetry::LogConfig;
 use episante_kit::{Role, Secret, Shutdown};
 use episante_protocol::topics::KAFKA_BOOKING_EVENTS;
-use episante_test_platform::{TestAuth, TestUser};
+use episante_test_auth::{TestAuth, TestUser};
 use episante_testkit::TestDb;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};

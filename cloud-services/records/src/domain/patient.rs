@@ -40,7 +40,13 @@ pub struct Address {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PatientIdentity {
     /// Given names, first one first.
+    #[schema(min_items = 1, max_items = 5)]
     pub given_names: Vec<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub family_name: String,
     pub birth_date: NaiveDate,
     pub sex: Sex,
@@ -49,6 +55,7 @@ pub struct PatientIdentity {
     pub email: Option<String>,
     pub address: Option<Address>,
     /// National health identifier (e.g. the French NIR), letters and digits.
+    #[schema(pattern = r"^[ .-]*([A-Za-z0-9][ .-]*){5,32}$")]
     pub national_id: Option<String>,
 }
 

@@ -39,6 +39,7 @@ pub async fn list(
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AssignDevice {
+    #[schema(pattern = "^[A-Za-z0-9]{1,64}$")]
     pub device_id: String,
 }
 

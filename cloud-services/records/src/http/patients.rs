@@ -86,6 +86,7 @@ pub struct PatientSearch {
     /// Name search: every word must match a given or family name (accents and case ignored).
     pub name: Option<String>,
     /// Exact national id.
+    #[schema(pattern = r"^[ .-]*([A-Za-z0-9][ .-]*){5,32}$")]
     pub national_id: Option<String>,
     /// Include archived records.
     pub archived: Option<bool>,
@@ -367,6 +368,7 @@ pub async fn consents(
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetConsent {
     pub granted: bool,
 }

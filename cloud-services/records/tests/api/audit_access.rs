@@ -6,7 +6,7 @@ use std::time::Duration;
 use episante_kit::audit::{AuditEvent, AUDIT_EVENT_VERSION, AUDIT_TOPIC};
 use episante_kit::events::EventBus;
 use episante_kit::Role;
-use episante_test_platform::TestUser;
+use episante_test_auth::TestUser;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;

@@ -9,7 +9,7 @@ use episante_kit::telemetry::LogConfig;
 use episante_kit::{Role, Secret, Shutdown, VaultConfig};
 use episante_records::config::{RecordsConfig, Settings};
 use episante_records::http::AppState;
-use episante_test_platform::{TestAuth, TestUser};
+use episante_test_auth::{TestAuth, TestUser};
 use episante_testkit::{TestDb, TestVault};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

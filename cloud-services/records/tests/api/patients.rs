@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_problem, patient_body, spawn_app};
+use crate::helpers::{assert_problem, patient_body, spawn_app, spawn_app_with, Options};
 
 #[tokio::test]
 async fn create_read_update_archive() {
@@ -325,7 +325,13 @@ async fn the_openapi_document_is_valid() {
 
 #[tokio::test]
 async fn fuzzing_the_published_api_finds_no_server_error_and_no_undocumented_answer() {
-    let app = spawn_app().await;
+    // Every dependency real and up: a 503 would be a finding.
+    let app = spawn_app_with(Options {
+        registry: true,
+        alerts: true,
+        ..Default::default()
+    })
+    .await;
     let (status, _) = app
         .call(
             Method::POST,
