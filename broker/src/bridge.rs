@@ -8,7 +8,8 @@
 //! Kafka is slow the pump stops reading from the router, and rumqttd's own flow control
 //! (`Unschedule` → `wake()`) takes over — memory never grows without bound.
 //!
-//! Only when Kafka has confirmed a record does the device hear `acked_through: N`, and only for a
+//! Only when Kafka has confirmed a record does the device hear `acked_through: N` (handed to its
+//! session by `mqtt::sessions`, not through the router), and only for a
 //! prefix of its records that are all confirmed. A device deletes readings on that ack alone, so a
 //! crash anywhere between its PUBACK and Kafka's confirmation loses nothing: it resends.
 
@@ -29,6 +30,7 @@ use tokio::sync::{mpsc, Semaphore};
 use crate::dead_letter::{self, PayloadSummary};
 use crate::fleet::FleetHealth;
 use crate::metrics::{BrokerMetrics, Reason};
+use crate::mqtt::sessions::SessionRegistry;
 
 /// What the ack task learns: a record was handed to Kafka, then whether Kafka confirmed it.
 enum AckEvent {
@@ -84,6 +86,7 @@ pub struct BridgeLimits {
 pub fn spawn(
     link_tx: LinkTx,
     link_rx: LinkRx,
+    sessions: Arc<SessionRegistry>,
     bus: Arc<dyn EventBus>,
     metrics: Arc<BrokerMetrics>,
     fleet: Arc<FleetHealth>,
@@ -98,7 +101,7 @@ pub fn spawn(
         seq_window,
     } = limits;
     let (acks, ack_events) = mpsc::unbounded_channel();
-    let ack_task = tokio::spawn(run_acks(link_tx, ack_events, metrics.clone()));
+    let ack_task = tokio::spawn(run_acks(sessions, ack_events, metrics.clone()));
     let bridge = KafkaBridge {
         bus,
         metrics,
@@ -114,6 +117,9 @@ pub fn spawn(
         seq_window,
     };
     tokio::spawn(async move {
+        // The link's sending half stays open for as long as the bridge reads (acks no longer
+        // travel through the router: `sessions`).
+        let _link_tx = link_tx;
         bridge.pump(link_rx, shutdown).await;
         // Dropping the bridge closes the ack channel once in-flight deliveries finish.
         let _ = ack_task.await;
@@ -520,7 +526,7 @@ impl AckLedger {
 }
 
 async fn run_acks(
-    mut link_tx: LinkTx,
+    sessions: Arc<SessionRegistry>,
     mut events: mpsc::UnboundedReceiver<AckEvent>,
     metrics: Arc<BrokerMetrics>,
 ) {
@@ -541,11 +547,10 @@ async fn run_acks(
                     epoch,
                 };
                 let body = serde_json::to_vec(&ack).expect("acks serialise");
-                if let Err(e) = link_tx.publish(topics::device_ack(&device), body) {
-                    tracing::error!(error = ?e, "cannot publish ack: router link closed");
-                    return;
+                // A device not connected here gets nothing, as with MQTT QoS 0: it resends.
+                if sessions.deliver_ack(&device, body.into()) {
+                    metrics.acks_sent.inc();
                 }
-                metrics.acks_sent.inc();
             }
         }
     }

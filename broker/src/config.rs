@@ -34,6 +34,9 @@ pub struct BrokerConfig {
     pub max_pending_handshakes: usize,
     /// Connections in handshake at once from one source address.
     pub max_pending_handshakes_per_ip: usize,
+    /// TLS handshakes computed at once; pending connections past it wait their turn (in arrival
+    /// order, their handshake clock not yet running) instead of all slowing down together.
+    pub max_concurrent_handshakes: usize,
     /// Largest reading payload accepted; larger ones are refused at the socket (only their
     /// size, hash and first bytes are dead-lettered).
     pub max_payload_bytes: usize,
@@ -72,6 +75,7 @@ impl Default for BrokerConfig {
             connect_timeout_ms: 10_000,
             max_pending_handshakes: 4_096,
             max_pending_handshakes_per_ip: 256,
+            max_concurrent_handshakes: 256,
             max_payload_bytes: 256 * 1024,
             device_max_msgs_per_sec: 1_000,
             device_max_bytes_per_sec: 4 * 1024 * 1024,

@@ -124,6 +124,7 @@ pub async fn build_with_bus(
     let bridge = bridge::spawn(
         running.link_tx,
         running.link_rx,
+        running.sessions.clone(),
         bus.clone(),
         broker_metrics,
         fleet,

@@ -5,7 +5,7 @@
 #   (a) the EpiSante broker (`episante up`, mutual TLS, registry auth, end-to-end acks via tansu),
 #   (b) a private Mosquitto with mutual TLS and the EpiSante device CA (PUBACK only).
 # Prints time until all connected / all acknowledged, handshakes/s, retries, and the ratio.
-#   ./infra/bench/connect_storm.sh          # DEVICES=10000
+#   ./infra/bench/connect_storm.sh          # DEVICES=10000; BUS=memory: no tansu; PERF=1: CPU profile
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEVICES=${DEVICES:-10000}
@@ -45,15 +45,28 @@ c0=$(cpu_secs "$up_pid")
 timeline_pid=$!
 pids+=("$timeline_pid")
 echo "tansu CPU before the storms: $(cpu_secs "$tansu_pid") s"
+# PERF=1: sample where `episante up` spends its CPU during the storms (perf from linux-perf).
+if [ -n "${PERF:-}" ]; then
+  perf record -q -F 499 -o "$work/perf.data" -p "$up_pid" >/dev/null 2>&1 &
+  perf_pid=$!
+  pids+=("$perf_pid")
+fi
 target/release/episante-sim storm --host localhost --port "$mqtt_port" --peer-port "$mosq_tls_port" \
   --registry "http://127.0.0.1:$registry_port" --token "$token" --devices "$DEVICES" \
   --timeout-secs "${TIMEOUT_SECS:-120}" >"$work/storm.jsonl"
 c1=$(cpu_secs "$up_pid")
 kill "$timeline_pid" 2>/dev/null || true
+if [ -n "${PERF:-}" ]; then
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
+  echo "where episante up spent its CPU (perf, self time):"
+  perf report -i "$work/perf.data" --no-children --sort dso,symbol --stdio --percent-limit 0.7 2>/dev/null \
+    | grep -v '^#' | grep -v '^$' | head -50
+fi
 echo "timeline (episante storm, then the peer's):"; cat "$work/timeline.txt"
 # Where the devices' batches went: received by the bridge, acknowledged, dead-lettered, sessions open.
 curl -s "http://127.0.0.1:$registry_port/metrics" \
-  | grep -E '^episante_broker_(messages_in|readings_in|acks_sent|dead_lettered|sessions|kafka_failures|kafka_delivery_seconds_(sum|count)|handshake|refused)[_a-z]*(\{| )' || true
+  | grep -E '^episante_broker_(messages_in|readings_in|acks_sent|dead_lettered|sessions|kafka_failures|kafka_delivery_seconds_(sum|count)|handshake|connections_refused|pending_handshakes)[_a-z]*(\{| )' || true
 echo "tansu CPU during the run: $(cpu_secs "$tansu_pid") s"
 machine
 python3 - "$work/storm.jsonl" "$(python3 -c "print(round($c1 - $c0, 1))")" "${TIMEOUT_SECS:-120}" <<'PY'

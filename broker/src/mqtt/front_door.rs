@@ -7,6 +7,13 @@
 //! `max_pending_handshakes` are pending overall and fewer than `max_pending_handshakes_per_ip`
 //! from its address, else closed at once and counted. Pending connections hold no more than a
 //! socket and a read buffer, and each is closed when its deadline passes.
+//!
+//! Handshakes are computed `max_concurrent_handshakes` at a time, in arrival order. In a
+//! reconnect storm (10,000 devices after a broker restart) starting every handshake at once made
+//! them all progress together and finish late: thousands passed their deadline half done, the
+//! work was thrown away and the devices came back to start again. A connection takes its turn
+//! only once its ClientHello has arrived, so a silent socket never holds a turn; its deadline
+//! (`handshake_timeout`) runs from the turn, and the wait for a turn is bounded too.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,15 +22,21 @@ use std::time::Duration;
 
 use episante_kit::Shutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use super::session::{self, SessionContext};
 use super::tls::{self, TlsTerminator};
 use crate::metrics::{BrokerMetrics, Reason};
 
+/// Longest wait for a handshake turn (a storm's last devices wait about its length divided by
+/// the handshake rate).
+const TURN_WAIT_LIMIT: Duration = Duration::from_secs(60);
+
 #[derive(Debug, Clone, Copy)]
 pub struct FrontDoorLimits {
     pub handshake_timeout: Duration,
+    pub max_concurrent_handshakes: usize,
     pub max_pending: usize,
     pub max_pending_per_ip: usize,
 }
@@ -93,6 +106,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) {
     let handshake_timeout = gate.limits.handshake_timeout;
+    let turns = Arc::new(Semaphore::new(gate.limits.max_concurrent_handshakes));
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -123,7 +137,27 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let acceptor = tls.acceptor();
         let ctx = ctx.clone();
+        let turns = turns.clone();
         tasks.spawn(async move {
+            let timed_out = |ctx: &SessionContext| {
+                ctx.metrics
+                    .connections_refused
+                    .get_or_create(&Reason {
+                        reason: "handshake_timeout",
+                    })
+                    .inc();
+            };
+            // A silent socket waits here, holding no turn, until its deadline.
+            if !matches!(
+                tokio::time::timeout(handshake_timeout, stream.readable()).await,
+                Ok(Ok(()))
+            ) {
+                return timed_out(&ctx);
+            }
+            let Ok(Ok(turn)) = tokio::time::timeout(TURN_WAIT_LIMIT, turns.acquire_owned()).await
+            else {
+                return timed_out(&ctx);
+            };
             let stream =
                 match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                     Ok(Ok(s)) => s,
@@ -137,16 +171,9 @@ pub async fn run(
                             .inc();
                         return;
                     }
-                    Err(_) => {
-                        ctx.metrics
-                            .connections_refused
-                            .get_or_create(&Reason {
-                                reason: "handshake_timeout",
-                            })
-                            .inc();
-                        return;
-                    }
+                    Err(_) => return timed_out(&ctx),
                 };
+            drop(turn);
             let identity = stream
                 .get_ref()
                 .1

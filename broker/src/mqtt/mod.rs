@@ -147,6 +147,7 @@ pub fn start(
     });
     let gate = PendingGate::new(
         FrontDoorLimits {
+            max_concurrent_handshakes: config.max_concurrent_handshakes.max(1),
             handshake_timeout: Duration::from_millis(config.handshake_timeout_ms),
             max_pending: config.max_pending_handshakes,
             max_pending_per_ip: config.max_pending_handshakes_per_ip,

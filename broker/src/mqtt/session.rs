@@ -12,12 +12,14 @@
 //!
 //! Accepted packets go to rumqttd's router over a local link, exactly as a rumqttd remote link
 //! would send them: the router keeps QoS 1 semantics (PUBACK after its log has the message) and
-//! routes readings to the KafkaBridge and acknowledgements back to the device.
+//! routes readings to the KafkaBridge. Subscriptions stay here: the only thing a device may
+//! subscribe to is its own ack topic, and acks come from the bridge through the session
+//! registry (`sessions`), sent as QoS 0 PUBLISHes as the router would have delivered them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use episante_kit::events::EventBus;
 use episante_protocol::topics::{self, DeviceTopicKind};
@@ -25,7 +27,7 @@ use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::{
     ConnAck, ConnectReturnCode, Disconnect, DisconnectReasonCode, LastWill, Packet, PingResp,
-    Protocol,
+    Protocol, Publish, QoS, SubAck, SubscribeReasonCode, UnsubAck, UnsubAckReason,
 };
 use rumqttd::Notification;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -228,10 +230,17 @@ where
         rate: RateLimit::new(limits.msgs_per_sec, limits.bytes_per_sec),
         last_letter: None,
         suppressed: 0,
+        acks_wanted: false,
     };
     let keep_alive = Duration::from_millis(connect.keep_alive as u64 * 1_500);
     let end = session
-        .pump((rd, wr), frames, link_rx, ticket.cut, keep_alive)
+        .pump(
+            (rd, wr),
+            frames,
+            link_rx,
+            (ticket.cut, ticket.acks),
+            keep_alive,
+        )
         .await;
     session.finish(&end, will).await;
     ctx.sessions.unregister(&device, ticket.id);
@@ -251,7 +260,8 @@ where
             );
         }
         End::Cut(reason) => tracing::info!(device, reason = reason.code(), "device session cut"),
-        other => tracing::info!(device, end = ?other, "device session ended"),
+        // A device coming and going is routine: per-connection lines stay out of the default log.
+        other => tracing::debug!(device, end = ?other, "device session ended"),
     }
 }
 
@@ -262,7 +272,14 @@ struct Session {
     rate: RateLimit,
     last_letter: Option<Instant>,
     suppressed: u64,
+    /// Whether the device subscribed to its ack topic.
+    acks_wanted: bool,
 }
+
+type Signals = (
+    tokio::sync::watch::Receiver<Option<CutReason>>,
+    tokio::sync::watch::Receiver<Option<Bytes>>,
+);
 
 impl Session {
     async fn pump<S: AsyncRead + AsyncWrite>(
@@ -270,12 +287,28 @@ impl Session {
         (mut rd, mut wr): Io<S>,
         mut frames: FrameReader,
         mut link_rx: LinkRx,
-        mut cut: tokio::sync::watch::Receiver<Option<CutReason>>,
+        (mut cut, mut acks): Signals,
         keep_alive: Duration,
     ) -> End {
         let mut deadline = tokio::time::Instant::now() + keep_alive;
+        let mut acks_open = true;
         loop {
             tokio::select! {
+                changed = acks.changed(), if acks_open && self.acks_wanted => {
+                    if changed.is_err() {
+                        // The registry let this session go (it is being replaced or cut).
+                        acks_open = false;
+                        continue;
+                    }
+                    let payload = acks.borrow_and_update().clone();
+                    if let Some(payload) = payload {
+                        let topic = Bytes::from(topics::device_ack(&self.device));
+                        let ack = Publish::new(topic, payload, false);
+                        if write_packet(&mut wr, Packet::Publish(ack, None)).await.is_err() {
+                            return End::Closed;
+                        }
+                    }
+                }
                 _ = cut.changed() => {
                     let reason = (*cut.borrow()).unwrap_or(CutReason::Shutdown);
                     let _ = wr.shutdown().await;
@@ -394,13 +427,55 @@ impl Session {
                         f.path
                     )));
                 }
+                // Answered here: nothing under the device's prefix comes from the router.
+                let ack_topic = topics::device_ack(&self.device);
+                if subscribe
+                    .filters
+                    .iter()
+                    .any(|f| rumqttd::protocol::matches(&ack_topic, &f.path))
+                {
+                    self.acks_wanted = true;
+                }
+                let granted = subscribe
+                    .filters
+                    .iter()
+                    .map(|f| {
+                        SubscribeReasonCode::Success(match f.qos {
+                            QoS::AtMostOnce => QoS::AtMostOnce,
+                            _ => QoS::AtLeastOnce,
+                        })
+                    })
+                    .collect();
+                let suback = SubAck {
+                    pkid: subscribe.pkid,
+                    return_codes: granted,
+                };
+                return write_packet(wr, Packet::SubAck(suback, None))
+                    .await
+                    .err()
+                    .map(|_| End::Closed);
+            }
+            Packet::Unsubscribe(ref unsubscribe, _) => {
+                let ack_topic = topics::device_ack(&self.device);
+                if unsubscribe
+                    .filters
+                    .iter()
+                    .any(|f| rumqttd::protocol::matches(&ack_topic, f))
+                {
+                    self.acks_wanted = false;
+                }
+                let unsuback = UnsubAck {
+                    pkid: unsubscribe.pkid,
+                    reasons: vec![UnsubAckReason::Success; unsubscribe.filters.len()],
+                };
+                return write_packet(wr, Packet::UnsubAck(unsuback, None))
+                    .await
+                    .err()
+                    .map(|_| End::Closed);
+            }
+            Packet::PubAck(..) | Packet::PubRec(..) | Packet::PubRel(..) | Packet::PubComp(..) => {
                 packet
             }
-            Packet::Unsubscribe(..)
-            | Packet::PubAck(..)
-            | Packet::PubRec(..)
-            | Packet::PubRel(..)
-            | Packet::PubComp(..) => packet,
             Packet::Disconnect(..) => return Some(End::Graceful),
             other => return Some(End::Violation(format!("unexpected {other:?}"))),
         };

@@ -1,5 +1,12 @@
 //! The live device sessions of this broker instance, by device id: the handle that lets the
-//! registry cut a session within a second of a revocation or rotation.
+//! registry cut a session within a second of a revocation or rotation, and the way the
+//! KafkaBridge's end-to-end acks reach a device.
+//!
+//! Acks go straight to the session, not through rumqttd's router: a router subscription per
+//! device made every new topic and every new subscription match against all the others (the
+//! connect-storm profile: two thirds of the broker's CPU in `rumqttd::protocol::matches`, the
+//! router thread behind by tens of seconds with 10,000 devices). An ack is cumulative
+//! (`acked_through`), so each session holds only the latest one (`watch`): nothing queues.
 //!
 //! One session per device: a new CONNECT of the same device replaces (cuts) the older session,
 //! as MQTT requires. A cut says why, and the session closes its socket at once. The new session
@@ -10,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -43,6 +51,8 @@ struct Live {
     cut: watch::Sender<Option<CutReason>>,
     /// Cancelled when the session has ended (its ticket dropped).
     ended: CancellationToken,
+    /// The latest end-to-end ack for the device (an MQTT payload for its ack topic).
+    acks: watch::Sender<Option<Bytes>>,
 }
 
 /// What a session holds: its id, the receiver its cut arrives on, and (dropped last) the guard
@@ -52,6 +62,8 @@ pub struct SessionTicket {
     pub cut: watch::Receiver<Option<CutReason>>,
     /// The session this one replaced; wait for it before joining the router.
     pub replaced: Option<CancellationToken>,
+    /// The latest end-to-end ack, for the session to send when the device subscribed to acks.
+    pub acks: watch::Receiver<Option<Bytes>>,
     _ended: DropGuard,
 }
 
@@ -93,6 +105,7 @@ impl SessionRegistry {
     /// Registers a session of `device`, cutting the one it replaces.
     pub fn register(&self, device: &str, credentials_issued_at: DateTime<Utc>) -> SessionTicket {
         let (tx, rx) = watch::channel(None);
+        let (acks_tx, acks_rx) = watch::channel(None);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let ended = CancellationToken::new();
         let old = self.live.lock().expect("sessions poisoned").insert(
@@ -102,6 +115,7 @@ impl SessionRegistry {
                 credentials_issued_at,
                 cut: tx,
                 ended: ended.clone(),
+                acks: acks_tx,
             },
         );
         let replaced = old.map(|old| {
@@ -113,6 +127,7 @@ impl SessionRegistry {
             id,
             cut: rx,
             replaced,
+            acks: acks_rx,
             _ended: ended.drop_guard(),
         }
     }
@@ -143,6 +158,18 @@ impl SessionRegistry {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Hands `device`'s session its latest end-to-end ack; `false` if the device has no session
+    /// here (it will resend, and be acked, when it is back).
+    pub fn deliver_ack(&self, device: &str, payload: Bytes) -> bool {
+        match self.live.lock().expect("sessions poisoned").get(device) {
+            Some(live) => {
+                live.acks.send_replace(Some(payload));
+                true
+            }
+            None => false,
         }
     }
 
