@@ -83,9 +83,10 @@ pub struct BridgeLimits {
 }
 
 /// Starts the pump and ack tasks; they stop when `shutdown` triggers (or the router goes away).
+/// `link`: the bridge's router link (subscribed to every device's readings and status);
+/// `sessions`: where acks go.
 pub fn spawn(
-    link_tx: LinkTx,
-    link_rx: LinkRx,
+    (link_tx, link_rx): (LinkTx, LinkRx),
     sessions: Arc<SessionRegistry>,
     bus: Arc<dyn EventBus>,
     metrics: Arc<BrokerMetrics>,

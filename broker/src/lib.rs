@@ -122,8 +122,7 @@ pub async fn build_with_bus(
             .clone()
             .spawn_writer(pool.clone(), Duration::from_secs(1), shutdown.clone());
     let bridge = bridge::spawn(
-        running.link_tx,
-        running.link_rx,
+        (running.link_tx, running.link_rx),
         running.sessions.clone(),
         bus.clone(),
         broker_metrics,
