@@ -107,11 +107,8 @@ impl TestAuth {
                 "email": email, "display_name": name, "role": role, "password": USER_PASSWORD
             }))
             .send()
-            .await
-            .expect("auth reachable");
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "creating {email}: {status} {body}");
+            .await;
+        let body = success_body(response, &format!("creating {email}")).await;
         let id = body["id"]
             .as_str()
             .and_then(|s| s.parse().ok())
@@ -140,14 +137,8 @@ impl TestAuth {
                 ("client_secret", secret.as_str()),
             ])
             .send()
-            .await
-            .expect("auth reachable");
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(
-            status.is_success(),
-            "token for {client_id}: {status} {body}"
-        );
+            .await;
+        let body = success_body(response, &format!("token for {client_id}")).await;
         body["access_token"].as_str().expect("token").to_string()
     }
 
@@ -169,17 +160,20 @@ impl TestAuth {
             .bearer_auth(&self.admin_token)
             .json(&json!({ "client_id": client_id, "scopes": scopes }))
             .send()
-            .await
-            .expect("auth reachable");
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(
-            status.is_success(),
-            "creating client {client_id}: {status} {body}"
-        );
+            .await;
+        let body = success_body(response, &format!("creating client {client_id}")).await;
         (
             client_id.to_string(),
             body["client_secret"].as_str().expect("secret").to_string(),
         )
     }
+}
+
+/// The JSON body of a successful answer; panics naming `what` otherwise.
+async fn success_body(response: reqwest::Result<reqwest::Response>, what: &str) -> Value {
+    let response = response.expect("auth reachable");
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{what}: {status} {body}");
+    body
 }
