@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use episante_kit::Shutdown;
 use episante_protocol::{Reading, ReadingBatch, ReadingsAck, READING_BATCH_VERSION};
+use episante_runtime::Shutdown;
 use rand::Rng;
 use rumqttc::{
     AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport,

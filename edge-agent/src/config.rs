@@ -64,7 +64,7 @@ impl Default for EdgeConfig {
             key_path: None,
             topic_prefix: None,
             ack_mode: AckMode::EndToEnd,
-            buffer_dir: episante_kit::config::default_data_dir().join("edge"),
+            buffer_dir: episante_runtime::config::default_data_dir().join("edge"),
             fsync: FsyncPolicy::Interval,
             fsync_interval_ms: 200,
             max_buffered_readings: 5_000_000,

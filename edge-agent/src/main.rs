@@ -9,9 +9,9 @@ use episante_edge::agent::Agent;
 use episante_edge::config::EdgeConfig;
 use episante_edge::input::{self, InputCounters};
 use episante_edge::status::AgentStatus;
-use episante_kit::service_args::ServiceArgs;
-use episante_kit::telemetry::{self, LogConfig};
-use episante_kit::Shutdown;
+use episante_runtime::service_args::ServiceArgs;
+use episante_runtime::telemetry::{self, LogConfig};
+use episante_runtime::Shutdown;
 
 #[derive(Parser)]
 #[command(

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use episante_edge::status::AgentStatus;
-use episante_kit::Shutdown;
+use episante_runtime::Shutdown;
 use episante_testkit::net::{free_port, wait_for_http};
 use episante_testkit::process::RestartableProcess;
 use episante_testkit::{TestDb, TestKafka};

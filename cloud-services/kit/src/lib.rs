@@ -22,12 +22,11 @@ pub mod revocation;
 pub mod scope;
 pub mod secret;
 pub mod server;
-pub mod service_args;
 pub mod service_token;
-pub mod shutdown;
-pub mod telemetry;
 pub mod text_column;
 pub mod unstorable;
+
+pub use episante_runtime::{service_args, shutdown, telemetry};
 pub mod vault;
 
 pub use authz::{AuthUser, Claims, Role, TokenVerifier};

@@ -183,3 +183,34 @@ pub async fn serve(
     shutdown.drain(DRAIN_GRACE).await;
     served
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    /// A background task's last work after the trigger (an outbox round, a commit) is done
+    /// before the service's `serve` returns, which is when a process exits.
+    #[tokio::test]
+    async fn serve_returns_only_after_the_tracked_tasks_finished_their_last_work() {
+        let shutdown = Shutdown::new();
+        let flushed = Arc::new(AtomicBool::new(false));
+        let task_flushed = flushed.clone();
+        let task_shutdown = shutdown.clone();
+        shutdown.spawn(async move {
+            task_shutdown.wait().await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            task_flushed.store(true, Ordering::SeqCst);
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let serving = tokio::spawn(serve(listener, Router::new(), shutdown.clone()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        shutdown.trigger();
+        serving.await.unwrap().unwrap();
+        assert!(
+            flushed.load(Ordering::SeqCst),
+            "serve returned before the task's last work"
+        );
+    }
+}
