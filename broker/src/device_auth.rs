@@ -20,7 +20,7 @@ use sqlx::PgPool;
 
 use crate::db::devices::Credential;
 use crate::domain::{constant_time_eq, secret_digest};
-use crate::metrics::{BrokerMetrics, Reason};
+use crate::metrics::BrokerMetrics;
 
 struct CachedCredential {
     fetched_at: Instant,
@@ -169,12 +169,7 @@ impl DeviceAuthenticator {
             }
             Err(refusal) => {
                 self.metrics.auth_failures.inc();
-                self.metrics
-                    .connections_refused
-                    .get_or_create(&Reason {
-                        reason: refusal.code(),
-                    })
-                    .inc();
+                self.metrics.refuse(refusal.code());
                 tracing::info!(
                     client_id = presented.client_id,
                     certificate = presented.cert_device_id,

@@ -38,6 +38,13 @@ pub struct BrokerMetrics {
 }
 
 impl BrokerMetrics {
+    /// Counts a connection refused before it became a session, by why.
+    pub fn refuse(&self, reason: &'static str) {
+        self.connections_refused
+            .get_or_create(&Reason { reason })
+            .inc();
+    }
+
     pub fn register(registry: &Metrics) -> Arc<Self> {
         let m = BrokerMetrics {
             connected_devices: Gauge::default(),

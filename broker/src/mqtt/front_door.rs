@@ -27,7 +27,7 @@ use tokio_util::task::TaskTracker;
 
 use super::session::{self, SessionContext};
 use super::tls::{self, TlsTerminator};
-use crate::metrics::{BrokerMetrics, Reason};
+use crate::metrics::BrokerMetrics;
 
 /// Longest wait for a handshake turn (a storm's last devices wait about its length divided by
 /// the handshake rate).
@@ -121,16 +121,10 @@ pub async fn run(
                 continue;
             }
         };
-        let refuse = |reason: &'static str| {
-            ctx.metrics
-                .connections_refused
-                .get_or_create(&Reason { reason })
-                .inc();
-        };
         let pending = match gate.enter(peer.ip()) {
             Ok(p) => p,
             Err(reason) => {
-                refuse(reason);
+                ctx.metrics.refuse(reason);
                 continue;
             }
         };
@@ -139,14 +133,7 @@ pub async fn run(
         let ctx = ctx.clone();
         let turns = turns.clone();
         tasks.spawn(async move {
-            let timed_out = |ctx: &SessionContext| {
-                ctx.metrics
-                    .connections_refused
-                    .get_or_create(&Reason {
-                        reason: "handshake_timeout",
-                    })
-                    .inc();
-            };
+            let timed_out = |ctx: &SessionContext| ctx.metrics.refuse("handshake_timeout");
             // A silent socket waits here, holding no turn, until its deadline.
             if !matches!(
                 tokio::time::timeout(handshake_timeout, stream.readable()).await,
@@ -163,13 +150,7 @@ pub async fn run(
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        ctx.metrics
-                            .connections_refused
-                            .get_or_create(&Reason {
-                                reason: "handshake_failed",
-                            })
-                            .inc();
-                        return;
+                        return ctx.metrics.refuse("handshake_failed");
                     }
                     Err(_) => return timed_out(&ctx),
                 };
@@ -181,13 +162,7 @@ pub async fn run(
                 .and_then(|certs| certs.first())
                 .and_then(|cert| tls::peer_identity(cert));
             let Some(identity) = identity else {
-                ctx.metrics
-                    .connections_refused
-                    .get_or_create(&Reason {
-                        reason: "no_device_certificate",
-                    })
-                    .inc();
-                return;
+                return ctx.metrics.refuse("no_device_certificate");
             };
             session::run(stream, identity, pending, ctx).await;
         });

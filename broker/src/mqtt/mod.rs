@@ -89,8 +89,8 @@ fn router_config(config: &BrokerConfig) -> RouterConfig {
     RouterConfig {
         max_connections: config.max_connections + 16,
         max_outgoing_packet_count: 200,
-        // Every other filter (one ack topic per device) keeps a small log: memory stays bounded
-        // at ~32 KiB per device.
+        // The only other filter (devices' status, also the bridge's) keeps a small log. Acks never
+        // pass through the router (`sessions`), so no filter exists per device.
         max_segment_size: 16 * 1024,
         max_segment_count: 2,
         custom_segment: Some(segments),

@@ -140,12 +140,7 @@ where
     let (mut rd, mut wr) = tokio::io::split(stream);
     let limits = ctx.limits;
     let mut frames = FrameReader::new(limits.max_payload + PUBLISH_OVERHEAD, MAX_CONTROL_PACKET);
-    let refuse = |reason: &'static str| {
-        ctx.metrics
-            .connections_refused
-            .get_or_create(&Reason { reason })
-            .inc();
-    };
+    let refuse = |reason: &'static str| ctx.metrics.refuse(reason);
 
     // CONNECT, within the connect timeout.
     let first =
@@ -230,6 +225,7 @@ where
         rate: RateLimit::new(limits.msgs_per_sec, limits.bytes_per_sec),
         last_letter: None,
         suppressed: 0,
+        ack_topic: Bytes::from(topics::device_ack(&device)),
         acks_wanted: false,
     };
     let keep_alive = Duration::from_millis(connect.keep_alive as u64 * 1_500);
@@ -272,6 +268,8 @@ struct Session {
     rate: RateLimit,
     last_letter: Option<Instant>,
     suppressed: u64,
+    /// The device's ack topic (acks are written to it here, never routed).
+    ack_topic: Bytes,
     /// Whether the device subscribed to its ack topic.
     acks_wanted: bool,
 }
@@ -282,6 +280,12 @@ type Signals = (
 );
 
 impl Session {
+    /// Whether `filter` takes in the device's ack topic.
+    fn is_ack_filter(&self, filter: &str) -> bool {
+        std::str::from_utf8(&self.ack_topic)
+            .is_ok_and(|topic| rumqttd::protocol::matches(topic, filter))
+    }
+
     async fn pump<S: AsyncRead + AsyncWrite>(
         &mut self,
         (mut rd, mut wr): Io<S>,
@@ -302,8 +306,7 @@ impl Session {
                     }
                     let payload = acks.borrow_and_update().clone();
                     if let Some(payload) = payload {
-                        let topic = Bytes::from(topics::device_ack(&self.device));
-                        let ack = Publish::new(topic, payload, false);
+                        let ack = Publish::new(self.ack_topic.clone(), payload, false);
                         if write_packet(&mut wr, Packet::Publish(ack, None)).await.is_err() {
                             return End::Closed;
                         }
@@ -428,11 +431,10 @@ impl Session {
                     )));
                 }
                 // Answered here: nothing under the device's prefix comes from the router.
-                let ack_topic = topics::device_ack(&self.device);
                 if subscribe
                     .filters
                     .iter()
-                    .any(|f| rumqttd::protocol::matches(&ack_topic, &f.path))
+                    .any(|f| self.is_ack_filter(&f.path))
                 {
                     self.acks_wanted = true;
                 }
@@ -456,12 +458,7 @@ impl Session {
                     .map(|_| End::Closed);
             }
             Packet::Unsubscribe(ref unsubscribe, _) => {
-                let ack_topic = topics::device_ack(&self.device);
-                if unsubscribe
-                    .filters
-                    .iter()
-                    .any(|f| rumqttd::protocol::matches(&ack_topic, f))
-                {
+                if unsubscribe.filters.iter().any(|f| self.is_ack_filter(f)) {
                     self.acks_wanted = false;
                 }
                 let unsuback = UnsubAck {

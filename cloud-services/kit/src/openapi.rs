@@ -103,9 +103,11 @@ pub fn with_error_responses(openapi: OpenApi) -> Value {
 
 /// What the services' parsers accept, said in the schema language a client or fuzzer checks:
 /// JSON Schema treats `format` as an annotation, so a `uuid`, `date` or `date-time` string also
-/// gets the `pattern` serde holds it to; and a request body takes no properties it does not
-/// declare (`additionalProperties: false`: a client's misspelt field is its error, and an
-/// undeclared field is not what a fuzzer's valid request should carry).
+/// gets the `pattern` serde holds it to, and so do the two text formats fields declare with
+/// `#[schema(format = "single-line")]` (a name, a label: no control character, not blank) and
+/// `#[schema(format = "text")]` (a note: no NUL, not blank); a request body takes no properties
+/// it does not declare (`additionalProperties: false`: a client's misspelt field is its error,
+/// and an undeclared field is not what a fuzzer's valid request should carry).
 fn declare_value_shapes(doc: &mut Value) {
     let mut bodies = Vec::new();
     if let Some(paths) = doc["paths"].as_object() {
@@ -144,6 +146,10 @@ fn add_format_patterns(value: &mut Value) {
                     "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$",
                 ),
                 Some("date") => Some(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+                Some("single-line") => {
+                    Some(r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")
+                }
+                Some("text") => Some(r"^[^\x00]*[^\s\x00][^\x00]*$"),
                 Some("date-time") => Some(
                     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$",
                 ),
@@ -224,7 +230,9 @@ mod tests {
             "components": { "schemas": {
                 "NewThing": { "type": "object", "properties": {
                     "owner": { "type": "string", "format": "uuid" },
-                    "born": { "type": ["string", "null"], "format": "date" } } },
+                    "born": { "type": ["string", "null"], "format": "date" },
+                    "name": { "type": "string", "format": "single-line" },
+                    "note": { "type": "string", "format": "text" } } },
                 "Thing": { "type": "object", "properties": { "id": { "type": "string" } } }
             } }
         });
@@ -241,6 +249,18 @@ mod tests {
         assert!(!uuid.is_match(""));
         let date = pattern(&schemas["NewThing"]["properties"]["born"]);
         assert!(date.is_match("2026-12-02") && !date.is_match("2026-12-02T10:00:00Z"));
+        let name = pattern(&schemas["NewThing"]["properties"]["name"]);
+        assert!(name.is_match("Ward 3") && !name.is_match("  ") && !name.is_match("Ward\n3"));
+        assert!(
+            !name.is_match("W\u{1}"),
+            "a control character is not the non-blank one"
+        );
+        let note = pattern(&schemas["NewThing"]["properties"]["note"]);
+        assert!(
+            note.is_match("line one\nline two")
+                && !note.is_match(" \n ")
+                && !note.is_match("a\u{0}")
+        );
         let since = pattern(&doc["paths"]["/v1/things"]["post"]["parameters"][0]["schema"]);
         assert!(
             since.is_match("2026-12-02T10:00:00Z") && since.is_match("2026-12-02T10:00:00.5+01:00")

@@ -162,8 +162,8 @@ pub async fn bind(addr: &str) -> anyhow::Result<TcpListener> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
 }
 
-/// How long a stopping service waits for its background tasks (outbox relay, audit writer,
-/// consumers) once its HTTP server has returned.
+/// How long a stopping service waits for its background tasks (outbox relay, consumers,
+/// escalation and webhook loops) once its HTTP server has returned.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(15);
 
 /// Serves `router` until `shutdown` triggers, lets in-flight requests finish, then waits for

@@ -278,7 +278,10 @@ export interface components {
             type: string;
         };
         ResolveAlert: {
-            /** @description Why it is resolved (1 to 2000 characters). */
+            /**
+             * Format: text
+             * @description Why it is resolved (1 to 2000 characters).
+             */
             note: string;
         };
         /** @description How a rule decides a reading stream is abnormal. */

@@ -389,6 +389,7 @@ export interface components {
             scopes?: string[];
         };
         CreateUser: {
+            /** Format: single-line */
             display_name: string;
             email: string;
             /** @description Initial password, 12 to 128 characters. */

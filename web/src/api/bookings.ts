@@ -473,13 +473,17 @@ export interface components {
              * @description 5 to 480.
              */
             duration_minutes: number;
+            /** Format: single-line */
             name: string;
         };
         CreatePractitioner: {
+            /** Format: single-line */
             display_name: string;
             /** @description Language tags, e.g. `fr`, `pt-br` (at most 20). */
             languages?: string[];
+            /** Format: single-line */
             location: string;
+            /** Format: single-line */
             specialty: string;
             time_zone: string;
             /**

@@ -418,6 +418,7 @@ export interface components {
             scope: string;
         };
         CreateCareTeam: {
+            /** Format: single-line */
             name: string;
         };
         CreateHistoryEntry: components["schemas"]["HistoryContent"] & {
@@ -445,7 +446,10 @@ export interface components {
              * @description When it started, if known.
              */
             onset?: string | null;
-            /** @description What it is: "Type 2 diabetes", "Penicillin", "Metformin 500 mg twice daily", a note. */
+            /**
+             * Format: text
+             * @description What it is: "Type 2 diabetes", "Penicillin", "Metformin 500 mg twice daily", a note.
+             */
             text: string;
         };
         HistoryEntry: components["schemas"]["HistoryContent"] & {
@@ -516,6 +520,7 @@ export interface components {
             /** Format: date */
             birth_date: string;
             email?: string | null;
+            /** Format: single-line */
             family_name: string;
             /** @description Given names, first one first. */
             given_names: string[];

@@ -57,9 +57,7 @@ impl AlertState {
     pub fn parse(s: &str) -> Option<AlertState> {
         AlertState::ALL.into_iter().find(|v| v.as_str() == s)
     }
-}
 
-impl AlertState {
     /// Active and acknowledged: the states of an open episode.
     pub const OPEN: [AlertState; 2] = [AlertState::Active, AlertState::Acknowledged];
     pub const ALL: [AlertState; 3] = [

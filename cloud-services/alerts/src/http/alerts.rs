@@ -251,7 +251,7 @@ pub async fn acknowledge(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ResolveAlert {
     /// Why it is resolved (1 to 2000 characters).
-    #[schema(min_length = 1, max_length = 2000, pattern = r"^[^\x00]*\S[^\x00]*$")]
+    #[schema(min_length = 1, max_length = 2000, format = "text")]
     pub note: String,
 }
 

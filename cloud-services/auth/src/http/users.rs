@@ -16,11 +16,7 @@ use crate::domain::user::User;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateUser {
     pub email: String,
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
-    )]
+    #[schema(min_length = 1, max_length = 100, format = "single-line")]
     pub display_name: String,
     pub role: Role,
     /// Initial password, 12 to 128 characters.

@@ -35,11 +35,7 @@ impl From<AppointmentTypeRow> for AppointmentType {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateAppointmentType {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(min_length = 1, max_length = 200, format = "single-line")]
     pub name: String,
     /// 5 to 480.
     #[schema(minimum = 5, maximum = 480)]

@@ -53,23 +53,11 @@ impl From<PractitionerRow> for Practitioner {
 pub struct CreatePractitioner {
     /// The clinician's auth user id.
     pub user_id: Uuid,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(min_length = 1, max_length = 200, format = "single-line")]
     pub display_name: String,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(min_length = 1, max_length = 200, format = "single-line")]
     pub specialty: String,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(min_length = 1, max_length = 200, format = "single-line")]
     pub location: String,
     /// Language tags, e.g. `fr`, `pt-br` (at most 20).
     #[serde(default)]

@@ -40,7 +40,7 @@ impl HistoryKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryContent {
     /// What it is: "Type 2 diabetes", "Penicillin", "Metformin 500 mg twice daily", a note.
-    #[schema(min_length = 1, max_length = 4000, pattern = r"^[^\x00]*\S[^\x00]*$")]
+    #[schema(min_length = 1, max_length = 4000, format = "text")]
     pub text: String,
     /// When it started, if known.
     pub onset: Option<NaiveDate>,

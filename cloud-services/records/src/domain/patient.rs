@@ -42,11 +42,7 @@ pub struct PatientIdentity {
     /// Given names, first one first.
     #[schema(min_items = 1, max_items = 5)]
     pub given_names: Vec<String>,
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(min_length = 1, max_length = 100, format = "single-line")]
     pub family_name: String,
     pub birth_date: NaiveDate,
     pub sex: Sex,

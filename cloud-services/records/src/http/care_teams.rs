@@ -17,11 +17,7 @@ use crate::db::{self, CONSTRAINTS};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateCareTeam {
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(min_length = 1, max_length = 100, format = "single-line")]
     pub name: String,
 }
 
