@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use episante_kit::config::ConfigError;
 use episante_kit::db::ServiceDatabase;
 use episante_kit::events::EventBusConfig;
+use episante_kit::service::ServiceSettings;
 use episante_kit::telemetry::LogConfig;
-use episante_kit::{ConfigSource, DatabaseConfig, TokenConfig};
+use episante_kit::{DatabaseConfig, TokenConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -90,7 +90,8 @@ impl Default for BrokerConfig {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     pub broker: BrokerConfig,
     pub kafka: EventBusConfig,
@@ -99,14 +100,12 @@ pub struct Settings {
     pub log: LogConfig,
 }
 
-impl Settings {
-    pub fn from_source(source: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(Settings {
-            broker: source.section("broker")?,
-            kafka: source.section("kafka")?,
-            database: source.section("database")?,
-            tokens: source.section("tokens")?,
-            log: source.section("log")?,
-        })
+impl ServiceSettings for Settings {
+    fn bind(&self) -> &str {
+        &self.broker.http_bind
+    }
+
+    fn log(&self) -> &LogConfig {
+        &self.log
     }
 }

@@ -1,6 +1,7 @@
 //! `episante-broker`: the ingest broker alone (`episante up` runs it with the others).
 
 use clap::Parser;
+use episante_kit::service::ServiceSettings;
 use episante_kit::service_args::ServiceArgs;
 use episante_kit::{telemetry, Shutdown};
 

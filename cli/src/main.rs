@@ -8,13 +8,11 @@
 
 mod commands;
 mod context;
-mod demo;
-mod up;
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use episante_kit::service_args::ServiceArgs;
+use episante_runtime::service_args::ServiceArgs;
 
 use crate::commands::alerts::{AlertsCmd, RulesCmd};
 use crate::commands::audit::AuditCmd;
@@ -60,7 +58,7 @@ enum Command {
         after_help = "Examples:\n  episante up\n  episante up --demo\n  episante up --auth-port 9081 --gateway-port 8080\n  \
         EPISANTE_KAFKA__BROKERS=127.0.0.1:9092 episante up --log-format json"
     )]
-    Up(up::UpArgs),
+    Up(episante_platform::UpArgs),
     /// Log in; the session is stored in the user's config directory (mode 0600).
     Login(LoginArgs),
     /// Forget (and revoke) the stored session.
@@ -206,7 +204,11 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<(), CliError> {
     let command = match cli.command {
-        Command::Up(args) => return up::run(&cli.service, args).await.map_err(CliError::from),
+        Command::Up(args) => {
+            return episante_platform::run(&cli.service, args)
+                .await
+                .map_err(CliError::from)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -967,7 +967,11 @@ async fn start_records(auth: &TestAuth, registry: &str, bus: Arc<dyn EventBus>) 
     let service = episante_records::build(settings, bus, shutdown.clone())
         .await
         .expect("records builds");
-    tokio::spawn(episante_records::serve(service, listener, shutdown.clone()));
+    tokio::spawn(episante_kit::service::serve(
+        service,
+        listener,
+        shutdown.clone(),
+    ));
     InProcess {
         addr,
         shutdown,
@@ -992,7 +996,7 @@ async fn start_bookings(auth: &TestAuth, bus: Arc<dyn EventBus>) -> InProcess {
     let service = episante_bookings::build(settings, bus, shutdown.clone())
         .await
         .expect("bookings builds");
-    tokio::spawn(episante_bookings::serve(
+    tokio::spawn(episante_kit::service::serve(
         service,
         listener,
         shutdown.clone(),
@@ -1022,7 +1026,11 @@ async fn start_alerts(auth: &TestAuth, bus: Arc<dyn EventBus>) -> InProcess {
     let service = episante_alerts::build(settings, bus, shutdown.clone())
         .await
         .expect("alerts builds");
-    tokio::spawn(episante_alerts::serve(service, listener, shutdown.clone()));
+    tokio::spawn(episante_kit::service::serve(
+        service,
+        listener,
+        shutdown.clone(),
+    ));
     InProcess {
         addr,
         shutdown,

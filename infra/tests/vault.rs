@@ -631,7 +631,11 @@ async fn the_auth_service_keeps_its_signing_keys_in_vault_with_its_own_token() {
         .await
         .expect("auth builds with its Vault token");
     let shutdown = Shutdown::new();
-    tokio::spawn(episante_auth::serve(service, listener, shutdown.clone()));
+    tokio::spawn(episante_kit::service::serve(
+        service,
+        listener,
+        shutdown.clone(),
+    ));
     let jwks: Value = reqwest::get(format!("{base}/.well-known/jwks.json"))
         .await
         .unwrap()

@@ -80,6 +80,19 @@ impl ConfigSource {
         self.figment.find_value(key).is_ok()
     }
 
+    /// Extracts a whole settings struct whose fields are sections (`auth`, `database`, `log`, …),
+    /// starting from `T::default()` so every section and field is optional. What a service reads
+    /// is then one `#[derive(Deserialize)]` struct, not a hand-written list of sections.
+    pub fn settings<T>(&self) -> Result<T, ConfigError>
+    where
+        T: DeserializeOwned + Serialize + Default,
+    {
+        Figment::from(Serialized::defaults(T::default()))
+            .merge(self.figment.clone())
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
     /// Extracts section `key`, starting from `T::default()` so every field is optional.
     pub fn section<T>(&self, key: &str) -> Result<T, ConfigError>
     where

@@ -67,7 +67,11 @@ impl TestAuth {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let service = episante_auth::build(settings).await.expect("auth builds");
         let shutdown = Shutdown::new();
-        tokio::spawn(episante_auth::serve(service, listener, shutdown.clone()));
+        tokio::spawn(episante_kit::service::serve(
+            service,
+            listener,
+            shutdown.clone(),
+        ));
         let admin_token =
             episante_testkit::auth_client::login(&base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
         TestAuth {

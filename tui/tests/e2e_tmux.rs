@@ -131,7 +131,11 @@ async fn start_alerts(
     let service = episante_alerts::build(settings, bus, shutdown.clone())
         .await
         .expect("alerts builds");
-    tokio::spawn(episante_alerts::serve(service, listener, shutdown.clone()));
+    tokio::spawn(episante_kit::service::serve(
+        service,
+        listener,
+        shutdown.clone(),
+    ));
     base
 }
 

@@ -7,12 +7,13 @@ pub mod fhir;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use axum::routing::{get, post};
 use axum::Router;
 use episante_kit::server::{service_router, ServiceParts};
 use episante_kit::{Metrics, TokenVerifier};
 use sqlx::PgPool;
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::device_auth::DeviceAuthenticator;
 use crate::device_ca::DeviceCa;
@@ -42,8 +43,6 @@ impl FromRef<AppState> for Arc<TokenVerifier> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "EpiSante broker: device registry", version = "1"),
-    paths(devices::register, devices::list, devices::get, devices::rotate, devices::revoke,
-        fhir::device, fhir::devices),
     tags((name = "devices", description = "Device registry (admin or service tokens)"),
         (name = "fhir", description = "FHIR R4: Device"))
 )]
@@ -51,19 +50,20 @@ struct ApiDoc;
 
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
-    let api = Router::new()
-        .route("/v1/devices", post(devices::register).get(devices::list))
-        .route("/v1/devices/{id}", get(devices::get))
-        .route("/v1/devices/{id}/rotate", post(devices::rotate))
-        .route("/v1/devices/{id}/revoke", post(devices::revoke))
-        .route("/v1/fhir/Device", get(fhir::devices))
-        .route("/v1/fhir/Device/{id}", get(fhir::device))
-        .with_state(state);
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(devices::register, devices::list))
+        .routes(routes!(devices::get))
+        .routes(routes!(devices::rotate))
+        .routes(routes!(devices::revoke))
+        .routes(routes!(fhir::devices))
+        .routes(routes!(fhir::device))
+        .with_state(state)
+        .split_for_parts();
     service_router(
         api,
         ServiceParts {
             metrics,
-            openapi: ApiDoc::openapi(),
+            openapi,
             pool,
         },
     )

@@ -1,11 +1,11 @@
 //! The alerts service's configuration: section `[alerts]` plus the shared `[database]`,
 //! `[tokens]`, `[vault]`, `[kafka]` and `[log]` sections.
 
-use episante_kit::config::ConfigError;
 use episante_kit::db::ServiceDatabase;
 use episante_kit::events::EventBusConfig;
+use episante_kit::service::ServiceSettings;
 use episante_kit::telemetry::LogConfig;
-use episante_kit::{ConfigSource, DatabaseConfig, Secret, TokenConfig, VaultConfig};
+use episante_kit::{DatabaseConfig, Secret, TokenConfig, VaultConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -63,7 +63,8 @@ impl Default for AlertsConfig {
 }
 
 /// Everything the alerts service reads.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     pub alerts: AlertsConfig,
     pub database: DatabaseConfig,
@@ -73,15 +74,12 @@ pub struct Settings {
     pub log: LogConfig,
 }
 
-impl Settings {
-    pub fn from_source(source: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(Settings {
-            alerts: source.section("alerts")?,
-            database: source.section("database")?,
-            tokens: source.section("tokens")?,
-            vault: source.section("vault")?,
-            kafka: source.section("kafka")?,
-            log: source.section("log")?,
-        })
+impl ServiceSettings for Settings {
+    fn bind(&self) -> &str {
+        &self.alerts.bind
+    }
+
+    fn log(&self) -> &LogConfig {
+        &self.log
     }
 }

@@ -24,8 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use episante_kit::events::outbox::OutboxRelay;
+use episante_kit::events::outbox::{OutboxRelay, RelaySettings};
 use episante_kit::events::EventBus;
+use episante_kit::service::Service;
 use episante_kit::{Metrics, Shutdown, TokenVerifier};
 use episante_protocol::topics::KAFKA_ALERT_EVENTS;
 use ring::hmac;
@@ -105,7 +106,7 @@ pub async fn build(
         pool.clone(),
         bus.clone(),
         shutdown.clone(),
-        Duration::from_millis(500),
+        RelaySettings::every(Duration::from_millis(500)),
     );
     let webhook_urls = Arc::new(cfg.webhook_urls.clone());
     let rules = Arc::new(RuleBook::new(pool.clone()));
@@ -196,13 +197,19 @@ fn spawn_gauges(pool: sqlx::PgPool, metrics: Arc<AlertsMetrics>, shutdown: Shutd
     });
 }
 
-/// Serves the alerts service on `listener` until `shutdown`.
-pub async fn serve(
-    service: AlertsService,
-    listener: tokio::net::TcpListener,
-    shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    tracing::info!(addr = %listener.local_addr()?, "alerts service listening");
-    episante_kit::server::serve(listener, service.router, shutdown).await?;
-    Ok(())
+impl Service for AlertsService {
+    const ABOUT: &'static str = "EpiSante alerts service";
+    type Settings = Settings;
+
+    async fn build(
+        settings: Settings,
+        bus: Arc<dyn EventBus>,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<Self> {
+        build(settings, bus, shutdown).await
+    }
+
+    fn into_router(self) -> Router {
+        self.router
+    }
 }

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use episante_kit::config::ConfigError;
 use episante_kit::db::ServiceDatabase;
+use episante_kit::service::ServiceSettings;
 use episante_kit::telemetry::LogConfig;
-use episante_kit::{ConfigSource, DatabaseConfig, Role, Secret, TokenConfig, VaultConfig};
+use episante_kit::{DatabaseConfig, Role, Secret, TokenConfig, VaultConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::password_hasher::Argon2Settings;
@@ -99,7 +99,8 @@ impl Default for AuthConfig {
 }
 
 /// Everything the auth service reads.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     pub auth: AuthConfig,
     pub database: DatabaseConfig,
@@ -108,14 +109,12 @@ pub struct Settings {
     pub log: LogConfig,
 }
 
-impl Settings {
-    pub fn from_source(source: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(Settings {
-            auth: source.section("auth")?,
-            database: source.section("database")?,
-            tokens: source.section("tokens")?,
-            vault: source.section("vault")?,
-            log: source.section("log")?,
-        })
+impl ServiceSettings for Settings {
+    fn bind(&self) -> &str {
+        &self.auth.bind
+    }
+
+    fn log(&self) -> &LogConfig {
+        &self.log
     }
 }

@@ -21,8 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use episante_kit::events::outbox::OutboxRelay;
+use episante_kit::events::outbox::{OutboxRelay, RelaySettings};
 use episante_kit::events::EventBus;
+use episante_kit::service::Service;
 use episante_kit::{Metrics, Role, Shutdown, TokenVerifier};
 use sqlx::PgPool;
 
@@ -97,7 +98,7 @@ pub async fn build_with_bus(
         pool.clone(),
         bus.clone(),
         shutdown.clone(),
-        Duration::from_millis(500),
+        RelaySettings::every(Duration::from_millis(500)),
     );
     episante_kit::revocation::spawn_listener(bus, verifier.revocations().clone(), "auth", shutdown);
     let hasher = PasswordHasher::new(settings.auth.argon2)?;
@@ -185,13 +186,31 @@ async fn bootstrap_admin(
     }
 }
 
-/// Builds and serves the auth service on `listener` until `shutdown`.
-pub async fn serve(
-    service: AuthService,
-    listener: tokio::net::TcpListener,
-    shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    tracing::info!(addr = %listener.local_addr()?, "auth service listening");
-    episante_kit::server::serve(listener, service.router, shutdown).await?;
-    Ok(())
+impl Service for AuthService {
+    const ABOUT: &'static str = "EpiSante auth service";
+    type Settings = Settings;
+
+    async fn build(
+        settings: Settings,
+        bus: Arc<dyn EventBus>,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<Self> {
+        build_with_bus(settings, bus, shutdown).await
+    }
+
+    fn into_router(self) -> Router {
+        self.router
+    }
+
+    fn announce(&self) {
+        if let Some(admin) = &self.bootstrap {
+            match &admin.generated_password {
+                Some(password) => eprintln!(
+                    "first admin created: {} / {password}  (shown once; change it)",
+                    admin.email
+                ),
+                None => eprintln!("first admin created: {} (configured password)", admin.email),
+            }
+        }
+    }
 }

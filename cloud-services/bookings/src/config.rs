@@ -5,11 +5,11 @@
 //! cancel, how far apart two appointments of one specialty must be, how long a freed slot is held
 //! for the first patient on the waitlist.
 
-use episante_kit::config::ConfigError;
 use episante_kit::db::ServiceDatabase;
 use episante_kit::events::EventBusConfig;
+use episante_kit::service::ServiceSettings;
 use episante_kit::telemetry::LogConfig;
-use episante_kit::{ConfigSource, DatabaseConfig, TokenConfig};
+use episante_kit::{DatabaseConfig, TokenConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -53,7 +53,8 @@ impl Default for BookingsConfig {
 }
 
 /// Everything the bookings service reads.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     pub bookings: BookingsConfig,
     pub database: DatabaseConfig,
@@ -62,14 +63,12 @@ pub struct Settings {
     pub log: LogConfig,
 }
 
-impl Settings {
-    pub fn from_source(source: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(Settings {
-            bookings: source.section("bookings")?,
-            database: source.section("database")?,
-            tokens: source.section("tokens")?,
-            kafka: source.section("kafka")?,
-            log: source.section("log")?,
-        })
+impl ServiceSettings for Settings {
+    fn bind(&self) -> &str {
+        &self.bookings.bind
+    }
+
+    fn log(&self) -> &LogConfig {
+        &self.log
     }
 }

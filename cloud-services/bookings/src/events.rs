@@ -1,26 +1,16 @@
-//! Booking events and the outbox relay that publishes them on `bookings.events.v1`.
+//! Booking events, published on `bookings.events.v1` through the kit's outbox relay
+//! (`episante_kit::events::outbox`).
 //!
 //! Handlers never publish directly: they write outbox rows in the same transaction as the change
 //! (an appointment booked, cancelled, rescheduled; a slot offered to the waitlist), so an event
 //! exists if and only if the change committed. Reminders are outbox rows due 24 h and 1 h before
 //! the appointment: a restart loses none (they are rows, not timers), and cancelling withdraws
-//! them in the same transaction. The relay claims due rows with `FOR UPDATE SKIP LOCKED` (several
-//! instances share the work without sending a row twice), publishes them, waits for the bus to
-//! hold them durably, then marks them sent in the same transaction. Delivery is at least once
-//! only if the process dies between the bus's acknowledgement and the commit; each event carries
-//! an `event_id` so consumers can drop that rare duplicate.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! them in the same transaction. Delivery is at least once only if the process dies between the
+//! bus's acknowledgement and the relay's commit; each event carries an `event_id` so consumers
+//! can drop that rare duplicate.
 
 use chrono::{DateTime, Utc};
-use episante_kit::events::EventBus;
-use episante_kit::Shutdown;
-use episante_protocol::topics::KAFKA_BOOKING_EVENTS;
-use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::db;
@@ -36,10 +26,8 @@ pub struct BookingEvent {
     pub v: u8,
     /// Unique per event: consumers deduplicate on it.
     pub event_id: Uuid,
-    /// `appointment.booked`, `appointment.cancelled`, `appointment.rescheduled`,
-    /// `appointment.reminder`, `waitlist.slot_offered`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: EventKind,
     pub appointment_id: Option<Uuid>,
     pub patient_id: Uuid,
     pub practitioner_id: Uuid,
@@ -58,12 +46,29 @@ pub struct BookingEvent {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// What happened: the event's `type` on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    #[serde(rename = "appointment.booked")]
+    Booked,
+    #[serde(rename = "appointment.cancelled")]
+    Cancelled,
+    #[serde(rename = "appointment.rescheduled")]
+    Rescheduled,
+    /// Due 24 h and 1 h before the start (`reminder` says which).
+    #[serde(rename = "appointment.reminder")]
+    Reminder,
+    /// A freed slot is held for the first patient on the waitlist.
+    #[serde(rename = "waitlist.slot_offered")]
+    SlotOffered,
+}
+
 impl BookingEvent {
-    fn about(kind: &str, a: &AppointmentRow, now: DateTime<Utc>) -> Self {
+    fn about(kind: EventKind, a: &AppointmentRow, now: DateTime<Utc>) -> Self {
         BookingEvent {
             v: EVENT_VERSION,
             event_id: Uuid::new_v4(),
-            kind: kind.into(),
+            kind,
             appointment_id: Some(a.id),
             patient_id: a.patient_id,
             practitioner_id: a.practitioner_id,
@@ -101,10 +106,11 @@ pub fn booked_rows(a: &AppointmentRow, previous: Option<&AppointmentRow>) -> Vec
     let now = Utc::now();
     let mut rows = Vec::with_capacity(3);
     match previous {
-        None => rows
-            .push(BookingEvent::about("appointment.booked", a, now).into_row("booked", a.id, now)),
+        None => {
+            rows.push(BookingEvent::about(EventKind::Booked, a, now).into_row("booked", a.id, now))
+        }
         Some(old) => {
-            let mut event = BookingEvent::about("appointment.rescheduled", a, now);
+            let mut event = BookingEvent::about(EventKind::Rescheduled, a, now);
             event.previous_appointment_id = Some(old.id);
             rows.push(event.into_row("rescheduled", a.id, now));
         }
@@ -112,7 +118,7 @@ pub fn booked_rows(a: &AppointmentRow, previous: Option<&AppointmentRow>) -> Vec
     for (kind, label, secs_before) in REMINDERS {
         let due = a.starts_at - chrono::Duration::seconds(secs_before);
         if due > now {
-            let mut event = BookingEvent::about("appointment.reminder", a, now);
+            let mut event = BookingEvent::about(EventKind::Reminder, a, now);
             event.reminder = Some(label.into());
             rows.push(event.into_row(kind, a.id, due));
         }
@@ -122,7 +128,7 @@ pub fn booked_rows(a: &AppointmentRow, previous: Option<&AppointmentRow>) -> Vec
 
 pub fn cancelled_row(a: &AppointmentRow) -> NewOutboxRow {
     let now = Utc::now();
-    BookingEvent::about("appointment.cancelled", a, now).into_row("cancelled", a.id, now)
+    BookingEvent::about(EventKind::Cancelled, a, now).into_row("cancelled", a.id, now)
 }
 
 pub fn slot_offered_row(hold: &db::waitlist::HoldRow) -> NewOutboxRow {
@@ -130,7 +136,7 @@ pub fn slot_offered_row(hold: &db::waitlist::HoldRow) -> NewOutboxRow {
     BookingEvent {
         v: EVENT_VERSION,
         event_id: Uuid::new_v4(),
-        kind: "waitlist.slot_offered".into(),
+        kind: EventKind::SlotOffered,
         appointment_id: None,
         patient_id: hold.patient_id,
         practitioner_id: hold.practitioner_id,
@@ -143,67 +149,4 @@ pub fn slot_offered_row(hold: &db::waitlist::HoldRow) -> NewOutboxRow {
         occurred_at: now,
     }
     .into_row("slot_offered", hold.id, now)
-}
-
-/// Publishes due outbox rows; wakes on `wake` (after a commit that wrote rows) or every
-/// `interval`.
-pub struct OutboxRelay {
-    pub pool: PgPool,
-    pub bus: Arc<dyn EventBus>,
-    pub batch: i64,
-    pub interval: Duration,
-    pub wake: Arc<Notify>,
-    pub published: Counter,
-}
-
-impl OutboxRelay {
-    pub async fn run(self, shutdown: Shutdown) {
-        loop {
-            match self.publish_due().await {
-                // A full batch: there may be more right away.
-                Ok(n) if n as i64 == self.batch => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox relay: publishing failed, will retry"),
-            }
-            tokio::select! {
-                _ = shutdown.wait() => break,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.interval) => {}
-            }
-        }
-        // A last round: events committed just before shutdown go out now, not at the next start
-        // (they are safe in the table either way).
-        match tokio::time::timeout(Duration::from_secs(5), self.publish_due()).await {
-            Ok(Err(e)) => tracing::warn!(error = %e, "outbox relay: last round failed"),
-            Err(_) => tracing::warn!("outbox relay: last round timed out"),
-            Ok(Ok(_)) => {}
-        }
-        tracing::info!("outbox relay stopped");
-    }
-
-    /// One relay transaction: claim due rows, publish them, mark them sent. Returns how many.
-    pub async fn publish_due(&self) -> anyhow::Result<usize> {
-        let mut tx = self.pool.begin().await?;
-        let rows = db::outbox::claim_due(&mut tx, self.batch).await?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        // `publish` enqueues synchronously, so rows keep their order per key; then wait for all.
-        let deliveries: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                self.bus
-                    .publish(KAFKA_BOOKING_EVENTS, &r.key, r.payload.clone().into_bytes())
-            })
-            .collect();
-        for delivery in deliveries {
-            delivery.await?;
-        }
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        db::outbox::mark_sent(&mut tx, &ids).await?;
-        tx.commit().await?;
-        self.published.inc_by(rows.len() as u64);
-        tracing::debug!(count = rows.len(), "outbox rows published");
-        Ok(rows.len())
-    }
 }

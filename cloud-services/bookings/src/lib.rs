@@ -19,12 +19,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use episante_kit::events::outbox::{OutboxRelay, RelaySettings};
 use episante_kit::events::EventBus;
+use episante_kit::service::Service;
 use episante_kit::{Metrics, Shutdown, TokenVerifier};
+use episante_protocol::topics::KAFKA_BOOKING_EVENTS;
 use prometheus_client::metrics::counter::Counter;
 
 use crate::config::Settings;
-use crate::events::OutboxRelay;
 use crate::http::AppState;
 
 /// A built bookings service: routes ready to serve, background tasks (outbox relay, waitlist
@@ -52,46 +54,47 @@ pub async fn build(
         shutdown.clone(),
     );
     let metrics = Metrics::new("bookings");
-    bus.ensure_topics(&[episante_kit::audit::AUDIT_TOPIC])
+    bus.ensure_topics(&[KAFKA_BOOKING_EVENTS, episante_kit::audit::AUDIT_TOPIC])
         .await?;
     let audit = episante_kit::audit::AuditPublisher::new(bus.clone(), "bookings");
-    let state = AppState::new(pool.clone(), verifier, config, &metrics, audit);
-    let published = Counter::default();
+    let interval = Duration::from_millis(config.relay_interval_ms.max(10));
+    let relay = RelaySettings {
+        poll: interval,
+        batch: config.relay_batch,
+        published: Counter::default(),
+    };
     metrics.register(
         "episante_bookings_events_published",
         "Outbox rows published to the event bus",
-        published.clone(),
+        relay.published.clone(),
     );
-    let interval = Duration::from_millis(config.relay_interval_ms.max(10));
-    let relay = OutboxRelay {
-        pool: pool.clone(),
-        bus,
-        batch: config.relay_batch.max(1),
-        interval,
-        wake: state.relay_wake.clone(),
-        published,
-    };
-    shutdown.spawn(relay.run(shutdown.clone()));
+    let outbox = OutboxRelay::spawn(pool.clone(), bus, shutdown.clone(), relay);
+    let state = AppState::new(pool.clone(), verifier, config, &metrics, audit, outbox);
     shutdown.spawn(waitlist::run_upkeep(
         pool,
         state.rules,
         interval,
         config.idempotency_ttl_hours,
-        state.relay_wake.clone(),
+        state.outbox.clone(),
         shutdown.clone(),
     ));
     let router = http::router(state.clone(), metrics);
     Ok(BookingsService { router, state })
 }
 
-/// Serves the bookings service on `listener` until `shutdown`, then waits for its background
-/// tasks to stop.
-pub async fn serve(
-    service: BookingsService,
-    listener: tokio::net::TcpListener,
-    shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    tracing::info!(addr = %listener.local_addr()?, "bookings service listening");
-    episante_kit::server::serve(listener, service.router, shutdown).await?;
-    Ok(())
+impl Service for BookingsService {
+    const ABOUT: &'static str = "EpiSante bookings service";
+    type Settings = Settings;
+
+    async fn build(
+        settings: Settings,
+        bus: Arc<dyn EventBus>,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<Self> {
+        build(settings, bus, shutdown).await
+    }
+
+    fn into_router(self) -> Router {
+        self.router
+    }
 }

@@ -6,13 +6,12 @@
 //! background sweep that claims them with `FOR UPDATE SKIP LOCKED`, like the outbox relay, so
 //! several instances can run it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use episante_kit::events::outbox::OutboxRelay;
 use episante_kit::Shutdown;
 use sqlx::{PgPool, Postgres, Transaction};
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::db;
@@ -89,7 +88,7 @@ pub async fn run_upkeep(
     rules: Rules,
     interval: Duration,
     idempotency_ttl_hours: u32,
-    relay_wake: Arc<Notify>,
+    outbox: OutboxRelay,
     shutdown: Shutdown,
 ) {
     let mut last_purge: Option<tokio::time::Instant> = None;
@@ -98,7 +97,7 @@ pub async fn run_upkeep(
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(count = n, "lapsed waitlist holds handed on");
-                relay_wake.notify_one();
+                outbox.wake();
             }
             Err(e) => tracing::warn!(error = %e, "expiring waitlist holds failed"),
         }

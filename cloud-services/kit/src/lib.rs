@@ -22,6 +22,8 @@ pub mod revocation;
 pub mod scope;
 pub mod secret;
 pub mod server;
+#[cfg(feature = "events")]
+pub mod service;
 pub mod service_token;
 pub mod text_column;
 pub mod unstorable;

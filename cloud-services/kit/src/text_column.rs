@@ -4,8 +4,25 @@
 //! the database: `text_column!(Severity)` lets sqlx bind it and read it back as that enum, so no
 //! layer compares it as a string, and a row holding a value the code does not know fails to
 //! decode (a server-side error at the row, never a wrong answer). The type needs
-//! `fn as_str(self) -> &'static str` and `fn parse(&str) -> Option<Self>`; the impls live in the
-//! service's `db/`, keeping `domain/` free of SQL.
+//! `fn as_str(self) -> &'static str` and `fn parse(&str)` returning an `Option<Self>` or a
+//! `Result<Self, _>`; the impls live in the service's `db/`, keeping `domain/` free of SQL.
+
+/// What a type's `parse` returns, as an `Option` (used by [`text_column!`]).
+pub trait Parsed<T> {
+    fn parsed(self) -> Option<T>;
+}
+
+impl<T> Parsed<T> for Option<T> {
+    fn parsed(self) -> Option<T> {
+        self
+    }
+}
+
+impl<T, E> Parsed<T> for Result<T, E> {
+    fn parsed(self) -> Option<T> {
+        self.ok()
+    }
+}
 
 /// Implements sqlx's `Type`, `Encode`, `Decode` and `PgHasArrayType` for PostgreSQL `text` on
 /// each listed type through its `as_str` and `parse`.
@@ -30,7 +47,7 @@ macro_rules! text_column {
                 value: ::sqlx::postgres::PgValueRef<'r>,
             ) -> ::std::result::Result<Self, ::sqlx::error::BoxDynError> {
                 let text = <&str as ::sqlx::Decode<::sqlx::Postgres>>::decode(value)?;
-                <$t>::parse(text).ok_or_else(|| {
+                $crate::text_column::Parsed::parsed(<$t>::parse(text)).ok_or_else(|| {
                     format!("{text:?} is not a {}", stringify!($t)).into()
                 })
             }

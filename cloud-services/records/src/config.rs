@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use episante_kit::config::ConfigError;
 use episante_kit::db::ServiceDatabase;
 use episante_kit::events::EventBusConfig;
+use episante_kit::service::ServiceSettings;
 use episante_kit::telemetry::LogConfig;
-use episante_kit::{ConfigSource, DatabaseConfig, Secret, TokenConfig, VaultConfig};
+use episante_kit::{DatabaseConfig, Secret, TokenConfig, VaultConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -79,7 +79,8 @@ impl Default for RecordsConfig {
 }
 
 /// Everything the records service reads.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     pub records: RecordsConfig,
     pub database: DatabaseConfig,
@@ -89,15 +90,12 @@ pub struct Settings {
     pub log: LogConfig,
 }
 
-impl Settings {
-    pub fn from_source(source: &ConfigSource) -> Result<Self, ConfigError> {
-        Ok(Settings {
-            records: source.section("records")?,
-            database: source.section("database")?,
-            tokens: source.section("tokens")?,
-            vault: source.section("vault")?,
-            kafka: source.section("kafka")?,
-            log: source.section("log")?,
-        })
+impl ServiceSettings for Settings {
+    fn bind(&self) -> &str {
+        &self.records.bind
+    }
+
+    fn log(&self) -> &LogConfig {
+        &self.log
     }
 }

@@ -21,8 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use episante_kit::events::outbox::OutboxRelay;
+use episante_kit::events::outbox::{OutboxRelay, RelaySettings};
 use episante_kit::events::EventBus;
+use episante_kit::service::Service;
 use episante_kit::service_token::ServiceToken;
 use episante_kit::{Metrics, Shutdown, TokenVerifier};
 
@@ -126,7 +127,7 @@ pub async fn build(
         pool.clone(),
         bus.clone(),
         shutdown.clone(),
-        Duration::from_millis(500),
+        RelaySettings::every(Duration::from_millis(500)),
     );
     let token = Arc::new(ServiceToken::new(
         reqwest::Client::new(),
@@ -160,13 +161,19 @@ pub async fn build(
     Ok(RecordsService { router, state })
 }
 
-/// Serves the records service on `listener` until `shutdown`.
-pub async fn serve(
-    service: RecordsService,
-    listener: tokio::net::TcpListener,
-    shutdown: Shutdown,
-) -> anyhow::Result<()> {
-    tracing::info!(addr = %listener.local_addr()?, "records service listening");
-    episante_kit::server::serve(listener, service.router, shutdown).await?;
-    Ok(())
+impl Service for RecordsService {
+    const ABOUT: &'static str = "EpiSante patient records service";
+    type Settings = Settings;
+
+    async fn build(
+        settings: Settings,
+        bus: Arc<dyn EventBus>,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<Self> {
+        build(settings, bus, shutdown).await
+    }
+
+    fn into_router(self) -> Router {
+        self.router
+    }
 }

@@ -9,7 +9,6 @@ pub mod stream;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use axum::routing::{get, post};
 use axum::Router;
 use episante_kit::audit::AuditPublisher;
 use episante_kit::events::outbox::OutboxRelay;
@@ -17,6 +16,8 @@ use episante_kit::server::{service_router, ServiceParts};
 use episante_kit::{ApiError, AuthUser, Metrics, Role, TokenVerifier};
 use sqlx::PgPool;
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::feed::AlertFeed;
@@ -85,11 +86,6 @@ impl AlertScope {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "EpiSante alerts", version = "1"),
-    paths(
-        alerts::list, alerts::get, alerts::acknowledge, alerts::resolve, alerts::assign,
-        stream::stream,
-        patients::vitals, patients::rules, patients::set_rules,
-    ),
     tags(
         (name = "alerts", description = "Alerts and their lifecycle"),
         (name = "patients", description = "Vitals history and alert rules of a patient"),
@@ -99,24 +95,22 @@ struct ApiDoc;
 
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
-    let api = Router::new()
-        .route("/v1/alerts", get(alerts::list))
-        .route("/v1/alerts/stream", get(stream::stream))
-        .route("/v1/alerts/{id}", get(alerts::get))
-        .route("/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
-        .route("/v1/alerts/{id}/resolve", post(alerts::resolve))
-        .route("/v1/alerts/{id}/assign", post(alerts::assign))
-        .route("/v1/patients/{id}/vitals", get(patients::vitals))
-        .route(
-            "/v1/patients/{id}/alert-rules",
-            get(patients::rules).put(patients::set_rules),
-        )
-        .with_state(state);
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(alerts::list))
+        .routes(routes!(stream::stream))
+        .routes(routes!(alerts::get))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(alerts::resolve))
+        .routes(routes!(alerts::assign))
+        .routes(routes!(patients::vitals))
+        .routes(routes!(patients::rules, patients::set_rules))
+        .with_state(state)
+        .split_for_parts();
     service_router(
         api,
         ServiceParts {
             metrics,
-            openapi: ApiDoc::openapi(),
+            openapi,
             pool,
         },
     )

@@ -129,7 +129,11 @@ pub async fn start_instance(
     let service = episante_alerts::build(settings.clone(), bus, shutdown.clone())
         .await
         .expect("alerts builds");
-    tokio::spawn(episante_alerts::serve(service, listener, shutdown.clone()));
+    tokio::spawn(episante_kit::service::serve(
+        service,
+        listener,
+        shutdown.clone(),
+    ));
     base
 }
 

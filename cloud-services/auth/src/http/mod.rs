@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
 use axum::Router;
 use episante_kit::server::{service_router, ServiceParts};
 use episante_kit::{ApiError, Claims, Metrics, Role, TokenConfig, TokenVerifier};
@@ -22,6 +21,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use sqlx::PgPool;
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::{AuthConfig, Settings};
 use crate::domain::client_address::TrustedProxies;
@@ -190,30 +191,6 @@ impl AppState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "EpiSante auth service", version = "1"),
-    paths(
-        session::login,
-        session::refresh,
-        session::logout,
-        session::client_token,
-        session::me,
-        password::change,
-        password::issue_reset,
-        password::reset,
-        mfa::enroll,
-        mfa::confirm,
-        mfa::admin_reset,
-        users::create,
-        users::list,
-        users::get,
-        users::update,
-        users::deactivate,
-        service_clients::create,
-        service_clients::list,
-        service_clients::deactivate,
-        service_clients::set_scopes,
-        keys::jwks,
-        keys::rotate,
-    ),
     tags(
         (name = "session", description = "Login, refresh, logout, service tokens"),
         (name = "users", description = "User administration (admin only)"),
@@ -227,44 +204,33 @@ struct ApiDoc;
 
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
-    let api = Router::new()
-        .route("/.well-known/jwks.json", get(keys::jwks))
-        .route("/v1/auth/login", post(session::login))
-        .route("/v1/auth/refresh", post(session::refresh))
-        .route("/v1/auth/logout", post(session::logout))
-        .route("/v1/auth/token", post(session::client_token))
-        .route("/v1/auth/me", get(session::me))
-        .route("/v1/auth/password", post(password::change))
-        .route("/v1/auth/password/reset", post(password::reset))
-        .route(
-            "/v1/auth/users/{id}/password-reset",
-            post(password::issue_reset),
-        )
-        .route("/v1/auth/mfa/enroll", post(mfa::enroll))
-        .route("/v1/auth/mfa/confirm", post(mfa::confirm))
-        .route("/v1/auth/users/{id}/mfa/reset", post(mfa::admin_reset))
-        .route("/v1/auth/users", post(users::create).get(users::list))
-        .route("/v1/auth/users/{id}", get(users::get).patch(users::update))
-        .route("/v1/auth/users/{id}/deactivate", post(users::deactivate))
-        .route(
-            "/v1/auth/service-clients",
-            post(service_clients::create).get(service_clients::list),
-        )
-        .route(
-            "/v1/auth/service-clients/{client_id}/deactivate",
-            post(service_clients::deactivate),
-        )
-        .route(
-            "/v1/auth/service-clients/{client_id}/scopes",
-            axum::routing::put(service_clients::set_scopes),
-        )
-        .route("/v1/auth/signing-keys/rotate", post(keys::rotate))
-        .with_state(state);
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(keys::jwks))
+        .routes(routes!(session::login))
+        .routes(routes!(session::refresh))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::client_token))
+        .routes(routes!(session::me))
+        .routes(routes!(password::change))
+        .routes(routes!(password::reset))
+        .routes(routes!(password::issue_reset))
+        .routes(routes!(mfa::enroll))
+        .routes(routes!(mfa::confirm))
+        .routes(routes!(mfa::admin_reset))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(users::get, users::update))
+        .routes(routes!(users::deactivate))
+        .routes(routes!(service_clients::create, service_clients::list))
+        .routes(routes!(service_clients::deactivate))
+        .routes(routes!(service_clients::set_scopes))
+        .routes(routes!(keys::rotate))
+        .with_state(state)
+        .split_for_parts();
     service_router(
         api,
         ServiceParts {
             metrics,
-            openapi: ApiDoc::openapi(),
+            openapi,
             pool,
         },
     )

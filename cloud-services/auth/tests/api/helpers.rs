@@ -81,7 +81,11 @@ pub async fn start_on(
         .await
         .expect("auth service builds");
     let state = service.state.clone();
-    tokio::spawn(episante_auth::serve(service, listener, shutdown.clone()));
+    tokio::spawn(episante_kit::service::serve(
+        service,
+        listener,
+        shutdown.clone(),
+    ));
     TestApp {
         base,
         bus,

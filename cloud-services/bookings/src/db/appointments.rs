@@ -2,6 +2,7 @@
 //! exclusion constraint, which `insert` surfaces as a database error the caller maps to 409.
 
 use chrono::{DateTime, Utc};
+use episante_protocol::topics::KAFKA_BOOKING_EVENTS;
 use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -18,7 +19,7 @@ pub struct AppointmentRow {
     pub specialty: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
-    pub status: String,
+    pub status: Status,
     pub booked_by: String,
     pub rescheduled_from: Option<Uuid>,
     pub rescheduled_to: Option<Uuid>,
@@ -28,10 +29,6 @@ pub struct AppointmentRow {
 }
 
 impl AppointmentRow {
-    pub fn status(&self) -> Status {
-        Status::from_db(&self.status)
-    }
-
     pub fn span(&self) -> Span {
         Span {
             start: self.starts_at,
@@ -90,9 +87,10 @@ pub async fn insert_with_outbox(
                 specialty, starts_at, ends_at, booked_by, rescheduled_from)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}
          ), o AS (
-            INSERT INTO outbox (event_id, kind, appointment_id, key, payload, due_at)
-            SELECT u.* FROM UNNEST($10::uuid[], $11::text[], $12::uuid[], $13::text[],
-                                   $14::text[], $15::timestamptz[]) AS u, a
+            INSERT INTO outbox (topic, event_id, kind, appointment_id, key, payload, due_at)
+            SELECT $16, u.e, u.k, u.appt, u.key, convert_to(u.p, 'UTF8'), u.d
+            FROM UNNEST($10::uuid[], $11::text[], $12::uuid[], $13::text[], $14::text[],
+                        $15::timestamptz[]) AS u (e, k, appt, key, p, d), a
          )
          SELECT {COLUMNS} FROM a"
     ))
@@ -111,6 +109,7 @@ pub async fn insert_with_outbox(
     .bind(&columns.keys)
     .bind(&columns.payloads)
     .bind(&columns.due)
+    .bind(KAFKA_BOOKING_EVENTS)
     .fetch_one(db)
     .await
 }

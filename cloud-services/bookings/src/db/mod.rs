@@ -9,6 +9,12 @@ pub mod outbox;
 pub mod practitioners;
 pub mod waitlist;
 
+// Statuses and time zones are stored as text and read back typed: a handler never re-parses one.
+episante_kit::text_column!(
+    crate::domain::appointment::Status,
+    crate::domain::practitioner::TimeZone,
+);
+
 /// Migrations embedded in the binary, run at start by `episante_kit::db::provision`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -1,8 +1,11 @@
-//! The transactional outbox: rows written with the change they describe, published later by
-//! `events::OutboxRelay`.
+//! Bookings' rows in the transactional outbox, written with the change they describe and
+//! published later by the kit's relay (`episante_kit::events::outbox`). Bookings adds three
+//! columns of its own: the event id, the kind (one reminder of each kind per appointment) and
+//! the appointment, so that cancelling withdraws its reminders.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
+use episante_protocol::topics::KAFKA_BOOKING_EVENTS;
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 /// One row to write.
@@ -47,9 +50,10 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewOutboxRow]) -> Result<()
     }
     let c = OutboxColumns::from(rows);
     sqlx::query(
-        "INSERT INTO outbox (event_id, kind, appointment_id, key, payload, due_at)
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],
-                              $6::timestamptz[])",
+        "INSERT INTO outbox (topic, event_id, kind, appointment_id, key, payload, due_at)
+         SELECT $7, e, k, a, key, convert_to(p, 'UTF8'), d
+         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],
+                     $6::timestamptz[]) AS u (e, k, a, key, p, d)",
     )
     .bind(&c.event_ids)
     .bind(&c.kinds)
@@ -57,56 +61,24 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewOutboxRow]) -> Result<()
     .bind(&c.keys)
     .bind(&c.payloads)
     .bind(&c.due)
+    .bind(KAFKA_BOOKING_EVENTS)
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// Withdraws the unsent reminders of an appointment (cancelled or rescheduled).
-pub async fn cancel_reminders(
+/// Withdraws the unpublished reminders of an appointment (cancelled or rescheduled).
+pub async fn withdraw_reminders(
     db: impl PgExecutor<'_>,
     appointment_id: Uuid,
 ) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
-        "UPDATE outbox SET cancelled_at = now()
+        "DELETE FROM outbox
          WHERE appointment_id = $1 AND kind IN ('reminder_24h', 'reminder_1h')
-           AND sent_at IS NULL AND cancelled_at IS NULL",
+           AND published_at IS NULL",
     )
     .bind(appointment_id)
     .execute(db)
     .await?
     .rows_affected())
-}
-
-#[derive(Debug, Clone, FromRow)]
-pub struct OutboxRow {
-    pub id: i64,
-    pub kind: String,
-    pub key: String,
-    pub payload: String,
-}
-
-/// Claims up to `limit` due, unsent rows for this transaction. Rows another instance has
-/// claimed are skipped rather than waited for, so instances share the work and never send a
-/// row twice.
-pub async fn claim_due(
-    tx: &mut Transaction<'_, Postgres>,
-    limit: i64,
-) -> Result<Vec<OutboxRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, kind, key, payload FROM outbox
-         WHERE sent_at IS NULL AND cancelled_at IS NULL AND due_at <= now()
-         ORDER BY due_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
-    )
-    .bind(limit)
-    .fetch_all(&mut **tx)
-    .await
-}
-
-pub async fn mark_sent(tx: &mut Transaction<'_, Postgres>, ids: &[i64]) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET sent_at = now() WHERE id = ANY ($1)")
-        .bind(ids)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveTime, Utc, Weekday};
 use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::domain::practitioner::TimeZone;
 use crate::domain::schedule::{Span, WeeklyWindow};
 
 #[derive(Debug, Clone, FromRow)]
@@ -14,7 +15,7 @@ pub struct PractitionerRow {
     pub specialty: String,
     pub location: String,
     pub languages: Vec<String>,
-    pub time_zone: String,
+    pub time_zone: TimeZone,
     pub created_at: DateTime<Utc>,
 }
 
@@ -27,7 +28,7 @@ pub struct NewPractitioner<'a> {
     pub specialty: &'a str,
     pub location: &'a str,
     pub languages: &'a [String],
-    pub time_zone: &'a str,
+    pub time_zone: TimeZone,
 }
 
 pub async fn insert(
@@ -202,7 +203,7 @@ pub struct ScheduleRow {
     pub id: Uuid,
     pub user_id: Uuid,
     pub specialty: String,
-    pub time_zone: String,
+    pub time_zone: TimeZone,
     pub window_days: Vec<i16>,
     pub window_starts: Vec<NaiveTime>,
     pub window_ends: Vec<NaiveTime>,

@@ -18,8 +18,14 @@ impl TimeZone {
         })
     }
 
-    pub fn name(&self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         self.0.name()
+    }
+}
+
+impl std::fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -87,7 +93,7 @@ mod tests {
     #[test]
     fn time_zones_must_be_iana_names() {
         assert_eq!(
-            TimeZone::parse("Europe/Paris").unwrap().name(),
+            TimeZone::parse("Europe/Paris").unwrap().as_str(),
             "Europe/Paris"
         );
         for bad in ["", "Paris", "CEST+2", "Europe/Atlantis"] {

@@ -24,7 +24,6 @@ use crate::db::appointments::{AppointmentFilter, AppointmentRow, NewAppointment}
 use crate::db::practitioners::ScheduleRow;
 use crate::db::{self, CONSTRAINTS};
 use crate::domain::appointment::Status;
-use crate::domain::practitioner::TimeZone;
 use crate::domain::schedule::{Schedule, Span};
 use crate::events;
 
@@ -54,7 +53,7 @@ impl From<AppointmentRow> for Appointment {
             practitioner_id: r.practitioner_id,
             patient_id: r.patient_id,
             appointment_type_id: r.appointment_type_id,
-            status: r.status(),
+            status: r.status,
             specialty: r.specialty,
             starts_at: r.starts_at,
             ends_at: r.ends_at,
@@ -165,7 +164,7 @@ pub async fn book(
             let response = idempotency
                 .finish(tx, StatusCode::CREATED, &Appointment::from(row))
                 .await?;
-            state.relay_wake.notify_one();
+            state.outbox.wake();
             state.count_outcome("booked");
             Ok(response)
         }
@@ -214,7 +213,7 @@ async fn load_slot(
         ApiError::Invalid(format!("no appointment type {}", p.appointment_type_id))
     })?;
     let generator = Schedule {
-        tz: TimeZone::parse(&schedule.time_zone)?.0,
+        tz: schedule.time_zone.0,
         windows: schedule.windows(),
         exceptions: schedule.exceptions(),
     };
@@ -279,7 +278,7 @@ async fn place(
         specialty: schedule.specialty.clone(),
         starts_at: slot.start,
         ends_at: slot.end,
-        status: Status::Booked.as_str().into(),
+        status: Status::Booked,
         booked_by: p.booked_by.into(),
         rescheduled_from: new.rescheduled_from,
         rescheduled_to: None,
@@ -338,10 +337,10 @@ async fn load_for_update(
     if caller.role() == Role::Patient && caller.user_id()? != row.patient_id {
         return Err(ApiError::NotFound(format!("no appointment {id}")));
     }
-    if row.status() != Status::Booked {
+    if row.status != Status::Booked {
         return Err(ApiError::Conflict(format!(
             "only booked appointments can change (this one is {})",
-            row.status()
+            row.status
         )));
     }
     Ok(row)
@@ -372,7 +371,7 @@ pub async fn cancel(
         db::appointments::transition(&mut *tx, id, Status::Cancelled, &[Status::Booked])
             .await?
             .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
-    db::outbox::cancel_reminders(&mut *tx, id).await?;
+    db::outbox::withdraw_reminders(&mut *tx, id).await?;
     db::outbox::insert(&mut *tx, &[events::cancelled_row(&cancelled)]).await?;
     crate::waitlist::offer_freed_slot(
         &mut tx,
@@ -393,7 +392,7 @@ pub async fn cancel(
     )
     .await?;
     tx.commit().await?;
-    state.relay_wake.notify_one();
+    state.outbox.wake();
     tracing::info!(by = %caller.subject(), appointment = %id, "appointment cancelled");
     Ok(Json(cancelled.into()))
 }
@@ -438,7 +437,7 @@ pub async fn reschedule(
             let response = idempotency
                 .finish(tx, StatusCode::CREATED, &Appointment::from(row))
                 .await?;
-            state.relay_wake.notify_one();
+            state.outbox.wake();
             state.count_outcome("rescheduled");
             Ok(response)
         }
@@ -468,7 +467,7 @@ async fn reschedule_in(
     db::appointments::transition(&mut **tx, id, Status::Cancelled, &[Status::Booked])
         .await?
         .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
-    db::outbox::cancel_reminders(&mut **tx, id).await?;
+    db::outbox::withdraw_reminders(&mut **tx, id).await?;
     let placement = Placement {
         practitioner_id: old.practitioner_id,
         appointment_type_id: body.appointment_type_id.unwrap_or(old.appointment_type_id),
@@ -722,7 +721,7 @@ async fn mark(
     let updated = db::appointments::transition(&state.pool, id, to, to.allowed_from())
         .await?
         .ok_or_else(|| {
-            ApiError::Conflict(format!("cannot mark a {} appointment {to}", row.status()))
+            ApiError::Conflict(format!("cannot mark a {} appointment {to}", row.status))
         })?;
     tracing::info!(by = %caller.subject(), appointment = %id, status = %to, "appointment marked");
     Ok(Json(updated.into()))

@@ -15,9 +15,9 @@ pub mod waitlist;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use axum::routing::{get, post, put};
 use axum::Router;
 use episante_kit::audit::AuditPublisher;
+use episante_kit::events::outbox::OutboxRelay;
 use episante_kit::server::{service_router, ServiceParts};
 use episante_kit::{ApiError, Metrics, Role, TokenVerifier};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -25,8 +25,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use serde::Deserialize;
 use sqlx::PgPool;
-use tokio::sync::Notify;
 use utoipa::{IntoParams, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::BookingsConfig;
 use crate::domain::rules::Rules;
@@ -47,8 +48,8 @@ pub struct AppState {
     pub verifier: Arc<TokenVerifier>,
     pub config: Arc<BookingsConfig>,
     pub rules: Rules,
-    /// Poked after a commit that wrote outbox rows, so the relay publishes them at once.
-    pub relay_wake: Arc<Notify>,
+    /// Woken after a commit that wrote outbox rows, so the relay publishes them at once.
+    pub outbox: OutboxRelay,
     pub booking_outcomes: Family<BookingOutcome, Counter>,
     /// Every read and write of a patient's appointments is published for records' audit trail.
     pub audit: AuditPublisher,
@@ -67,6 +68,7 @@ impl AppState {
         config: &BookingsConfig,
         metrics: &Metrics,
         audit: AuditPublisher,
+        outbox: OutboxRelay,
     ) -> Self {
         let booking_outcomes = Family::<BookingOutcome, Counter>::default();
         metrics.register(
@@ -79,7 +81,7 @@ impl AppState {
             verifier,
             config: Arc::new(config.clone()),
             rules: Rules::from_config(config),
-            relay_wake: Arc::new(Notify::new()),
+            outbox,
             booking_outcomes,
             audit,
         }
@@ -128,29 +130,6 @@ pub struct Listed<T> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "EpiSante bookings service", version = "1"),
-    paths(
-        practitioners::create,
-        practitioners::list,
-        practitioners::get,
-        practitioners::get_availability,
-        practitioners::put_availability,
-        appointment_types::create,
-        appointment_types::list,
-        slots::search,
-        appointments::book,
-        appointments::list,
-        appointments::get,
-        appointments::cancel,
-        appointments::reschedule,
-        appointments::mark_arrived,
-        appointments::mark_noshow,
-        appointments::mark_fulfilled,
-        waitlist::join,
-        waitlist::list,
-        waitlist::leave,
-        fhir::practitioner, fhir::practitioners, fhir::schedule, fhir::schedules,
-        fhir::slots, fhir::appointment, fhir::appointments,
-    ),
     tags(
         (name = "practitioners", description = "Practitioner profiles and availability"),
         (name = "appointment-types", description = "What can be booked, and for how long"),
@@ -164,58 +143,38 @@ struct ApiDoc;
 
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
-    let api = Router::new()
-        .route(
-            "/v1/practitioners",
-            post(practitioners::create).get(practitioners::list),
-        )
-        .route("/v1/practitioners/{id}", get(practitioners::get))
-        .route(
-            "/v1/practitioners/{id}/availability",
-            put(practitioners::put_availability).get(practitioners::get_availability),
-        )
-        .route(
-            "/v1/appointment-types",
-            post(appointment_types::create).get(appointment_types::list),
-        )
-        .route("/v1/slots", get(slots::search))
-        .route(
-            "/v1/appointments",
-            post(appointments::book).get(appointments::list),
-        )
-        .route("/v1/appointments/{id}", get(appointments::get))
-        .route("/v1/appointments/{id}/cancel", post(appointments::cancel))
-        .route(
-            "/v1/appointments/{id}/reschedule",
-            post(appointments::reschedule),
-        )
-        .route(
-            "/v1/appointments/{id}/arrived",
-            post(appointments::mark_arrived),
-        )
-        .route(
-            "/v1/appointments/{id}/noshow",
-            post(appointments::mark_noshow),
-        )
-        .route(
-            "/v1/appointments/{id}/fulfilled",
-            post(appointments::mark_fulfilled),
-        )
-        .route("/v1/waitlist", post(waitlist::join).get(waitlist::list))
-        .route("/v1/waitlist/{id}", axum::routing::delete(waitlist::leave))
-        .route("/v1/fhir/Practitioner", get(fhir::practitioners))
-        .route("/v1/fhir/Practitioner/{id}", get(fhir::practitioner))
-        .route("/v1/fhir/Schedule", get(fhir::schedules))
-        .route("/v1/fhir/Schedule/{id}", get(fhir::schedule))
-        .route("/v1/fhir/Slot", get(fhir::slots))
-        .route("/v1/fhir/Appointment", get(fhir::appointments))
-        .route("/v1/fhir/Appointment/{id}", get(fhir::appointment))
-        .with_state(state);
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(practitioners::create, practitioners::list))
+        .routes(routes!(practitioners::get))
+        .routes(routes!(
+            practitioners::put_availability,
+            practitioners::get_availability
+        ))
+        .routes(routes!(appointment_types::create, appointment_types::list))
+        .routes(routes!(slots::search))
+        .routes(routes!(appointments::book, appointments::list))
+        .routes(routes!(appointments::get))
+        .routes(routes!(appointments::cancel))
+        .routes(routes!(appointments::reschedule))
+        .routes(routes!(appointments::mark_arrived))
+        .routes(routes!(appointments::mark_noshow))
+        .routes(routes!(appointments::mark_fulfilled))
+        .routes(routes!(waitlist::join, waitlist::list))
+        .routes(routes!(waitlist::leave))
+        .routes(routes!(fhir::practitioners))
+        .routes(routes!(fhir::practitioner))
+        .routes(routes!(fhir::schedules))
+        .routes(routes!(fhir::schedule))
+        .routes(routes!(fhir::slots))
+        .routes(routes!(fhir::appointments))
+        .routes(routes!(fhir::appointment))
+        .with_state(state)
+        .split_for_parts();
     service_router(
         api,
         ServiceParts {
             metrics,
-            openapi: ApiDoc::openapi(),
+            openapi,
             pool,
         },
     )

@@ -43,7 +43,7 @@ impl From<PractitionerRow> for Practitioner {
             specialty: r.specialty,
             location: r.location,
             languages: r.languages,
-            time_zone: r.time_zone,
+            time_zone: r.time_zone.to_string(),
             created_at: r.created_at,
         }
     }
@@ -93,7 +93,7 @@ pub async fn create(
             specialty: specialty.as_str(),
             location: location.as_str(),
             languages: &languages,
-            time_zone: tz.name(),
+            time_zone: tz,
         },
     )
     .await
@@ -283,7 +283,7 @@ async fn availability(state: &AppState, p: &PractitionerRow) -> ApiResult<Availa
     let exceptions = db::practitioners::exceptions(&state.pool, &[p.id], None).await?;
     Ok(Availability {
         practitioner_id: p.id,
-        time_zone: p.time_zone.clone(),
+        time_zone: p.time_zone.to_string(),
         weekly: windows.iter().map(|w| window_dto(&w.to_window())).collect(),
         exceptions: exceptions.into_iter().map(Into::into).collect(),
     })
@@ -324,7 +324,7 @@ pub async fn put_availability(
             "clinicians may change only their own availability".into(),
         ));
     }
-    let tz = TimeZone::parse(&p.time_zone)?;
+    let tz = p.time_zone;
     let windows = body
         .weekly
         .iter()

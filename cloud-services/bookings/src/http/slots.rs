@@ -16,7 +16,6 @@ use super::practitioners::practitioner_filter;
 use super::{next_offset, AppState, PageParams, READERS};
 use crate::db;
 use crate::db::practitioners::PractitionerFilter;
-use crate::domain::practitioner::TimeZone;
 use crate::domain::schedule::{days_span, Schedule, Span};
 
 /// At most this many practitioners are searched at once; narrow the filters beyond that.
@@ -129,7 +128,7 @@ pub async fn free(
     let mut zones = HashMap::new();
     let mut overall: Option<Span> = None;
     for p in &practitioners {
-        let tz = TimeZone::parse(&p.time_zone)?.0;
+        let tz = p.time_zone.0;
         let span = days_span(tz, from, to);
         overall = Some(match overall {
             None => span,

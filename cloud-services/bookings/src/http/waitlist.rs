@@ -14,7 +14,6 @@ use uuid::Uuid;
 use super::{next_offset, practitioners, AppState, PageParams};
 use crate::db;
 use crate::db::waitlist::WaitlistRow;
-use crate::domain::practitioner::TimeZone;
 use crate::domain::schedule::days_span;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -93,7 +92,7 @@ pub async fn join(
     let practitioner = practitioners::find(&state, body.practitioner_id)
         .await
         .map_err(|_| ApiError::Invalid(format!("no practitioner {}", body.practitioner_id)))?;
-    let tz = TimeZone::parse(&practitioner.time_zone)?;
+    let tz = practitioner.time_zone;
     let window = days_span(tz.0, body.from_date, body.to_date);
     if window.end <= Utc::now() {
         return Err(ApiError::Invalid("the date range is in the past".into()));

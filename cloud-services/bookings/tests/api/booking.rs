@@ -1,6 +1,7 @@
 //! Booking under contention, idempotent retries, the booking rules, cancel and reschedule.
 
 use chrono::Duration;
+use episante_bookings::events::EventKind;
 use episante_kit::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -69,13 +70,13 @@ async fn a_thousand_concurrent_attempts_on_one_slot_book_it_exactly_once() {
     // Exactly one booked event leaves through the outbox.
     let events = app
         .wait_for_events("the booked event", |e| {
-            e.iter().any(|e| e.kind == "appointment.booked")
+            e.iter().any(|e| e.kind == EventKind::Booked)
         })
         .await;
     assert_eq!(
         events
             .iter()
-            .filter(|e| e.kind == "appointment.booked")
+            .filter(|e| e.kind == EventKind::Booked)
             .count(),
         1
     );
@@ -266,7 +267,7 @@ async fn cancellation_closes_n_hours_before_for_patients_and_withdraws_reminders
     );
     let pending: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM outbox WHERE appointment_id = $1 AND kind LIKE 'reminder%'
-         AND cancelled_at IS NULL",
+         AND published_at IS NULL",
     )
     .bind(later_id)
     .fetch_one(&app.pool)
@@ -294,7 +295,7 @@ async fn cancellation_closes_n_hours_before_for_patients_and_withdraws_reminders
     .await;
     let pending: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM outbox WHERE appointment_id = $1 AND kind LIKE 'reminder%'
-         AND cancelled_at IS NULL",
+         AND published_at IS NULL",
     )
     .bind(later_id)
     .fetch_one(&app.pool)
@@ -318,15 +319,12 @@ async fn cancellation_closes_n_hours_before_for_patients_and_withdraws_reminders
     .await;
     let events = app
         .wait_for_events("two cancellations", |e| {
-            e.iter()
-                .filter(|e| e.kind == "appointment.cancelled")
-                .count()
-                == 2
+            e.iter().filter(|e| e.kind == EventKind::Cancelled).count() == 2
         })
         .await;
     assert!(events
         .iter()
-        .any(|e| e.kind == "appointment.cancelled" && e.appointment_id == Some(later_id)));
+        .any(|e| e.kind == EventKind::Cancelled && e.appointment_id == Some(later_id)));
 }
 
 #[tokio::test]
@@ -367,7 +365,7 @@ async fn rescheduling_moves_the_appointment_and_its_reminders() {
     assert_eq!(old["status"], "cancelled");
     assert_eq!(old["rescheduled_to"], new["id"]);
     let reminders: Vec<(uuid::Uuid, bool)> = sqlx::query_as(
-        "SELECT appointment_id, cancelled_at IS NULL FROM outbox WHERE kind LIKE 'reminder%'",
+        "SELECT appointment_id, published_at IS NULL FROM outbox WHERE kind LIKE 'reminder%'",
     )
     .fetch_all(&app.pool)
     .await
@@ -414,7 +412,7 @@ async fn rescheduling_moves_the_appointment_and_its_reminders() {
     assert_eq!(still["status"], "booked");
     app.wait_for_events("the rescheduled event", |e| {
         e.iter().any(|e| {
-            e.kind == "appointment.rescheduled"
+            e.kind == EventKind::Rescheduled
                 && e.appointment_id == Some(new_id)
                 && e.previous_appointment_id == Some(old_id)
         })

@@ -114,7 +114,7 @@ async fn start_instance(settings: &Settings, bus: &MemoryBus) -> (Instance, PgPo
     .await
     .expect("bookings service builds");
     let pool = service.state.pool.clone();
-    let handle = tokio::spawn(episante_bookings::serve(
+    let handle = tokio::spawn(episante_kit::service::serve(
         service,
         listener,
         shutdown.clone(),

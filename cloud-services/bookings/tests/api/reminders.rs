@@ -1,6 +1,7 @@
 //! Reminders come from outbox rows: a restart loses none, and two instances relaying at once
 //! (SKIP LOCKED) send none twice.
 
+use episante_bookings::events::EventKind;
 use std::collections::HashSet;
 use std::time::Duration as StdDuration;
 
@@ -54,7 +55,7 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
         ));
     }
     app.wait_for_events("two booked events", |e| {
-        e.iter().filter(|e| e.kind == "appointment.booked").count() == 2
+        e.iter().filter(|e| e.kind == EventKind::Booked).count() == 2
     })
     .await;
 
@@ -68,7 +69,7 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
         .events()
         .await
         .iter()
-        .all(|e| e.kind != "appointment.reminder"));
+        .all(|e| e.kind != EventKind::Reminder));
     // …and stays down past the due time.
     let downtime = (due - Utc::now()).to_std().unwrap_or_default() + StdDuration::from_millis(500);
     tokio::time::sleep(downtime).await;
@@ -79,14 +80,11 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
     let b = app.start_instance().await;
     let events = app
         .wait_for_events("both reminders", |e| {
-            e.iter()
-                .filter(|e| e.kind == "appointment.reminder")
-                .count()
-                >= 2
+            e.iter().filter(|e| e.kind == EventKind::Reminder).count() >= 2
         })
         .await;
     let pending: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND cancelled_at IS NULL AND due_at <= now()",
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL AND due_at <= now()",
     )
     .fetch_one(&app.pool)
     .await
@@ -101,7 +99,7 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
     };
     let reminders: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == "appointment.reminder")
+        .filter(|e| e.kind == EventKind::Reminder)
         .collect();
     assert_eq!(reminders.len(), 2, "{reminders:#?}");
     assert!(reminders
@@ -113,7 +111,7 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
     assert_eq!(
         events
             .iter()
-            .filter(|e| e.kind == "appointment.booked")
+            .filter(|e| e.kind == EventKind::Booked)
             .count(),
         2,
         "a restart must not resend what was sent"
@@ -122,7 +120,7 @@ async fn reminders_due_while_down_are_sent_after_restart_exactly_once() {
     assert_eq!(unique.len(), events.len());
     // The 24 h reminder of the first and the 1 h reminder of the second are still pending.
     let future: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND kind LIKE 'reminder%'",
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL AND kind LIKE 'reminder%'",
     )
     .fetch_one(&app.pool)
     .await
@@ -140,12 +138,12 @@ async fn racing_relays_send_each_outbox_row_exactly_once() {
     let mut app = spawn_app().await;
     app.stop_first_instance().await;
     sqlx::query(
-        "INSERT INTO outbox (event_id, kind, key, payload)
-         SELECT gen_random_uuid(), 'booked', 'k' || i,
+        "INSERT INTO outbox (topic, event_id, kind, key, payload)
+         SELECT 'bookings.events.v1', gen_random_uuid(), 'booked', 'k' || i,
                 json_build_object('v', 1, 'event_id', gen_random_uuid(), 'type', 'appointment.booked',
                     'appointment_id', NULL, 'patient_id', gen_random_uuid(),
                     'practitioner_id', gen_random_uuid(), 'appointment_type_id', gen_random_uuid(),
-                    'starts_at', now(), 'ends_at', now(), 'occurred_at', now())::text
+                    'starts_at', now(), 'ends_at', now(), 'occurred_at', now())::text::bytea
          FROM generate_series(1, 300) AS i",
     )
     .execute(&app.pool)
@@ -153,18 +151,13 @@ async fn racing_relays_send_each_outbox_row_exactly_once() {
     .unwrap();
     let mut relays = tokio::task::JoinSet::new();
     for _ in 0..4 {
-        let relay = episante_bookings::events::OutboxRelay {
-            pool: app.pool.clone(),
-            bus: std::sync::Arc::new(app.bus.clone()),
-            batch: 7,
-            interval: StdDuration::from_millis(10),
-            wake: Default::default(),
-            published: Default::default(),
-        };
+        let (pool, bus) = (app.pool.clone(), app.bus.clone());
         relays.spawn(async move {
             let mut sent = 0;
             loop {
-                let n = relay.publish_due().await.unwrap();
+                let n = episante_kit::events::outbox::publish_due(&pool, &bus, 7)
+                    .await
+                    .unwrap();
                 if n == 0 {
                     return sent;
                 }

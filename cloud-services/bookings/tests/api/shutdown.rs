@@ -2,6 +2,7 @@
 //! on the bus once the stopped instance's `serve` has returned, not left for the next start.
 
 use chrono::Duration;
+use episante_bookings::events::EventKind;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
@@ -27,8 +28,7 @@ async fn events_of_bookings_answered_before_shutdown_are_published_by_it() {
         // Stopped the moment the booking is answered, as by a SIGTERM right after it.
         instance.stop().await;
         let unsent: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND cancelled_at IS NULL \
-             AND due_at <= now()",
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL AND due_at <= now()",
         )
         .fetch_one(&app.pool)
         .await
@@ -42,7 +42,7 @@ async fn events_of_bookings_answered_before_shutdown_are_published_by_it() {
         .events()
         .await
         .into_iter()
-        .filter(|e| e.kind == "appointment.booked")
+        .filter(|e| e.kind == EventKind::Booked)
         .count();
     assert_eq!(booked, 6);
 }

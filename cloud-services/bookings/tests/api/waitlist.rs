@@ -2,6 +2,7 @@
 //! hold lapses, the next in line gets it.
 
 use chrono::Duration;
+use episante_bookings::events::EventKind;
 use episante_kit::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -53,12 +54,12 @@ async fn a_freed_slot_is_held_for_the_first_in_line() {
     .await;
     let events = app
         .wait_for_events("the offer", |e| {
-            e.iter().any(|e| e.kind == "waitlist.slot_offered")
+            e.iter().any(|e| e.kind == EventKind::SlotOffered)
         })
         .await;
     let offer = events
         .iter()
-        .find(|e| e.kind == "waitlist.slot_offered")
+        .find(|e| e.kind == EventKind::SlotOffered)
         .unwrap();
     assert_eq!(offer.patient_id, first.id);
     assert_eq!(offer.starts_at, slot);
@@ -138,12 +139,12 @@ async fn a_lapsed_hold_passes_to_the_next_in_line() {
     let events = app
         .wait_for_events("the second offer", |e| {
             e.iter()
-                .any(|e| e.kind == "waitlist.slot_offered" && e.patient_id == second.id)
+                .any(|e| e.kind == EventKind::SlotOffered && e.patient_id == second.id)
         })
         .await;
     let offers: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == "waitlist.slot_offered")
+        .filter(|e| e.kind == EventKind::SlotOffered)
         .map(|e| e.patient_id)
         .collect();
     assert_eq!(offers, [first.id, second.id]);

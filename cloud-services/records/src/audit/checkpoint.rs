@@ -229,8 +229,10 @@ impl Checkpointer {
         bail!("the audit checkpoint kept changing under us")
     }
 
-    /// Runs until `shutdown`: after each change of `head`, waits `interval` (coalescing), then
-    /// advances the checkpoint.
+    /// Runs until the audit writer stops (after `shutdown`, once the last request that could
+    /// append has been answered): after each change of `head`, waits `interval` (coalescing; not
+    /// once `shutdown` has triggered), then advances the checkpoint — a last time for the
+    /// writer's last entries, so a clean stop leaves the checkpoint at the head of the chain.
     pub fn spawn(
         self,
         mut head: watch::Receiver<Option<(i64, Vec<u8>)>>,
@@ -239,19 +241,21 @@ impl Checkpointer {
     ) {
         shutdown.clone().spawn(async move {
             loop {
-                tokio::select! {
-                    changed = head.changed() => if changed.is_err() { return },
-                    _ = shutdown.wait() => return,
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
-                    _ = shutdown.wait() => {}
+                let writer_running = head.changed().await.is_ok();
+                if writer_running {
+                    tokio::select! {
+                        _ = tokio::time::sleep(interval) => {}
+                        _ = shutdown.wait() => {}
+                    }
                 }
                 let latest = head.borrow_and_update().clone();
                 if let Some((entries, hash)) = latest {
                     if let Err(error) = self.advance(entries, &hash).await {
                         tracing::error!(%error, "audit checkpoint not written");
                     }
+                }
+                if !writer_running {
+                    return;
                 }
             }
         });

@@ -71,8 +71,8 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Starts the writer and its checkpointer (every `checkpoint_interval` at most); they stop
-    /// when the last handle is dropped, or at `shutdown`.
+    /// Starts the writer and its checkpointer (every `checkpoint_interval` at most); both are
+    /// tracked by `shutdown` and stop when the last handle is dropped.
     pub fn spawn(
         pool: PgPool,
         key: Arc<ChainKey>,
@@ -82,7 +82,9 @@ impl AuditLog {
     ) -> AuditLog {
         let (tx, rx) = mpsc::channel(4096);
         let (head_tx, head) = watch::channel(None);
-        tokio::spawn(writer(pool.clone(), key.clone(), rx, head_tx));
+        // Tracked: a stopping service waits for it, and it stops once every handle is gone
+        // (the routes and consumers that could append), having committed what it was given.
+        shutdown.spawn(writer(pool.clone(), key.clone(), rx, head_tx));
         Checkpointer {
             store: checkpoints.clone(),
             key: key.clone(),

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::routing::{delete, get, post, put};
 use axum::Router;
 use episante_kit::events::outbox::OutboxRelay;
 use episante_kit::server::{service_router, ServiceParts};
@@ -23,6 +22,8 @@ use episante_kit::{ApiError, AuthUser, Metrics, TokenVerifier};
 use serde_json::Value;
 use sqlx::PgPool;
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::audit::{AuditEntry, AuditLog};
@@ -104,18 +105,6 @@ pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiEr
 #[derive(OpenApi)]
 #[openapi(
     info(title = "EpiSante patient records", version = "1"),
-    paths(
-        patients::create, patients::list, patients::search, patients::get, patients::update, patients::archive,
-        patients::consents, patients::set_consent,
-        history::list, history::create,
-        devices::list, devices::assign, devices::unassign,
-        care_teams::create, care_teams::list, care_teams::get,
-        care_teams::add_member, care_teams::remove_member,
-        care_teams::add_patient, care_teams::remove_patient,
-        audit::list, audit::verify,
-        fhir::metadata, fhir::patient, fhir::observations,
-        keys::rotate, keys::rewrap,
-    ),
     tags(
         (name = "patients", description = "Patient identity (encrypted), consents, history"),
         (name = "devices", description = "Device assignment"),
@@ -129,57 +118,34 @@ struct ApiDoc;
 
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
-    let api = Router::new()
-        .route("/v1/patients", post(patients::create).get(patients::list))
-        .route("/v1/patients/search", post(patients::search))
-        .route(
-            "/v1/patients/{id}",
-            get(patients::get).patch(patients::update),
-        )
-        .route("/v1/patients/{id}/archive", post(patients::archive))
-        .route("/v1/patients/{id}/consents", get(patients::consents))
-        .route(
-            "/v1/patients/{id}/consents/{scope}",
-            put(patients::set_consent),
-        )
-        .route(
-            "/v1/patients/{id}/history",
-            get(history::list).post(history::create),
-        )
-        .route(
-            "/v1/patients/{id}/devices",
-            get(devices::list).post(devices::assign),
-        )
-        .route(
-            "/v1/patients/{id}/devices/{device_id}",
-            delete(devices::unassign),
-        )
-        .route(
-            "/v1/care-teams",
-            post(care_teams::create).get(care_teams::list),
-        )
-        .route("/v1/care-teams/{id}", get(care_teams::get))
-        .route(
-            "/v1/care-teams/{id}/members/{clinician_id}",
-            put(care_teams::add_member).delete(care_teams::remove_member),
-        )
-        .route(
-            "/v1/care-teams/{id}/patients/{patient_id}",
-            put(care_teams::add_patient).delete(care_teams::remove_patient),
-        )
-        .route("/v1/audit", get(audit::list))
-        .route("/v1/audit/verify", post(audit::verify))
-        .route("/v1/fhir/metadata", get(fhir::metadata))
-        .route("/v1/fhir/Patient/{id}", get(fhir::patient))
-        .route("/v1/fhir/Observation", get(fhir::observations))
-        .route("/v1/records/keys/rotate", post(keys::rotate))
-        .route("/v1/records/keys/rewrap", post(keys::rewrap))
-        .with_state(state);
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(patients::create, patients::list))
+        .routes(routes!(patients::search))
+        .routes(routes!(patients::get, patients::update))
+        .routes(routes!(patients::archive))
+        .routes(routes!(patients::consents))
+        .routes(routes!(patients::set_consent))
+        .routes(routes!(history::list, history::create))
+        .routes(routes!(devices::list, devices::assign))
+        .routes(routes!(devices::unassign))
+        .routes(routes!(care_teams::create, care_teams::list))
+        .routes(routes!(care_teams::get))
+        .routes(routes!(care_teams::add_member, care_teams::remove_member))
+        .routes(routes!(care_teams::add_patient, care_teams::remove_patient))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::verify))
+        .routes(routes!(fhir::metadata))
+        .routes(routes!(fhir::patient))
+        .routes(routes!(fhir::observations))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(keys::rewrap))
+        .with_state(state)
+        .split_for_parts();
     service_router(
         api,
         ServiceParts {
             metrics,
-            openapi: ApiDoc::openapi(),
+            openapi,
             pool,
         },
     )

@@ -177,3 +177,74 @@ async fn tampering_is_detected_at_the_first_broken_link() {
     assert_eq!(verdict["intact"], false);
     assert_eq!(verdict["first_broken_seq"], entries[2]["seq"], "{verdict}");
 }
+
+/// A stop (SIGTERM) loses no audit entry: every read answered before or while the instance stops
+/// has its entry committed, the writer finishes before `serve` returns (it is a tracked task, not
+/// a detached one), and the checkpoint written on the way out vouches for the whole chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_loses_no_audit_entry_of_an_answered_request() {
+    let app = spawn_app().await;
+    let patient = app.create_patient("Stopping", "46464646").await;
+    let id = patient["id"].as_str().unwrap().to_string();
+
+    // A second instance on the same database and checkpoint, which the test stops.
+    let shutdown = episante_kit::Shutdown::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let bus: std::sync::Arc<dyn episante_kit::events::EventBus> =
+        std::sync::Arc::new(app.bus.clone());
+    let service = episante_records::build(app.settings.clone(), bus, shutdown.clone())
+        .await
+        .unwrap();
+    let served = tokio::spawn(episante_kit::service::serve(
+        service,
+        listener,
+        shutdown.clone(),
+    ));
+
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..60 {
+        let (http, url, token) = (
+            app.http.clone(),
+            format!("{base}/v1/patients/{id}"),
+            app.admin().to_string(),
+        );
+        reads.spawn(async move {
+            match http.get(url).bearer_auth(token).send().await {
+                Ok(response) => response.status() == StatusCode::OK,
+                Err(_) => false,
+            }
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    shutdown.trigger();
+    let mut answered = 0;
+    while let Some(ok) = reads.join_next().await {
+        answered += usize::from(ok.unwrap());
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(10), served)
+        .await
+        .expect("serve returns once the audit writer has finished")
+        .unwrap()
+        .unwrap();
+    assert!(answered > 0, "some reads were answered before the stop");
+
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit.events WHERE action = 'patient.read' AND patient_id = $1",
+    )
+    .bind(uuid::Uuid::parse_str(&id).unwrap())
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert!(
+        recorded >= answered as i64,
+        "{answered} reads answered, {recorded} audited"
+    );
+    let verification = app.state.audit.verify().await.unwrap();
+    assert!(verification.intact, "{verification:?}");
+    assert_eq!(
+        verification.checkpoint_entries,
+        Some(verification.checked as i64),
+        "the checkpoint written at the stop covers every entry: {verification:?}"
+    );
+}

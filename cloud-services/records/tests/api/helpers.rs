@@ -91,7 +91,11 @@ async fn start_alerts(auth: &TestAuth, bus: &MemoryBus) -> Alerts {
     let service = episante_alerts::build(settings, bus, shutdown.clone())
         .await
         .expect("alerts builds");
-    tokio::spawn(episante_alerts::serve(service, listener, shutdown.clone()));
+    tokio::spawn(episante_kit::service::serve(
+        service,
+        listener,
+        shutdown.clone(),
+    ));
     Alerts {
         base,
         _db: db,
@@ -192,7 +196,11 @@ pub async fn start(settings: &Settings, bus: &MemoryBus) -> (String, AppState, S
         .await
         .expect("records builds");
     let state = service.state.clone();
-    tokio::spawn(episante_records::serve(service, listener, shutdown.clone()));
+    tokio::spawn(episante_kit::service::serve(
+        service,
+        listener,
+        shutdown.clone(),
+    ));
     (base, state, shutdown)
 }
 

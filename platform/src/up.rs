@@ -10,6 +10,7 @@
 
 use anyhow::Context;
 use clap::Args;
+use episante_kit::service::ServiceSettings;
 use episante_kit::service_args::ServiceArgs;
 use episante_kit::telemetry;
 use episante_kit::Shutdown;
@@ -311,7 +312,7 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
         supervise(
             "auth",
             &shutdown,
-            episante_auth::serve(auth_service, auth_listener, shutdown.clone()),
+            episante_kit::service::serve(auth_service, auth_listener, shutdown.clone()),
         ),
         supervise(
             "broker",
@@ -321,17 +322,17 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
         supervise(
             "alerts",
             &shutdown,
-            episante_alerts::serve(alerts_service, alerts_listener, shutdown.clone()),
+            episante_kit::service::serve(alerts_service, alerts_listener, shutdown.clone()),
         ),
         supervise(
             "records",
             &shutdown,
-            episante_records::serve(records_service, records_listener, shutdown.clone()),
+            episante_kit::service::serve(records_service, records_listener, shutdown.clone()),
         ),
         supervise(
             "bookings",
             &shutdown,
-            episante_bookings::serve(bookings_service, bookings_listener, shutdown.clone()),
+            episante_kit::service::serve(bookings_service, bookings_listener, shutdown.clone()),
         ),
     ];
     let stop = shutdown.clone();
