@@ -2,6 +2,7 @@
 //! servers on loopback (echo servers for the routing table, and every EpiSante service in-process): routing of every public path, TLS, body limit, login rate limit, problem
 //! JSON for nginx's own errors, and unbuffered server-sent events.
 
+use episante_kit::service::Service;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -964,7 +965,7 @@ async fn start_records(auth: &TestAuth, registry: &str, bus: Arc<dyn EventBus>) 
         log: Default::default(),
     };
     let (listener, addr) = loopback().await;
-    let service = episante_records::build(settings, bus, shutdown.clone())
+    let service = episante_records::RecordsService::build(settings, bus, shutdown.clone())
         .await
         .expect("records builds");
     tokio::spawn(episante_kit::service::serve(
@@ -993,7 +994,7 @@ async fn start_bookings(auth: &TestAuth, bus: Arc<dyn EventBus>) -> InProcess {
         log: Default::default(),
     };
     let (listener, addr) = loopback().await;
-    let service = episante_bookings::build(settings, bus, shutdown.clone())
+    let service = episante_bookings::BookingsService::build(settings, bus, shutdown.clone())
         .await
         .expect("bookings builds");
     tokio::spawn(episante_kit::service::serve(
@@ -1023,7 +1024,7 @@ async fn start_alerts(auth: &TestAuth, bus: Arc<dyn EventBus>) -> InProcess {
         log: Default::default(),
     };
     let (listener, addr) = loopback().await;
-    let service = episante_alerts::build(settings, bus, shutdown.clone())
+    let service = episante_alerts::AlertsService::build(settings, bus, shutdown.clone())
         .await
         .expect("alerts builds");
     tokio::spawn(episante_kit::service::serve(

@@ -10,6 +10,7 @@
 
 use anyhow::Context;
 use clap::Args;
+use episante_kit::service::Service;
 use episante_kit::service::ServiceSettings;
 use episante_kit::service_args::ServiceArgs;
 use episante_kit::telemetry;
@@ -163,7 +164,7 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     shutdown.trigger_on_signals();
     let bus_config: episante_kit::events::EventBusConfig = source.section("kafka")?;
     let bus = episante_kit::events::connect(&bus_config)?;
-    let auth_service = episante_auth::build_with_bus(auth, bus.clone(), shutdown.clone())
+    let auth_service = episante_auth::AuthService::build(auth, bus.clone(), shutdown.clone())
         .await
         .map_err(|e| {
         e.context(
@@ -218,7 +219,8 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     let alerts_listener =
         listen("alerts", &alerts.alerts.bind, source.is_set("alerts.bind")).await?;
     let alerts_url = display_url(&alerts_listener);
-    let alerts_service = episante_alerts::build(alerts, bus.clone(), shutdown.clone()).await?;
+    let alerts_service =
+        episante_alerts::AlertsService::build(alerts, bus.clone(), shutdown.clone()).await?;
 
     // Records.
     let mut records = episante_records::config::Settings::from_source(&source)?;
@@ -242,7 +244,8 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     }
     records.records.client_id = "records".into();
     records.records.client_secret = Some(records_secret);
-    let records_service = episante_records::build(records, bus.clone(), shutdown.clone()).await?;
+    let records_service =
+        episante_records::RecordsService::build(records, bus.clone(), shutdown.clone()).await?;
 
     // Bookings.
     let mut bookings = episante_bookings::config::Settings::from_source(&source)?;
@@ -258,7 +261,7 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     bus.ensure_topics(&[episante_protocol::topics::KAFKA_BOOKING_EVENTS])
         .await?;
     let bookings_service =
-        episante_bookings::build(bookings, bus.clone(), shutdown.clone()).await?;
+        episante_bookings::BookingsService::build(bookings, bus.clone(), shutdown.clone()).await?;
 
     let gateway_url = display_url(&gateway_listener);
     let upstreams = episante_gateway::Upstreams {

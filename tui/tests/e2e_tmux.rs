@@ -2,6 +2,7 @@
 //! gateway): a tachycardia episode shows up live on the board, is acknowledged with a key press,
 //! and the alerts service records who acknowledged it.
 
+use episante_kit::service::Service;
 use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
@@ -128,7 +129,7 @@ async fn start_alerts(
         .await
         .expect("bind alerts");
     let base = format!("http://{}", listener.local_addr().expect("address"));
-    let service = episante_alerts::build(settings, bus, shutdown.clone())
+    let service = episante_alerts::AlertsService::build(settings, bus, shutdown.clone())
         .await
         .expect("alerts builds");
     tokio::spawn(episante_kit::service::serve(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use axum::Router;
-use episante_kit::server::{service_router, ServiceParts};
+use episante_kit::server::service_router;
 use episante_kit::{Metrics, TokenVerifier};
 use sqlx::PgPool;
 use utoipa::OpenApi;
@@ -20,7 +20,8 @@ use crate::device_ca::DeviceCa;
 use crate::mqtt::sessions::SessionRegistry;
 use episante_kit::events::EventBus;
 
-#[derive(Clone)]
+/// `FromRef` lets extractors take a part of it (the token verifier, for `AuthUser`).
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: Arc<TokenVerifier>,
@@ -34,12 +35,6 @@ pub struct AppState {
     pub mqtt_port: u16,
 }
 
-impl FromRef<AppState> for Arc<TokenVerifier> {
-    fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
-    }
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "EpiSante broker: device registry", version = "1"),
@@ -50,21 +45,13 @@ struct ApiDoc;
 
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(devices::register, devices::list))
         .routes(routes!(devices::get))
         .routes(routes!(devices::rotate))
         .routes(routes!(devices::revoke))
         .routes(routes!(fhir::devices))
         .routes(routes!(fhir::device))
-        .with_state(state)
-        .split_for_parts();
-    service_router(
-        api,
-        ServiceParts {
-            metrics,
-            openapi,
-            pool,
-        },
-    )
+        .with_state(state);
+    service_router(api, metrics, pool)
 }

@@ -85,84 +85,6 @@ async fn webhook_key(settings: &Settings) -> anyhow::Result<hmac::Key> {
     ))
 }
 
-/// Provisions the database, starts the consumer, live feed, escalation, webhook sender and metric
-/// refresher (all stop with `shutdown`) and builds the routes.
-pub async fn build(
-    settings: Settings,
-    bus: Arc<dyn EventBus>,
-    shutdown: Shutdown,
-) -> anyhow::Result<AlertsService> {
-    let cfg = settings.alerts.clone();
-    let pool =
-        episante_kit::db::provision(&settings.database, &cfg.database, &db::MIGRATOR).await?;
-    let metrics = Metrics::new("alerts");
-    let alert_metrics = AlertsMetrics::register(&metrics);
-    let mut topics = consumer::TOPICS.to_vec();
-    topics.push(KAFKA_ALERT_EVENTS);
-    topics.push(episante_kit::audit::AUDIT_TOPIC);
-    bus.ensure_topics(&topics).await?;
-    let audit = episante_kit::audit::AuditPublisher::new(bus.clone(), "alerts");
-    let outbox = OutboxRelay::spawn(
-        pool.clone(),
-        bus.clone(),
-        shutdown.clone(),
-        RelaySettings::every(Duration::from_millis(500)),
-    );
-    let webhook_urls = Arc::new(cfg.webhook_urls.clone());
-    let rules = Arc::new(RuleBook::new(pool.clone()));
-    let revocation_bus = bus.clone();
-    TelemetryConsumer {
-        pool: pool.clone(),
-        bus,
-        group: cfg.consumer_group.clone(),
-        rules: rules.clone(),
-        metrics: alert_metrics.clone(),
-        outbox: outbox.clone(),
-        webhook_urls: webhook_urls.clone(),
-        max_batch: cfg.max_batch.max(1),
-        hold_secs: cfg.resolve_hold_secs,
-        watchdog_secs: cfg.dropout_watchdog_secs,
-        shutdown: shutdown.clone(),
-    }
-    .spawn();
-    notify::spawn_escalation(
-        pool.clone(),
-        webhook_urls.clone(),
-        outbox.clone(),
-        Duration::from_secs(cfg.escalate_after_secs),
-        Duration::from_secs(cfg.escalation_check_secs.max(1)),
-        shutdown.clone(),
-    );
-    WebhookSender {
-        pool: pool.clone(),
-        key: webhook_key(&settings).await?,
-        max_attempts: cfg.webhook_max_attempts.max(1),
-        initial_backoff: Duration::from_millis(cfg.webhook_initial_backoff_ms),
-        metrics: alert_metrics.clone(),
-    }
-    .spawn(shutdown.clone());
-    spawn_gauges(pool.clone(), alert_metrics, shutdown.clone());
-    let verifier = TokenVerifier::remote(&settings.tokens);
-    episante_kit::revocation::spawn_listener(
-        revocation_bus,
-        verifier.revocations().clone(),
-        "alerts",
-        shutdown.clone(),
-    );
-    let feed = AlertFeed::start(pool.clone(), shutdown).await?;
-    let state = AppState {
-        pool,
-        verifier,
-        rules,
-        feed,
-        outbox,
-        webhook_urls,
-        audit,
-    };
-    let router = http::router(state.clone(), metrics);
-    Ok(AlertsService { router, state })
-}
-
 /// Keeps the open-alert gauges current (from the database, so every instance reports the truth).
 fn spawn_gauges(pool: sqlx::PgPool, metrics: Arc<AlertsMetrics>, shutdown: Shutdown) {
     shutdown.clone().spawn(async move {
@@ -201,12 +123,82 @@ impl Service for AlertsService {
     const ABOUT: &'static str = "EpiSante alerts service";
     type Settings = Settings;
 
+    /// Provisions the database, starts the consumer, live feed, escalation, webhook sender and metric
+    /// refresher (all stop with `shutdown`) and builds the routes.
     async fn build(
         settings: Settings,
         bus: Arc<dyn EventBus>,
         shutdown: Shutdown,
     ) -> anyhow::Result<Self> {
-        build(settings, bus, shutdown).await
+        let cfg = settings.alerts.clone();
+        let pool =
+            episante_kit::db::provision(&settings.database, &cfg.database, &db::MIGRATOR).await?;
+        let metrics = Metrics::new("alerts");
+        let alert_metrics = AlertsMetrics::register(&metrics);
+        let mut topics = consumer::TOPICS.to_vec();
+        topics.push(KAFKA_ALERT_EVENTS);
+        topics.push(episante_kit::audit::AUDIT_TOPIC);
+        bus.ensure_topics(&topics).await?;
+        let audit = episante_kit::audit::AuditPublisher::new(bus.clone(), "alerts");
+        let outbox = OutboxRelay::spawn(
+            pool.clone(),
+            bus.clone(),
+            shutdown.clone(),
+            RelaySettings::every(Duration::from_millis(500)),
+        );
+        let webhook_urls = Arc::new(cfg.webhook_urls.clone());
+        let rules = Arc::new(RuleBook::new(pool.clone()));
+        let revocation_bus = bus.clone();
+        TelemetryConsumer {
+            pool: pool.clone(),
+            bus,
+            group: cfg.consumer_group.clone(),
+            rules: rules.clone(),
+            metrics: alert_metrics.clone(),
+            outbox: outbox.clone(),
+            webhook_urls: webhook_urls.clone(),
+            max_batch: cfg.max_batch.max(1),
+            hold_secs: cfg.resolve_hold_secs,
+            watchdog_secs: cfg.dropout_watchdog_secs,
+            shutdown: shutdown.clone(),
+        }
+        .spawn();
+        notify::spawn_escalation(
+            pool.clone(),
+            webhook_urls.clone(),
+            outbox.clone(),
+            Duration::from_secs(cfg.escalate_after_secs),
+            Duration::from_secs(cfg.escalation_check_secs.max(1)),
+            shutdown.clone(),
+        );
+        WebhookSender {
+            pool: pool.clone(),
+            key: webhook_key(&settings).await?,
+            max_attempts: cfg.webhook_max_attempts.max(1),
+            initial_backoff: Duration::from_millis(cfg.webhook_initial_backoff_ms),
+            metrics: alert_metrics.clone(),
+        }
+        .spawn(shutdown.clone());
+        spawn_gauges(pool.clone(), alert_metrics, shutdown.clone());
+        let verifier = TokenVerifier::remote(&settings.tokens);
+        episante_kit::revocation::spawn_listener(
+            revocation_bus,
+            verifier.revocations().clone(),
+            "alerts",
+            shutdown.clone(),
+        );
+        let feed = AlertFeed::start(pool.clone(), shutdown).await?;
+        let state = AppState {
+            pool,
+            verifier,
+            rules,
+            feed,
+            outbox,
+            webhook_urls,
+            audit,
+        };
+        let router = http::router(state.clone(), metrics);
+        Ok(AlertsService { router, state })
     }
 
     fn into_router(self) -> Router {

@@ -48,92 +48,11 @@ pub struct AuthService {
     pub bootstrap: Option<BootstrapAdmin>,
 }
 
-/// [`build_with_bus`] on a private in-memory bus: revocations take effect in this service only
+/// [`AuthService::build`] on a private in-memory bus: revocations take effect in this service only
 /// (tests and tools; the binary and `episante up` pass the platform's bus).
 pub async fn build(settings: Settings) -> anyhow::Result<AuthService> {
     let bus = episante_kit::events::connect(&Default::default())?;
-    build_with_bus(settings, bus, Shutdown::new()).await
-}
-
-/// Provisions the database, opens the key ring and the MFA key, bootstraps the first admin,
-/// starts the outbox relay (session revocations out) and the revocation listener (in), both
-/// until `shutdown`, and builds the routes.
-pub async fn build_with_bus(
-    settings: Settings,
-    bus: Arc<dyn EventBus>,
-    shutdown: Shutdown,
-) -> anyhow::Result<AuthService> {
-    if settings.auth.access_ttl_secs > settings.tokens.max_token_lifetime_secs {
-        anyhow::bail!(
-            "auth.access_ttl_secs ({}) exceeds tokens.max_token_lifetime_secs ({}): services would \
-             forget revocations before the tokens expire",
-            settings.auth.access_ttl_secs,
-            settings.tokens.max_token_lifetime_secs
-        );
-    }
-    if settings.auth.trust_forwarded_for {
-        tracing::warn!(
-            "auth.trust_forwarded_for is ignored: list the gateways in auth.trusted_proxies"
-        );
-    }
-    let proxies = domain::client_address::TrustedProxies::parse(&settings.auth.trusted_proxies)
-        .map_err(|e| anyhow::anyhow!(e))?;
-    let pool =
-        episante_kit::db::provision(&settings.database, &settings.auth.database, &db::MIGRATOR)
-            .await?;
-    let store = key_store(&settings)?;
-    let verify_window = settings.auth.access_ttl_secs as i64 + settings.tokens.leeway_secs as i64;
-    let keys = KeyRing::open(store, verify_window).await?;
-    let verifier = TokenVerifier::new(&settings.tokens, LocalJwks(keys.clone()));
-    let enrolment_verifier = TokenVerifier::new(
-        &episante_kit::TokenConfig {
-            audience: AppState::enrolment_audience(&settings.tokens),
-            ..settings.tokens.clone()
-        },
-        LocalJwks(keys.clone()),
-    );
-    let mfa_key = Arc::new(mfa_key::MfaKey::open(&settings).await?);
-    bus.ensure_topics(events::TOPICS).await?;
-    let outbox = OutboxRelay::spawn(
-        pool.clone(),
-        bus.clone(),
-        shutdown.clone(),
-        RelaySettings::every(Duration::from_millis(500)),
-    );
-    episante_kit::revocation::spawn_listener(bus, verifier.revocations().clone(), "auth", shutdown);
-    let hasher = PasswordHasher::new(settings.auth.argon2)?;
-    let bootstrap = bootstrap_admin(&pool, &settings, &hasher).await?;
-    for client in &settings.auth.bootstrap_clients {
-        let hash = domain::opaque_token::digest(client.secret.expose());
-        let scopes = domain::service_scopes::ServiceScopes::parse(&client.scopes)
-            .map_err(|e| anyhow::anyhow!("auth.bootstrap_clients {}: {e}", client.client_id))?
-            .to_strings();
-        db::service_clients::upsert(&pool, &client.client_id, &hash, &scopes).await?;
-    }
-    let metrics = Metrics::new("auth");
-    let state = AppState::new(
-        pool,
-        keys,
-        verifier,
-        hasher,
-        &settings,
-        &metrics,
-        http::SecurityParts {
-            throttle: Arc::new(LoginThrottle::new(
-                settings.auth.login_attempts_per_ip_per_minute,
-            )),
-            outbox,
-            mfa_key,
-            enrolment_verifier,
-            proxies,
-        },
-    );
-    let router = http::router(state.clone(), metrics);
-    Ok(AuthService {
-        router,
-        state,
-        bootstrap,
-    })
+    AuthService::build(settings, bus, Shutdown::new()).await
 }
 
 fn key_store(settings: &Settings) -> anyhow::Result<KeyStore> {
@@ -190,12 +109,91 @@ impl Service for AuthService {
     const ABOUT: &'static str = "EpiSante auth service";
     type Settings = Settings;
 
+    /// Provisions the database, opens the key ring and the MFA key, bootstraps the first admin,
+    /// starts the outbox relay (session revocations out) and the revocation listener (in), both
+    /// until `shutdown`, and builds the routes.
     async fn build(
         settings: Settings,
         bus: Arc<dyn EventBus>,
         shutdown: Shutdown,
     ) -> anyhow::Result<Self> {
-        build_with_bus(settings, bus, shutdown).await
+        if settings.auth.access_ttl_secs > settings.tokens.max_token_lifetime_secs {
+            anyhow::bail!(
+                "auth.access_ttl_secs ({}) exceeds tokens.max_token_lifetime_secs ({}): services would \
+                 forget revocations before the tokens expire",
+                settings.auth.access_ttl_secs,
+                settings.tokens.max_token_lifetime_secs
+            );
+        }
+        if settings.auth.trust_forwarded_for {
+            tracing::warn!(
+                "auth.trust_forwarded_for is ignored: list the gateways in auth.trusted_proxies"
+            );
+        }
+        let proxies = domain::client_address::TrustedProxies::parse(&settings.auth.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let pool =
+            episante_kit::db::provision(&settings.database, &settings.auth.database, &db::MIGRATOR)
+                .await?;
+        let store = key_store(&settings)?;
+        let verify_window =
+            settings.auth.access_ttl_secs as i64 + settings.tokens.leeway_secs as i64;
+        let keys = KeyRing::open(store, verify_window).await?;
+        let verifier = TokenVerifier::new(&settings.tokens, LocalJwks(keys.clone()));
+        let enrolment_verifier = TokenVerifier::new(
+            &episante_kit::TokenConfig {
+                audience: AppState::enrolment_audience(&settings.tokens),
+                ..settings.tokens.clone()
+            },
+            LocalJwks(keys.clone()),
+        );
+        let mfa_key = Arc::new(mfa_key::MfaKey::open(&settings).await?);
+        bus.ensure_topics(events::TOPICS).await?;
+        let outbox = OutboxRelay::spawn(
+            pool.clone(),
+            bus.clone(),
+            shutdown.clone(),
+            RelaySettings::every(Duration::from_millis(500)),
+        );
+        episante_kit::revocation::spawn_listener(
+            bus,
+            verifier.revocations().clone(),
+            "auth",
+            shutdown,
+        );
+        let hasher = PasswordHasher::new(settings.auth.argon2)?;
+        let bootstrap = bootstrap_admin(&pool, &settings, &hasher).await?;
+        for client in &settings.auth.bootstrap_clients {
+            let hash = domain::opaque_token::digest(client.secret.expose());
+            let scopes = domain::service_scopes::ServiceScopes::parse(&client.scopes)
+                .map_err(|e| anyhow::anyhow!("auth.bootstrap_clients {}: {e}", client.client_id))?
+                .to_strings();
+            db::service_clients::upsert(&pool, &client.client_id, &hash, &scopes).await?;
+        }
+        let metrics = Metrics::new("auth");
+        let state = AppState::new(
+            pool,
+            keys,
+            verifier,
+            hasher,
+            &settings,
+            &metrics,
+            http::SecurityParts {
+                throttle: Arc::new(LoginThrottle::new(
+                    settings.auth.login_attempts_per_ip_per_minute,
+                )),
+                outbox,
+                mfa_key,
+                enrolment_verifier,
+                proxies,
+            },
+        );
+        let router = http::router(state.clone(), metrics);
+        Ok(AuthService {
+            router,
+            state,
+            bootstrap,
+        })
     }
 
     fn into_router(self) -> Router {

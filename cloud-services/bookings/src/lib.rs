@@ -36,62 +36,54 @@ pub struct BookingsService {
     pub state: AppState,
 }
 
-/// Provisions the database, starts the outbox relay and the waitlist upkeep, builds the routes.
-/// `bus` is passed in because `episante up` shares one in-memory bus among all services.
-pub async fn build(
-    settings: Settings,
-    bus: Arc<dyn EventBus>,
-    shutdown: Shutdown,
-) -> anyhow::Result<BookingsService> {
-    let config = &settings.bookings;
-    let pool =
-        episante_kit::db::provision(&settings.database, &config.database, &db::MIGRATOR).await?;
-    let verifier = TokenVerifier::remote(&settings.tokens);
-    episante_kit::revocation::spawn_listener(
-        bus.clone(),
-        verifier.revocations().clone(),
-        "bookings",
-        shutdown.clone(),
-    );
-    let metrics = Metrics::new("bookings");
-    bus.ensure_topics(&[KAFKA_BOOKING_EVENTS, episante_kit::audit::AUDIT_TOPIC])
-        .await?;
-    let audit = episante_kit::audit::AuditPublisher::new(bus.clone(), "bookings");
-    let interval = Duration::from_millis(config.relay_interval_ms.max(10));
-    let relay = RelaySettings {
-        poll: interval,
-        batch: config.relay_batch,
-        published: Counter::default(),
-    };
-    metrics.register(
-        "episante_bookings_events_published",
-        "Outbox rows published to the event bus",
-        relay.published.clone(),
-    );
-    let outbox = OutboxRelay::spawn(pool.clone(), bus, shutdown.clone(), relay);
-    let state = AppState::new(pool.clone(), verifier, config, &metrics, audit, outbox);
-    shutdown.spawn(waitlist::run_upkeep(
-        pool,
-        state.rules,
-        interval,
-        config.idempotency_ttl_hours,
-        state.outbox.clone(),
-        shutdown.clone(),
-    ));
-    let router = http::router(state.clone(), metrics);
-    Ok(BookingsService { router, state })
-}
-
 impl Service for BookingsService {
     const ABOUT: &'static str = "EpiSante bookings service";
     type Settings = Settings;
 
+    /// Provisions the database, starts the outbox relay and the waitlist upkeep, builds the routes.
+    /// `bus` is passed in because `episante up` shares one in-memory bus among all services.
     async fn build(
         settings: Settings,
         bus: Arc<dyn EventBus>,
         shutdown: Shutdown,
     ) -> anyhow::Result<Self> {
-        build(settings, bus, shutdown).await
+        let config = &settings.bookings;
+        let pool = episante_kit::db::provision(&settings.database, &config.database, &db::MIGRATOR)
+            .await?;
+        let verifier = TokenVerifier::remote(&settings.tokens);
+        episante_kit::revocation::spawn_listener(
+            bus.clone(),
+            verifier.revocations().clone(),
+            "bookings",
+            shutdown.clone(),
+        );
+        let metrics = Metrics::new("bookings");
+        bus.ensure_topics(&[KAFKA_BOOKING_EVENTS, episante_kit::audit::AUDIT_TOPIC])
+            .await?;
+        let audit = episante_kit::audit::AuditPublisher::new(bus.clone(), "bookings");
+        let interval = Duration::from_millis(config.relay_interval_ms.max(10));
+        let relay = RelaySettings {
+            poll: interval,
+            batch: config.relay_batch,
+            published: Counter::default(),
+        };
+        metrics.register(
+            "episante_bookings_events_published",
+            "Outbox rows published to the event bus",
+            relay.published.clone(),
+        );
+        let outbox = OutboxRelay::spawn(pool.clone(), bus, shutdown.clone(), relay);
+        let state = AppState::new(pool.clone(), verifier, config, &metrics, audit, outbox);
+        shutdown.spawn(waitlist::run_upkeep(
+            pool,
+            state.rules,
+            interval,
+            config.idempotency_ttl_hours,
+            state.outbox.clone(),
+            shutdown.clone(),
+        ));
+        let router = http::router(state.clone(), metrics);
+        Ok(BookingsService { router, state })
     }
 
     fn into_router(self) -> Router {

@@ -21,6 +21,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::metrics::{self, Metrics};
 use crate::problem::problem_response;
@@ -29,18 +30,11 @@ use crate::shutdown::Shutdown;
 /// Largest request body any service accepts unless it says otherwise.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
-/// What the shared routes need from a service.
-pub struct ServiceParts {
-    pub metrics: Arc<Metrics>,
-    pub openapi: OpenApi,
-    /// Checked by `/ready`.
-    pub pool: PgPool,
-}
-
-/// Wraps a service's domain routes with the shared routes and middleware. The OpenAPI document
-/// gets the `bearer` security scheme its protected operations refer to.
-pub fn service_router(api: Router, parts: ServiceParts) -> Router {
-    let mut openapi = parts.openapi;
+/// Wraps a service's routes (each declared once, with its OpenAPI operation) with the shared
+/// routes and middleware. The OpenAPI document gets the `bearer` security scheme its protected
+/// operations refer to. `pool` is what `/ready` checks.
+pub fn service_router(api: OpenApiRouter, metrics: Arc<Metrics>, pool: PgPool) -> Router {
+    let (api, mut openapi) = api.split_for_parts();
     add_bearer_scheme(&mut openapi);
     // Serialised once: every request for the document gets the same bytes.
     let openapi = axum::body::Bytes::from(
@@ -52,11 +46,8 @@ pub fn service_router(api: Router, parts: ServiceParts) -> Router {
             "/health",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
-        .route("/ready", get(ready).with_state(parts.pool))
-        .route(
-            "/metrics",
-            get(metrics::render).with_state(parts.metrics.clone()),
-        )
+        .route("/ready", get(ready).with_state(pool))
+        .route("/metrics", get(metrics::render).with_state(metrics.clone()))
         .route(
             "/openapi.json",
             get(move || {
@@ -64,28 +55,25 @@ pub fn service_router(api: Router, parts: ServiceParts) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }
             }),
         );
-    api.route_layer(middleware::from_fn_with_state(
-        parts.metrics,
-        metrics::track_http,
-    ))
-    .merge(ops)
-    .fallback(|| async { problem_response(StatusCode::NOT_FOUND, "no such route") })
-    .layer(middleware::from_fn(
-        crate::unstorable::refuse_unstorable_input,
-    ))
-    .layer(RequestBodyLimitLayer::new(DEFAULT_BODY_LIMIT))
-    .layer(CatchPanicLayer::custom(|_| {
-        tracing::error!("request handler panicked");
-        problem_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "an internal error occurred",
-        )
-    }))
-    // Outside the body limit and panic catcher, so their responses are rewritten too.
-    .layer(middleware::map_response(problem_for_framework_errors))
-    // Outermost but for tracing: FHIR paths answer every error as an `OperationOutcome`.
-    .layer(middleware::from_fn(crate::fhir::operation_outcomes))
-    .layer(TraceLayer::new_for_http())
+    api.route_layer(middleware::from_fn_with_state(metrics, metrics::track_http))
+        .merge(ops)
+        .fallback(|| async { problem_response(StatusCode::NOT_FOUND, "no such route") })
+        .layer(middleware::from_fn(
+            crate::unstorable::refuse_unstorable_input,
+        ))
+        .layer(RequestBodyLimitLayer::new(DEFAULT_BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("request handler panicked");
+            problem_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "an internal error occurred",
+            )
+        }))
+        // Outside the body limit and panic catcher, so their responses are rewritten too.
+        .layer(middleware::map_response(problem_for_framework_errors))
+        // Outermost but for tracing: FHIR paths answer every error as an `OperationOutcome`.
+        .layer(middleware::from_fn(crate::fhir::operation_outcomes))
+        .layer(TraceLayer::new_for_http())
 }
 
 /// Adds the bearer-JWT security scheme that protected operations refer to as `bearer`.

@@ -12,7 +12,7 @@ use axum::extract::FromRef;
 use axum::Router;
 use episante_kit::audit::AuditPublisher;
 use episante_kit::events::outbox::OutboxRelay;
-use episante_kit::server::{service_router, ServiceParts};
+use episante_kit::server::service_router;
 use episante_kit::{ApiError, AuthUser, Metrics, Role, TokenVerifier};
 use sqlx::PgPool;
 use utoipa::OpenApi;
@@ -23,7 +23,8 @@ use uuid::Uuid;
 use crate::feed::AlertFeed;
 use crate::rule_book::RuleBook;
 
-#[derive(Clone)]
+/// `FromRef` lets extractors take a part of it (the token verifier, for `AuthUser`).
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: Arc<TokenVerifier>,
@@ -33,12 +34,6 @@ pub struct AppState {
     pub webhook_urls: Arc<Vec<String>>,
     /// Every read and write of patient data is published for records' audit trail.
     pub audit: AuditPublisher,
-}
-
-impl FromRef<AppState> for Arc<TokenVerifier> {
-    fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
-    }
 }
 
 /// Which patients' alerts a caller sees.
@@ -95,7 +90,7 @@ struct ApiDoc;
 
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(alerts::list))
         .routes(routes!(stream::stream))
         .routes(routes!(alerts::get))
@@ -104,14 +99,6 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         .routes(routes!(alerts::assign))
         .routes(routes!(patients::vitals))
         .routes(routes!(patients::rules, patients::set_rules))
-        .with_state(state)
-        .split_for_parts();
-    service_router(
-        api,
-        ServiceParts {
-            metrics,
-            openapi,
-            pool,
-        },
-    )
+        .with_state(state);
+    service_router(api, metrics, pool)
 }

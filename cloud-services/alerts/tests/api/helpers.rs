@@ -1,6 +1,7 @@
 //! `spawn_app()`: the alerts service with a fresh database, real auth, and the event bus
 //! (a real tansu broker, or the in-memory bus where the bus is not what a test is about).
 
+use episante_kit::service::Service;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,7 +127,7 @@ pub async fn start_instance(
 ) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let service = episante_alerts::build(settings.clone(), bus, shutdown.clone())
+    let service = episante_alerts::AlertsService::build(settings.clone(), bus, shutdown.clone())
         .await
         .expect("alerts builds");
     tokio::spawn(episante_kit::service::serve(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use axum::http::HeaderMap;
 use axum::Router;
-use episante_kit::server::{service_router, ServiceParts};
+use episante_kit::server::service_router;
 use episante_kit::{ApiError, Claims, Metrics, Role, TokenConfig, TokenVerifier};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -40,7 +40,8 @@ pub struct LoginOutcome {
 }
 
 /// Shared by all handlers; cheap to clone.
-#[derive(Clone)]
+/// `FromRef` lets extractors take a part of it (the token verifier, for `AuthUser`).
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     pub keys: Arc<KeyRing>,
@@ -56,6 +57,7 @@ pub struct AppState {
     pub mfa_key: Arc<MfaKey>,
     /// Verifies enrolment-only tokens (`http::mfa`): audience `{audience}:mfa-enrolment`, which
     /// no other endpoint or service accepts.
+    #[from_ref(skip)]
     pub enrolment_verifier: Arc<TokenVerifier>,
     pub proxies: Arc<TrustedProxies>,
     pub lockout: LockoutPolicy,
@@ -68,12 +70,6 @@ pub struct SecurityParts {
     pub mfa_key: Arc<MfaKey>,
     pub enrolment_verifier: Arc<TokenVerifier>,
     pub proxies: TrustedProxies,
-}
-
-impl FromRef<AppState> for Arc<TokenVerifier> {
-    fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
-    }
 }
 
 impl AppState {
@@ -204,7 +200,7 @@ struct ApiDoc;
 
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(keys::jwks))
         .routes(routes!(session::login))
         .routes(routes!(session::refresh))
@@ -224,14 +220,6 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         .routes(routes!(service_clients::deactivate))
         .routes(routes!(service_clients::set_scopes))
         .routes(routes!(keys::rotate))
-        .with_state(state)
-        .split_for_parts();
-    service_router(
-        api,
-        ServiceParts {
-            metrics,
-            openapi,
-            pool,
-        },
-    )
+        .with_state(state);
+    service_router(api, metrics, pool)
 }

@@ -1,5 +1,6 @@
 //! `spawn_app()`: the auth service on a random port with its own fresh database.
 
+use episante_kit::service::Service;
 use std::time::Duration;
 
 use episante_auth::config::{AuthConfig, Settings};
@@ -77,9 +78,10 @@ pub async fn start_on(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = Shutdown::new();
-    let service = episante_auth::build_with_bus(settings.clone(), bus.clone(), shutdown.clone())
-        .await
-        .expect("auth service builds");
+    let service =
+        episante_auth::AuthService::build(settings.clone(), bus.clone(), shutdown.clone())
+            .await
+            .expect("auth service builds");
     let state = service.state.clone();
     tokio::spawn(episante_kit::service::serve(
         service,

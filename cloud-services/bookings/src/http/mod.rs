@@ -18,7 +18,7 @@ use axum::extract::FromRef;
 use axum::Router;
 use episante_kit::audit::AuditPublisher;
 use episante_kit::events::outbox::OutboxRelay;
-use episante_kit::server::{service_router, ServiceParts};
+use episante_kit::server::service_router;
 use episante_kit::{ApiError, Metrics, Role, TokenVerifier};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -42,7 +42,8 @@ pub struct BookingOutcome {
 }
 
 /// Shared by all handlers; cheap to clone.
-#[derive(Clone)]
+/// `FromRef` lets extractors take a part of it (the token verifier, for `AuthUser`).
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: Arc<TokenVerifier>,
@@ -53,12 +54,6 @@ pub struct AppState {
     pub booking_outcomes: Family<BookingOutcome, Counter>,
     /// Every read and write of a patient's appointments is published for records' audit trail.
     pub audit: AuditPublisher,
-}
-
-impl FromRef<AppState> for Arc<TokenVerifier> {
-    fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
-    }
 }
 
 impl AppState {
@@ -143,7 +138,7 @@ struct ApiDoc;
 
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(practitioners::create, practitioners::list))
         .routes(routes!(practitioners::get))
         .routes(routes!(
@@ -168,14 +163,6 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         .routes(routes!(fhir::slots))
         .routes(routes!(fhir::appointments))
         .routes(routes!(fhir::appointment))
-        .with_state(state)
-        .split_for_parts();
-    service_router(
-        api,
-        ServiceParts {
-            metrics,
-            openapi,
-            pool,
-        },
-    )
+        .with_state(state);
+    service_router(api, metrics, pool)
 }

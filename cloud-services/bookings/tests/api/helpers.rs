@@ -1,6 +1,7 @@
 //! `spawn_app()`: the bookings service on a random port with its own fresh database, a real auth
 //! service (for real tokens) and an in-memory event bus the test can read.
 
+use episante_kit::service::Service;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,7 +107,7 @@ async fn start_instance(settings: &Settings, bus: &MemoryBus) -> (Instance, PgPo
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = Shutdown::new();
-    let service = episante_bookings::build(
+    let service = episante_bookings::BookingsService::build(
         settings.clone(),
         Arc::new(bus.clone()) as Arc<dyn EventBus>,
         shutdown.clone(),

@@ -17,7 +17,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::Router;
 use episante_kit::events::outbox::OutboxRelay;
-use episante_kit::server::{service_router, ServiceParts};
+use episante_kit::server::service_router;
 use episante_kit::{ApiError, AuthUser, Metrics, TokenVerifier};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -32,7 +32,8 @@ use crate::peers::Peers;
 use crate::store::PatientStore;
 
 /// Shared by all handlers; cheap to clone.
-#[derive(Clone)]
+/// `FromRef` lets extractors take a part of it (the token verifier, for `AuthUser`).
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: Arc<TokenVerifier>,
@@ -40,12 +41,6 @@ pub struct AppState {
     pub audit: AuditLog,
     pub outbox: OutboxRelay,
     pub peers: Arc<Peers>,
-}
-
-impl FromRef<AppState> for Arc<TokenVerifier> {
-    fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
-    }
 }
 
 /// The purpose-of-use request header recorded with every audit entry (HL7 PurposeOfUse codes
@@ -118,7 +113,7 @@ struct ApiDoc;
 
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(patients::create, patients::list))
         .routes(routes!(patients::search))
         .routes(routes!(patients::get, patients::update))
@@ -139,14 +134,6 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         .routes(routes!(fhir::observations))
         .routes(routes!(keys::rotate))
         .routes(routes!(keys::rewrap))
-        .with_state(state)
-        .split_for_parts();
-    service_router(
-        api,
-        ServiceParts {
-            metrics,
-            openapi,
-            pool,
-        },
-    )
+        .with_state(state);
+    service_router(api, metrics, pool)
 }

@@ -1,6 +1,7 @@
 //! The audit trail: an entry for every PII access, append-only for the service role, and
 //! tampering detected by the hash chain.
 
+use episante_kit::service::Service;
 use episante_kit::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -193,9 +194,10 @@ async fn a_stop_loses_no_audit_entry_of_an_answered_request() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let bus: std::sync::Arc<dyn episante_kit::events::EventBus> =
         std::sync::Arc::new(app.bus.clone());
-    let service = episante_records::build(app.settings.clone(), bus, shutdown.clone())
-        .await
-        .unwrap();
+    let service =
+        episante_records::RecordsService::build(app.settings.clone(), bus, shutdown.clone())
+            .await
+            .unwrap();
     let served = tokio::spawn(episante_kit::service::serve(
         service,
         listener,

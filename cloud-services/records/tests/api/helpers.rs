@@ -1,6 +1,7 @@
 //! `spawn_app()`: records on a random port with a fresh database, real auth, and (optionally)
 //! real OpenBao and the broker's device registry.
 
+use episante_kit::service::Service;
 use std::time::Duration;
 
 use episante_kit::events::memory::MemoryBus;
@@ -88,7 +89,7 @@ async fn start_alerts(auth: &TestAuth, bus: &MemoryBus) -> Alerts {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let bus: std::sync::Arc<dyn EventBus> = std::sync::Arc::new(bus.clone());
-    let service = episante_alerts::build(settings, bus, shutdown.clone())
+    let service = episante_alerts::AlertsService::build(settings, bus, shutdown.clone())
         .await
         .expect("alerts builds");
     tokio::spawn(episante_kit::service::serve(
@@ -192,7 +193,7 @@ pub async fn start(settings: &Settings, bus: &MemoryBus) -> (String, AppState, S
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let bus: std::sync::Arc<dyn EventBus> = std::sync::Arc::new(bus.clone());
-    let service = episante_records::build(settings.clone(), bus, shutdown.clone())
+    let service = episante_records::RecordsService::build(settings.clone(), bus, shutdown.clone())
         .await
         .expect("records builds");
     let state = service.state.clone();
