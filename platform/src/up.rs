@@ -272,7 +272,15 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
         devices: Some(registry_url.clone()),
     };
 
+    let portal = episante_gateway::Portal {
+        dir: portal_dir(&gateway),
+        behind_tls: gateway.behind_tls,
+    };
     println!("EpiSante is up. Ctrl-C stops everything.");
+    match &portal.dir {
+        Some(dir) => println!("  portal   {gateway_url}/   (the web portal, from {})", dir.display()),
+        None => println!("  portal   not built: run `npm ci --prefix web && npm run --prefix web build:portal`"),
+    }
     println!("  gateway  {gateway_url}   (every API under {gateway_url}/api/v1/…; `episante --server {gateway_url}`)");
     println!("  auth     {auth_url}   (JWKS {auth_url}/.well-known/jwks.json, API {auth_url}/openapi.json)");
     println!("  records  {records_url}   (patients, care teams, audit, FHIR; API {records_url}/openapi.json)");
@@ -340,7 +348,7 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     ];
     let stop = shutdown.clone();
     tasks.push(supervise("gateway", &shutdown, async move {
-        episante_gateway::serve(gateway_listener, upstreams, stop)
+        episante_gateway::serve_with_portal(gateway_listener, upstreams, portal, stop)
             .await
             .context("gateway")
     }));
@@ -376,19 +384,37 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-/// `[gateway]`: where the built-in gateway listens.
+/// `[gateway]`: where the built-in gateway listens, and the portal it serves.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct GatewayConfig {
     pub bind: String,
+    /// The web portal's built files (`EPISANTE_GATEWAY__PORTAL_DIR`); unset: `web/dist` in this
+    /// directory or the nearest parent that has one (a checkout), else no portal.
+    pub portal_dir: Option<std::path::PathBuf>,
+    /// The gateway is reached through TLS (a proxy in front): session cookies are `Secure`.
+    pub behind_tls: bool,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
             bind: "0.0.0.0:80".into(),
+            portal_dir: None,
+            behind_tls: false,
         }
     }
+}
+
+/// The portal's built files: configured, else `web/dist` found from the working directory up.
+fn portal_dir(config: &GatewayConfig) -> Option<std::path::PathBuf> {
+    if let Some(dir) = &config.portal_dir {
+        return Some(dir.clone());
+    }
+    let here = std::env::current_dir().ok()?;
+    here.ancestors()
+        .map(|dir| dir.join("web/dist"))
+        .find(|dist| dist.join("index.html").is_file())
 }
 
 /// `bind`'s port on `host` (a bind without a parsable port is left as it is: the listener will

@@ -18,6 +18,7 @@ function ok<T>(step: string, result: { data?: T; error?: unknown; response: Resp
   return result.data;
 }
 
+// eslint-disable-next-line prefer-const -- assigned after login, read by the client's closure
 let token: string | undefined;
 const client = api(need('GATEWAY'), () => token);
 const stamp = Date.now().toString(36);

@@ -1,0 +1,37 @@
+// Routes by role: patients book and see their appointments, clinicians watch the board, admins
+// run the fleet. Not logged in: the login page.
+import { Navigate, Route, Routes } from 'react-router';
+
+import { Layout } from './components/Layout';
+import { Loading } from './components/Status';
+import { AlertsBoard } from './pages/AlertsBoard';
+import { Appointments } from './pages/Appointments';
+import { Book } from './pages/Book';
+import { Devices } from './pages/Devices';
+import { Login } from './pages/Login';
+import { useSession, type Role } from './session';
+
+const HOME: Record<Role, string> = {
+  patient: '/appointments',
+  clinician: '/board',
+  admin: '/devices',
+  service: '/',
+  device: '/',
+};
+
+export function App() {
+  const { me, loading } = useSession();
+  if (loading) return <Loading />;
+  if (!me) return <Login />;
+  return (
+    <Routes>
+      <Route element={<Layout />}>
+        {me.role === 'patient' && <Route path="/appointments" element={<Appointments />} />}
+        {me.role === 'patient' && <Route path="/book" element={<Book />} />}
+        {(me.role === 'clinician' || me.role === 'admin') && <Route path="/board" element={<AlertsBoard />} />}
+        {me.role === 'admin' && <Route path="/devices" element={<Devices />} />}
+        <Route path="*" element={<Navigate to={HOME[me.role]} replace />} />
+      </Route>
+    </Routes>
+  );
+}

@@ -1,0 +1,73 @@
+// A week of free slots: one column per day (in the patient's time zone), each slot a button
+// labelled with the patient's time and, when the zones differ, the practitioner's. Plain buttons
+// in reading order, so the keyboard alone goes through it (Tab, Enter).
+import { useTranslation } from 'react-i18next';
+
+import type { Bookings } from '../api';
+
+export type Slot = Bookings['schemas']['Slot'];
+
+export interface WeekCalendarProps {
+  slots: Slot[];
+  /** The first day shown (local midnight, the patient's zone). */
+  weekStart: Date;
+  /** The practitioner's IANA zone. */
+  practitionerZone: string;
+  /** The patient's zone (the browser's by default). */
+  patientZone?: string;
+  onPick: (slot: Slot) => void;
+}
+
+/** `YYYY-MM-DD` of `date` in `zone`. */
+export function dayIn(date: Date, zone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(date);
+}
+
+export function WeekCalendar({ slots, weekStart, practitionerZone, patientZone, onPick }: WeekCalendarProps) {
+  const { t, i18n } = useTranslation();
+  const zone = patientZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const days = Array.from({ length: 7 }, (_, i) => new Date(weekStart.getTime() + i * 86_400_000));
+  const time = (d: Date, z: string) =>
+    new Intl.DateTimeFormat(i18n.language, { hour: '2-digit', minute: '2-digit', timeZone: z }).format(d);
+  const dayLabel = new Intl.DateTimeFormat(i18n.language, { weekday: 'short', day: 'numeric', month: 'short', timeZone: zone });
+  const sameZone = zone === practitionerZone;
+
+  if (slots.length === 0) return <p className="p-2 text-slate-600">{t('book.noSlots')}</p>;
+  return (
+    <div className="grid grid-cols-1 gap-2 sm:grid-cols-7">
+      {days.map((day) => {
+        const key = dayIn(day, zone);
+        const daySlots = slots.filter((s) => dayIn(new Date(s.starts_at), zone) === key);
+        return (
+          <section key={key} aria-label={dayLabel.format(day)} className="rounded bg-white p-2 shadow-sm">
+            <h3 className="mb-1 text-sm font-semibold">{dayLabel.format(day)}</h3>
+            <ul className="flex flex-col gap-1">
+              {daySlots.map((slot) => {
+                const start = new Date(slot.starts_at);
+                const mine = time(start, zone);
+                const theirs = time(start, practitionerZone);
+                return (
+                  <li key={slot.starts_at + slot.practitioner_id}>
+                    <button
+                      type="button"
+                      onClick={() => onPick(slot)}
+                      className="w-full rounded border border-blue-700 px-1 py-1 text-sm text-blue-900 hover:bg-blue-50"
+                      aria-label={
+                        sameZone
+                          ? t('book.confirm', { time: `${dayLabel.format(start)} ${mine}` })
+                          : `${t('book.confirm', { time: `${dayLabel.format(start)} ${mine}` })} (${theirs} ${t('book.theirTime', { zone: practitionerZone })})`
+                      }
+                    >
+                      {mine}
+                      {!sameZone && <span className="block text-xs text-slate-600">{theirs}</span>}
+                    </button>
+                  </li>
+                );
+              })}
+            </ul>
+          </section>
+        );
+      })}
+    </div>
+  );
+}

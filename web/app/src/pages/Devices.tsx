@@ -1,0 +1,103 @@
+// Admins: the fleet's hubs (online or not, last seen) and registering a new one, whose
+// credentials bundle can be downloaded once (the private key is not kept by the platform).
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { useTranslation } from 'react-i18next';
+
+import { api, data, type Devices as DeviceTypes } from '../api';
+import { Empty, ErrorMessage, Loading } from '../components/Status';
+
+type Credentials = DeviceTypes['schemas']['DeviceCredentials'];
+
+export function Devices() {
+  const { t, i18n } = useTranslation();
+  const queries = useQueryClient();
+  const [deviceId, setDeviceId] = useState('');
+  const [label, setLabel] = useState('');
+  const [bundle, setBundle] = useState<Credentials | null>(null);
+  const list = useQuery({ queryKey: ['devices'], queryFn: async () => data(await api.devices.GET('/v1/devices')) });
+  const register = useMutation({
+    mutationFn: async () =>
+      data(await api.devices.POST('/v1/devices', { body: { device_id: deviceId.trim(), label: label.trim() || undefined } })),
+    onSuccess: (credentials) => {
+      setBundle(credentials);
+      setDeviceId('');
+      setLabel('');
+      void queries.invalidateQueries({ queryKey: ['devices'] });
+    },
+  });
+  const when = (iso?: string | null) =>
+    iso ? new Intl.DateTimeFormat(i18n.language, { dateStyle: 'short', timeStyle: 'short' }).format(new Date(iso)) : '—';
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    register.mutate();
+  }
+
+  function downloadBundle() {
+    if (!bundle) return;
+    const url = URL.createObjectURL(new Blob([JSON.stringify(bundle, null, 2)], { type: 'application/json' }));
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `${bundle.device_id}-credentials.json`;
+    link.click();
+    URL.revokeObjectURL(url);
+    setBundle(null);
+  }
+
+  return (
+    <>
+      <h1 className="mb-4 text-2xl font-bold">{t('devices.title')}</h1>
+      <section className="mb-6 rounded bg-white p-4 shadow-sm">
+        <h2 className="mb-2 text-xl font-semibold">{t('devices.register')}</h2>
+        <form onSubmit={submit} className="flex flex-wrap items-end gap-3">
+          <label className="flex flex-col">
+            {t('devices.id')}
+            <input required value={deviceId} onChange={(e) => setDeviceId(e.target.value)} className="rounded border border-slate-400 p-2" />
+          </label>
+          <label className="flex flex-col">
+            {t('devices.label')}
+            <input value={label} onChange={(e) => setLabel(e.target.value)} className="rounded border border-slate-400 p-2" />
+          </label>
+          <button type="submit" disabled={register.isPending} className="rounded bg-blue-800 px-3 py-2 text-white">
+            {t('devices.submit')}
+          </button>
+        </form>
+        {register.error && <ErrorMessage error={register.error} />}
+        {bundle && (
+          <div role="status" className="mt-3 rounded bg-green-50 p-3 text-green-900">
+            <p>{t('devices.downloaded')}</p>
+            <button type="button" onClick={downloadBundle} className="mt-2 rounded bg-green-800 px-3 py-2 text-white">
+              {t('devices.download')}
+            </button>
+          </div>
+        )}
+      </section>
+      {list.isPending && <Loading />}
+      {list.error && <ErrorMessage error={list.error} onRetry={() => void list.refetch()} />}
+      {list.data && list.data.length === 0 && <Empty />}
+      {list.data && list.data.length > 0 && (
+        <table className="w-full border-collapse bg-white text-left">
+          <thead>
+            <tr>
+              <th className="border-b p-2">{t('devices.id')}</th>
+              <th className="border-b p-2">{t('devices.label')}</th>
+              <th className="border-b p-2">{t('devices.online')}</th>
+              <th className="border-b p-2">{t('devices.lastSeen')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.map((d) => (
+              <tr key={d.device_id}>
+                <td className="border-b p-2 font-mono">{d.device_id}</td>
+                <td className="border-b p-2">{d.label}</td>
+                <td className="border-b p-2">{d.online ? t('devices.online') : t('devices.offline')}</td>
+                <td className="border-b p-2">{when(d.last_seen_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,21 @@
+// ESLint for the portal and the scripts: TypeScript's recommended rules and React's hook rules.
+import js from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist', 'build', 'node_modules', 'src/api/*.ts'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['app/src/**/*.{ts,tsx}'],
+    languageOptions: { globals: globals.browser },
+    plugins: { 'react-hooks': reactHooks },
+    rules: reactHooks.configs.recommended.rules,
+  },
+  {
+    files: ['scripts/**/*.mjs', 'e2e/**/*.mjs', 'smoke/**/*.ts'],
+    languageOptions: { globals: globals.node },
+  },
+);
