@@ -10,11 +10,11 @@ use crate::platform::Platform;
 
 const SERVICES: [&str; 5] = ["auth", "records", "bookings", "alerts", "devices"];
 
-fn web() -> PathBuf {
+pub fn web() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web")
 }
 
-fn run(command: &mut Command, what: &str) -> String {
+pub fn run(command: &mut Command, what: &str) -> String {
     let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     let text = format!(
         "{}{}",

@@ -4,5 +4,6 @@
 mod client;
 mod commands;
 mod platform;
+mod portal;
 mod sessions;
 mod up;

@@ -45,6 +45,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const session = useQuery({ queryKey: ['session'], queryFn: fetchSession, staleTime: 60_000 });
   const answer = session.data ?? null;
   setCsrfToken(answer?.csrf_token);
+  // What one user fetched is never shown to the next one on this browser.
+  const forgetOthers = () => queries.removeQueries({ predicate: (q) => q.queryKey[0] !== 'session' });
 
   const value: SessionValue = {
     me: answer?.me ?? null,
@@ -59,7 +61,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       if (!response.ok) throw await problemOf(response);
       const fresh = (await response.json()) as SessionAnswer;
       setCsrfToken(fresh.csrf_token);
-      queries.clear();
+      forgetOthers();
       queries.setQueryData(['session'], fresh);
     },
     async logout() {
@@ -69,7 +71,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         headers: answer ? { 'X-CSRF-Token': answer.csrf_token } : {},
       });
       setCsrfToken(undefined);
-      queries.clear();
+      forgetOthers();
       queries.setQueryData(['session'], null);
     },
   };

@@ -50,16 +50,18 @@ export function WeekCalendar({ slots, weekStart, practitionerZone, patientZone, 
                   <li key={slot.starts_at + slot.practitioner_id}>
                     <button
                       type="button"
+                      data-slot={slot.starts_at}
                       onClick={() => onPick(slot)}
                       className="w-full rounded border border-blue-700 px-1 py-1 text-sm text-blue-900 hover:bg-blue-50"
-                      aria-label={
-                        sameZone
-                          ? t('book.confirm', { time: `${dayLabel.format(start)} ${mine}` })
-                          : `${t('book.confirm', { time: `${dayLabel.format(start)} ${mine}` })} (${theirs} ${t('book.theirTime', { zone: practitionerZone })})`
-                      }
                     >
                       {mine}
-                      {!sameZone && <span className="block text-xs text-slate-600">{theirs}</span>}
+                      {!sameZone && (
+                        <span className="block text-xs text-slate-600">
+                          {theirs}
+                          <span className="sr-only"> {t('book.theirTime', { zone: practitionerZone })}</span>
+                        </span>
+                      )}
+                      <span className="sr-only">, {dayLabel.format(start)}</span>
                     </button>
                   </li>
                 );

@@ -4,19 +4,11 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 
 import { api, data, type Bookings } from '../api';
+import { download } from '../download';
 import { icsOf } from '../ics';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
 
 type Appointment = Bookings['schemas']['Appointment'];
-
-function download(name: string, body: string, type: string) {
-  const url = URL.createObjectURL(new Blob([body], { type }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  link.click();
-  URL.revokeObjectURL(url);
-}
 
 export function Appointments() {
   const { t, i18n } = useTranslation();

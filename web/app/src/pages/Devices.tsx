@@ -5,6 +5,7 @@ import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 
 import { api, data, type Devices as DeviceTypes } from '../api';
+import { download } from '../download';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
 
 type Credentials = DeviceTypes['schemas']['DeviceCredentials'];
@@ -36,12 +37,7 @@ export function Devices() {
 
   function downloadBundle() {
     if (!bundle) return;
-    const url = URL.createObjectURL(new Blob([JSON.stringify(bundle, null, 2)], { type: 'application/json' }));
-    const link = document.createElement('a');
-    link.href = url;
-    link.download = `${bundle.device_id}-credentials.json`;
-    link.click();
-    URL.revokeObjectURL(url);
+    download(`${bundle.device_id}-credentials.json`, JSON.stringify(bundle, null, 2), 'application/json');
     setBundle(null);
   }
 

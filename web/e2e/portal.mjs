@@ -1,0 +1,210 @@
+#!/usr/bin/env node
+// The portal end to end in a real browser (Debian's Chromium through playwright-core) against a
+// running `episante up --demo`:
+//   - an admin registers a device and downloads its credentials bundle once;
+//   - a patient books a slot with the keyboard alone, sees it, and cancels it;
+//   - the demo's clinician sees a simulated alert appear live on the board and acknowledges it;
+//   - logout ends the session: the old cookie no longer works;
+//   - axe-core finds no serious or critical violation on any page.
+// Screenshots of the main pages go to docs/screenshots/.
+//
+//   GATEWAY=http://127.0.0.1:PORT ADMIN_EMAIL=… ADMIN_PASSWORD=… CLINICIAN_EMAIL=… \
+//   CLINICIAN_PASSWORD=… node e2e/portal.mjs
+// Prints one JSON line of what it checked; exits non-zero at the first failure.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const SHOTS = new URL('../../docs/screenshots/', import.meta.url).pathname;
+mkdirSync(SHOTS, { recursive: true });
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+const GATEWAY = need('GATEWAY').replace(/\/$/, '');
+const stamp = Date.now().toString(36);
+const summary = { axe: {}, screenshots: [] };
+
+/** An admin call through the gateway with a bearer token (the test's own setup). */
+async function call(token, method, path, body) {
+  const response = await fetch(`${GATEWAY}/api${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function adminToken() {
+  const response = await fetch(`${GATEWAY}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: need('ADMIN_EMAIL'), password: need('ADMIN_PASSWORD') }),
+  });
+  if (!response.ok) throw new Error(`admin login: ${response.status}`);
+  return (await response.json()).access_token;
+}
+
+/** axe-core on the current page: no serious or critical violation. */
+async function axe(page, name) {
+  await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const run = await axe.run(document, { resultTypes: ['violations'] });
+    return run.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+  });
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  summary.axe[name] = result.length;
+  if (bad.length) throw new Error(`axe on ${name}: ${JSON.stringify(bad)}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
+  summary.screenshots.push(`docs/screenshots/${name}.png`);
+}
+
+async function login(page, email, password) {
+  await page.goto(`${GATEWAY}/`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  try {
+    await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: 15_000 });
+  } catch (e) {
+    await page.screenshot({ path: '/tmp/portal-e2e-failure.png', fullPage: true });
+    throw new Error(`login as ${email} failed; page says: ${await page.locator('body').innerText()}`, { cause: e });
+  }
+}
+
+async function logout(page) {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-dev-shm-usage'],
+});
+try {
+  const token = await adminToken();
+
+  // Setup through the API: a practitioner open every day, a 30-minute consultation, a patient.
+  const doctor = await call(token, 'POST', '/v1/auth/users', {
+    email: `dr-${stamp}@e2e.episante.test`,
+    display_name: `Dr Portal ${stamp}`,
+    role: 'clinician',
+    password: `e2e-${stamp}-clinician-password`,
+  });
+  const practitioner = await call(token, 'POST', '/v1/practitioners', {
+    user_id: doctor.id,
+    display_name: `Dr Portal ${stamp}`,
+    specialty: `cardiology${stamp}`,
+    location: 'paris',
+    languages: ['fr', 'en'],
+    time_zone: 'Europe/Paris',
+  });
+  await call(token, 'PUT', `/v1/practitioners/${practitioner.id}/availability`, {
+    weekly: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((weekday) => ({ weekday, start: '06:00', end: '22:00' })),
+  });
+  await call(token, 'POST', '/v1/appointment-types', { name: `Consultation ${stamp}`, duration_minutes: 30 });
+  const patientPassword = `e2e-${stamp}-patient-password`;
+  const patient = await call(token, 'POST', '/v1/auth/users', {
+    email: `patient-${stamp}@e2e.episante.test`,
+    display_name: 'Pat Portal',
+    role: 'patient',
+    password: patientPassword,
+  });
+
+  // Admin: register a device, download its credentials once.
+  const context = await browser.newContext({ acceptDownloads: true, bypassCSP: true, locale: 'en-GB' });
+  const page = await context.newPage();
+  await page.goto(`${GATEWAY}/`);
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await axe(page, 'login');
+  await shot(page, 'login');
+  await login(page, need('ADMIN_EMAIL'), need('ADMIN_PASSWORD'));
+  await page.getByRole('heading', { name: 'Devices' }).waitFor();
+  const device = `e2ehub${stamp}`;
+  await page.getByLabel('Device id').fill(device);
+  await page.getByLabel('Label').fill('Portal test hub');
+  await page.getByRole('button', { name: 'Register' }).click();
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: /Download credentials/ }).click(),
+  ]);
+  const bundle = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  if (bundle.device_id !== device || !bundle.certificate_pem?.includes('BEGIN CERTIFICATE')) {
+    throw new Error(`unexpected credentials bundle: ${Object.keys(bundle)}`);
+  }
+  if (await page.getByRole('button', { name: /Download credentials/ }).count()) {
+    throw new Error('the credentials bundle is offered twice');
+  }
+  await page.getByRole('cell', { name: device }).waitFor();
+  await axe(page, 'devices');
+  await shot(page, 'admin-devices');
+  const [adminCookie] = await context.cookies();
+  await logout(page);
+  const replay = await fetch(`${GATEWAY}/api/v1/devices`, {
+    headers: { cookie: `${adminCookie.name}=${adminCookie.value}` },
+  });
+  if (replay.status !== 401) throw new Error(`the cookie still works after logout: ${replay.status}`);
+  summary.logout = 'cookie refused after logout';
+
+  // Patient: book with the keyboard alone, then cancel.
+  await login(page, patient.email, patientPassword);
+  await page.getByRole('link', { name: 'Book' }).click();
+  await page.getByLabel('Specialty').fill(`cardiology${stamp}`);
+  await page.getByLabel('Specialty').press('Enter');
+  await page.getByRole('button', { name: new RegExp(`Dr Portal ${stamp}`) }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Next week' }).focus();
+  await page.keyboard.press('Enter');
+  const firstSlot = page.locator('button[data-slot]').first();
+  await firstSlot.waitFor();
+  await axe(page, 'book');
+  await shot(page, 'patient-book');
+  await firstSlot.focus();
+  await page.keyboard.press('Enter');
+  await page.getByText(/Booked for/).waitFor();
+  await page.getByRole('link', { name: 'My appointments' }).click();
+  await page.getByRole('button', { name: 'Cancel appointment' }).waitFor();
+  await axe(page, 'appointments');
+  await shot(page, 'patient-appointments');
+  await page.getByRole('button', { name: 'Cancel appointment' }).click();
+  await page.getByText('Appointment cancelled.').waitFor();
+  summary.booking = 'booked by keyboard, listed, cancelled';
+  await logout(page);
+
+  // Clinician: the demo ward's alerts arrive live; acknowledge one.
+  await login(page, need('CLINICIAN_EMAIL'), need('CLINICIAN_PASSWORD'));
+  await page.getByRole('heading', { name: 'Live alerts' }).waitFor();
+  await page.getByText('Live', { exact: true }).waitFor({ timeout: 30_000 });
+  const acknowledge = page.getByRole('button', { name: /^Acknowledge/ }).first();
+  await acknowledge.waitFor({ timeout: 150_000 });
+  await axe(page, 'board');
+  await shot(page, 'clinician-board');
+  const before = await page.getByRole('button', { name: /^Acknowledge/ }).count();
+  await acknowledge.click();
+  await page.getByText(/· Acknowledged/).first().waitFor({ timeout: 15_000 });
+  summary.board = `alerts arrived live (${before} to acknowledge); one acknowledged`;
+  await logout(page);
+  await context.close();
+  console.log(JSON.stringify(summary));
+} catch (e) {
+  for (const context of browser.contexts()) {
+    for (const open of context.pages()) {
+      await open.screenshot({ path: '/tmp/portal-e2e-failure.png', fullPage: true }).catch(() => {});
+      console.error(`page at failure (${open.url()}):\n${await open.locator('body').innerText().catch(() => '?')}`);
+    }
+  }
+  throw e;
+} finally {
+  await browser.close();
+}
