@@ -269,7 +269,12 @@ async fn refresh(gw: &Gateway, refresh_token: String) -> Result<Option<TokenAnsw
 }
 
 /// Who is logged in, as auth's `/v1/auth/me` says, with the session's CSRF token.
-async fn session_body(gw: &Gateway, auth: &str, token: &str, csrf: &str) -> Result<Response, Response> {
+async fn session_body(
+    gw: &Gateway,
+    auth: &str,
+    token: &str,
+    csrf: &str,
+) -> Result<Response, Response> {
     let me = gw
         .http
         .get(format!("{auth}/v1/auth/me"))

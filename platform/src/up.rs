@@ -278,8 +278,13 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     };
     println!("EpiSante is up. Ctrl-C stops everything.");
     match &portal.dir {
-        Some(dir) => println!("  portal   {gateway_url}/   (the web portal, from {})", dir.display()),
-        None => println!("  portal   not built: run `npm ci --prefix web && npm run --prefix web build:portal`"),
+        Some(dir) => println!(
+            "  portal   {gateway_url}/   (the web portal, from {})",
+            dir.display()
+        ),
+        None => println!(
+            "  portal   not built: run `npm ci --prefix web && npm run --prefix web build:portal`"
+        ),
     }
     println!("  gateway  {gateway_url}   (every API under {gateway_url}/api/v1/…; `episante --server {gateway_url}`)");
     println!("  auth     {auth_url}   (JWKS {auth_url}/.well-known/jwks.json, API {auth_url}/openapi.json)");

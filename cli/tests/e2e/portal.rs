@@ -42,21 +42,25 @@ fn patients_clinicians_and_admins_use_the_portal_in_a_real_browser() {
     );
     let deadline = Instant::now() + Duration::from_secs(120);
     let demo = loop {
-        if let Some(line) = platform.lines.iter().find(|l| l.contains("demo: clinician")) {
+        if let Some(line) = platform
+            .lines
+            .iter()
+            .find(|l| l.contains("demo: clinician"))
+        {
             break line.clone();
         }
-        assert!(Instant::now() < deadline, "no demo ward: {:?}", platform.lines);
+        assert!(
+            Instant::now() < deadline,
+            "no demo ward: {:?}",
+            platform.lines
+        );
         if let Ok(line) = platform.rx.recv_timeout(Duration::from_secs(5)) {
             platform.lines.push(line);
         }
     };
     let creds = demo.split("clinician ").nth(1).unwrap();
     let mut words = creds.split_whitespace();
-    let (email, _, password) = (
-        words.next().unwrap(),
-        words.next(),
-        words.next().unwrap(),
-    );
+    let (email, _, password) = (words.next().unwrap(), words.next(), words.next().unwrap());
 
     let output = Command::new("node")
         .arg(web.join("e2e/portal.mjs"))
