@@ -21,6 +21,8 @@ pub enum Message {
     Connection(Connection),
     /// The open alerts, read after the stream was (re)connected without a resume point.
     Loaded(Vec<Alert>),
+    /// Names of the caller's patients, read with the open alerts.
+    Names(Vec<(Uuid, String)>),
     /// One event of the live stream.
     Event(Box<AlertEvent>),
     Detail(Box<DetailLoad>),
@@ -260,6 +262,11 @@ impl App {
             Message::Loaded(alerts) => {
                 self.board.replace(alerts);
                 self.sync_selection();
+                None
+            }
+            Message::Names(names) => {
+                self.names.extend(names);
+                self.board.invalidate();
                 None
             }
             Message::Event(event) => self.apply_event(*event),

@@ -181,6 +181,12 @@ pub struct Identity {
     pub phone: Option<String>,
 }
 
+/// `GET /v1/patients` from records: the caller's patients (a clinician's care teams').
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PatientPage {
+    pub patients: Vec<Patient>,
+}
+
 /// `GET /v1/patients/{id}` from records.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Patient {

@@ -13,7 +13,7 @@ use reqwest::Method;
 use tokio::sync::mpsc;
 
 use crate::app::{Connection, Message};
-use crate::model::{AlertEvent, AlertPage};
+use crate::model::{AlertEvent, AlertPage, PatientPage};
 use crate::network::{get_as, CallError, SharedClient, CALL_TIMEOUT};
 use episante_client::sse::SseParser;
 
@@ -115,6 +115,18 @@ async fn connect_once(
             }
             Err(CallError::Auth) => return Failure::Auth,
             Err(e) => return Failure::Retry(format!("loading alerts: {}", e.detail())),
+        }
+        // The names of the caller's patients, so the board shows who, not an id. Best effort:
+        // without them (records down, too many patients) rows show the id's first block.
+        if let Ok(page) = get_as::<PatientPage>(client, "/v1/patients?limit=500").await {
+            let names = page
+                .patients
+                .iter()
+                .map(|p| (p.id, p.display_name()))
+                .collect();
+            if tx.send(Message::Names(names)).await.is_err() {
+                return Failure::Retry("closed".into());
+            }
         }
     }
     if tx

@@ -290,3 +290,17 @@ fn an_action_error_shows_in_the_status_line() {
     let x = rows[23].find("cannot").expect("shown") as u16;
     assert_eq!(render(&mut app, 80, 24)[(x, 23)].fg, Color::Red);
 }
+
+#[test]
+fn the_board_names_the_patients_it_learned_with_the_open_alerts() {
+    let mut app = app_with(sample());
+    let before = lines(&render(&mut app, 120, 40));
+    let row = row_of(&before, "hr.high").expect("shown");
+    assert!(!before[row].contains("LOVELACE"), "{}", before[row]);
+    // `sample()`'s hr.high alert is number 5.
+    let hr_patient = patient(5);
+    app.apply(Message::Names(vec![(hr_patient, "LOVELACE, Ada".into())]));
+    let after = lines(&render(&mut app, 120, 40));
+    let row = row_of(&after, "hr.high").expect("shown");
+    assert!(after[row].contains("LOVELACE, Ad"), "{}", after[row]);
+}

@@ -2,8 +2,9 @@
 // The portal end to end in a real browser (Debian's Chromium through playwright-core) against a
 // running `episante up --demo`:
 //   - an admin registers a device and downloads its credentials bundle once;
-//   - a patient books a slot with the keyboard alone, sees it, and cancels it;
-//   - the demo's clinician sees a simulated alert appear live on the board and acknowledges it;
+//   - a patient signs up, books a slot with the keyboard alone, reschedules it, and cancels it;
+//   - the demo's clinician sees a simulated alert appear live on the board, acknowledges it and
+//     resolves one with a note;
 //   - logout ends the session: the old cookie no longer works;
 //   - axe-core finds no serious or critical violation on any page.
 // Screenshots of the main pages go to docs/screenshots/.
@@ -114,13 +115,8 @@ try {
     weekly: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((weekday) => ({ weekday, start: '06:00', end: '22:00' })),
   });
   await call(token, 'POST', '/v1/appointment-types', { name: `Consultation ${stamp}`, duration_minutes: 30 });
+  const patientEmail = `patient-${stamp}@e2e.episante.test`;
   const patientPassword = `e2e-${stamp}-patient-password`;
-  const patient = await call(token, 'POST', '/v1/auth/users', {
-    email: `patient-${stamp}@e2e.episante.test`,
-    display_name: 'Pat Portal',
-    role: 'patient',
-    password: patientPassword,
-  });
 
   // Admin: register a device, download its credentials once.
   const context = await browser.newContext({ acceptDownloads: true, bypassCSP: true, locale: 'en-GB' });
@@ -157,8 +153,22 @@ try {
   if (replay.status !== 401) throw new Error(`the cookie still works after logout: ${replay.status}`);
   summary.logout = 'cookie refused after logout';
 
-  // Patient: book with the keyboard alone, then cancel.
-  await login(page, patient.email, patientPassword);
+  // Patient: signs up (account, record, consent), books with the keyboard alone, reschedules,
+  // cancels.
+  await page.getByRole('link', { name: /Create an account/ }).click();
+  await page.getByRole('heading', { name: 'Create your account' }).waitFor();
+  await page.getByLabel('Email').fill(patientEmail);
+  await page.getByLabel(/^Password/).fill(patientPassword);
+  await page.getByLabel('Given names').fill('Pat');
+  await page.getByLabel('Family name').fill(`Portal${stamp}`);
+  await page.getByLabel('Date of birth').fill('1990-04-01');
+  await page.getByLabel('Sex').selectOption('female');
+  await page.getByRole('checkbox').check();
+  await axe(page, 'signup');
+  await shot(page, 'patient-signup');
+  await page.getByRole('button', { name: 'Create my account' }).click();
+  await page.getByRole('heading', { name: 'My appointments' }).waitFor();
+  summary.signup = 'account, record and consent created from the portal';
   await page.getByRole('link', { name: 'Book' }).click();
   await page.getByLabel('Specialty').fill(`cardiology${stamp}`);
   await page.getByLabel('Specialty').press('Enter');
@@ -177,9 +187,14 @@ try {
   await page.getByRole('button', { name: 'Cancel appointment' }).waitFor();
   await axe(page, 'appointments');
   await shot(page, 'patient-appointments');
+  await page.getByRole('link', { name: 'Reschedule' }).click();
+  await page.getByRole('heading', { name: 'Reschedule the appointment' }).waitFor();
+  await page.getByRole('button', { name: 'Next week' }).click();
+  await page.locator('button[data-slot]').nth(3).click();
+  await page.getByText('Appointment moved.').waitFor();
   await page.getByRole('button', { name: 'Cancel appointment' }).click();
   await page.getByText('Appointment cancelled.').waitFor();
-  summary.booking = 'booked by keyboard, listed, cancelled';
+  summary.booking = 'booked by keyboard, listed, rescheduled, cancelled';
   await logout(page);
 
   // Clinician: the demo ward's alerts arrive live; acknowledge one.
@@ -193,6 +208,12 @@ try {
   const before = await page.getByRole('button', { name: /^Acknowledge/ }).count();
   await acknowledge.click();
   await page.getByText(/· Acknowledged/).first().waitFor({ timeout: 15_000 });
+  const open = await page.getByRole('button', { name: /^Resolve/ }).count();
+  await page.getByRole('button', { name: /^Resolve/ }).first().click();
+  await page.getByLabel(/Resolution note/).fill('Seen on the ward: patient walking, rate back to normal.');
+  await page.locator('form').getByRole('button', { name: 'Resolve' }).click();
+  await page.locator('form').waitFor({ state: 'detached' });
+  summary.resolved = `one of ${open} resolved with a note`;
   summary.board = `alerts arrived live (${before} to acknowledge); one acknowledged`;
   await logout(page);
   await context.close();

@@ -108,6 +108,26 @@ impl Platform {
         }
     }
 
+    /// The demo clinician's (email, password), from the line `up --demo` prints once its ward
+    /// exists: "  demo: clinician EMAIL / PASSWORD looks after …".
+    pub fn demo_clinician(&mut self) -> (String, String) {
+        let demo = loop {
+            if let Some(line) = self.lines.iter().find(|l| l.contains("demo: clinician")) {
+                break line.clone();
+            }
+            let line = self
+                .rx
+                .recv_timeout(Duration::from_secs(90))
+                .expect("the demo announces its clinician");
+            self.lines.push(line);
+        };
+        let creds = demo.split("clinician ").nth(1).unwrap();
+        let mut words = creds.split_whitespace();
+        let email = words.next().unwrap().to_string();
+        let _slash = words.next();
+        (email, words.next().unwrap().to_string())
+    }
+
     pub fn url(&self, name: &str) -> &str {
         self.endpoints
             .get(name)

@@ -6,7 +6,6 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use crate::client::{run, web};
 use crate::platform::Platform;
@@ -40,35 +39,15 @@ fn patients_clinicians_and_admins_use_the_portal_in_a_real_browser() {
         "no portal line in {:?}",
         platform.lines
     );
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let demo = loop {
-        if let Some(line) = platform
-            .lines
-            .iter()
-            .find(|l| l.contains("demo: clinician"))
-        {
-            break line.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no demo ward: {:?}",
-            platform.lines
-        );
-        if let Ok(line) = platform.rx.recv_timeout(Duration::from_secs(5)) {
-            platform.lines.push(line);
-        }
-    };
-    let creds = demo.split("clinician ").nth(1).unwrap();
-    let mut words = creds.split_whitespace();
-    let (email, _, password) = (words.next().unwrap(), words.next(), words.next().unwrap());
+    let (email, password) = platform.demo_clinician();
 
     let output = Command::new("node")
         .arg(web.join("e2e/portal.mjs"))
         .env("GATEWAY", platform.url("gateway"))
         .env("ADMIN_EMAIL", &platform.admin_email)
         .env("ADMIN_PASSWORD", &platform.admin_password)
-        .env("CLINICIAN_EMAIL", email)
-        .env("CLINICIAN_PASSWORD", password)
+        .env("CLINICIAN_EMAIL", &email)
+        .env("CLINICIAN_PASSWORD", &password)
         .env("CHROMIUM", CHROMIUM)
         .output()
         .unwrap();

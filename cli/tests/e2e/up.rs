@@ -90,24 +90,7 @@ async fn up_prints_endpoints_and_admin_then_stops_cleanly_on_sigterm() {
 async fn the_demo_ward_shows_its_clinician_alerts_within_a_minute() {
     let config = tempfile::tempdir().unwrap();
     let mut platform = Platform::start_with(config.path(), &["--demo"]);
-    let demo = loop {
-        if let Some(line) = platform
-            .lines
-            .iter()
-            .find(|l| l.contains("demo: clinician"))
-        {
-            break line.clone();
-        }
-        let line = platform
-            .rx
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("the demo announces its clinician");
-        platform.lines.push(line);
-    };
-    // "  demo: clinician EMAIL / PASSWORD looks after …"
-    let creds = demo.split("clinician ").nth(1).unwrap();
-    let mut words = creds.split_whitespace();
-    let (email, _, password) = (words.next().unwrap(), words.next(), words.next().unwrap());
+    let (email, password) = platform.demo_clinician();
     let gateway = platform.url("gateway").to_string();
     let http = reqwest::Client::new();
     let login: serde_json::Value = http

@@ -9,6 +9,8 @@ import { Appointments } from './pages/Appointments';
 import { Book } from './pages/Book';
 import { Devices } from './pages/Devices';
 import { Login } from './pages/Login';
+import { Reschedule } from './pages/Reschedule';
+import { SignUp } from './pages/SignUp';
 import { useSession, type Role } from './session';
 
 const HOME: Record<Role, string> = {
@@ -22,12 +24,21 @@ const HOME: Record<Role, string> = {
 export function App() {
   const { me, loading } = useSession();
   if (loading) return <Loading />;
-  if (!me) return <Login />;
+  if (!me) {
+    return (
+      <Routes>
+        <Route path="/signup" element={<SignUp />} />
+        <Route path="*" element={<Login />} />
+      </Routes>
+    );
+  }
   return (
     <Routes>
       <Route element={<Layout />}>
         {me.role === 'patient' && <Route path="/appointments" element={<Appointments />} />}
         {me.role === 'patient' && <Route path="/book" element={<Book />} />}
+        {me.role === 'patient' && <Route path="/signup" element={<SignUp />} />}
+        {me.role === 'patient' && <Route path="/appointments/:id/reschedule" element={<Reschedule />} />}
         {(me.role === 'clinician' || me.role === 'admin') && <Route path="/board" element={<AlertsBoard />} />}
         {me.role === 'admin' && <Route path="/devices" element={<Devices />} />}
         <Route path="*" element={<Navigate to={HOME[me.role]} replace />} />

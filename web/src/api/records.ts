@@ -199,6 +199,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/patients/self": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Creates the caller's own record (a patient account without one: the portal's sign-up), bound
+         *     to their account, with the consent they gave, in one transaction.
+         */
+        post: operations["register_self"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/patients/{id}": {
         parameters: {
             query?: never;
@@ -416,6 +436,13 @@ export interface components {
             recorded_at: string;
             recorded_by: string;
             scope: string;
+            /** @description The version of the consent text agreed to, when the client said. */
+            version?: string | null;
+        };
+        ConsentGiven: {
+            scope: string;
+            /** Format: single-line */
+            version: string;
         };
         CreateCareTeam: {
             /** Format: single-line */
@@ -559,6 +586,17 @@ export interface components {
             /** @description A URI reference naming the kind of problem. */
             type: string;
         };
+        /**
+         * @description A patient's own record, created at sign-up with their consent to the processing of their
+         *     health data.
+         */
+        RegisterSelf: components["schemas"]["PatientIdentity"] & {
+            /**
+             * @description The consent given at sign-up (e.g. scope `health-data-processing`, version `2026-12`):
+             *     recorded as granted, with its version and time.
+             */
+            consent: components["schemas"]["ConsentGiven"];
+        };
         RewrapReport: {
             /**
              * Format: int64
@@ -575,6 +613,11 @@ export interface components {
         };
         SetConsent: {
             granted: boolean;
+            /**
+             * Format: single-line
+             * @description The version of the consent text shown, e.g. `2026-12`.
+             */
+            version?: string | null;
         };
         /**
          * @description Administrative sex, as FHIR `Patient.gender`.
@@ -1715,6 +1758,99 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (database, bus, Vault) is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    register_self: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterSelf"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Patient"];
+                };
+            };
+            /** @description Malformed request (query, body or JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller already has a record, or the national id is taken */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod mfa;
 pub mod password;
+pub mod registration;
 pub mod service_clients;
 pub mod session;
 pub mod users;
@@ -213,6 +214,7 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         .routes(routes!(mfa::enroll))
         .routes(routes!(mfa::confirm))
         .routes(routes!(mfa::admin_reset))
+        .routes(routes!(registration::register))
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::get, users::update))
         .routes(routes!(users::deactivate))

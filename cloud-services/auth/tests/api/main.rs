@@ -9,6 +9,7 @@ mod lockout;
 mod mfa;
 mod password;
 mod problems;
+mod registration;
 mod revocation;
 mod service_scopes;
 mod session;

@@ -158,13 +158,14 @@ pub async fn list(pool: &PgPool, filter: &PatientFilter) -> sqlx::Result<Vec<Pat
 pub struct ConsentRow {
     pub scope: String,
     pub granted: bool,
+    pub version: Option<String>,
     pub recorded_by: String,
     pub recorded_at: DateTime<Utc>,
 }
 
 pub async fn consents(db: impl PgExecutor<'_>, patient: Uuid) -> sqlx::Result<Vec<ConsentRow>> {
     sqlx::query_as(
-        "SELECT scope, granted, recorded_by, recorded_at FROM consents \
+        "SELECT scope, granted, version, recorded_by, recorded_at FROM consents \
          WHERE patient_id = $1 ORDER BY scope",
     )
     .bind(patient)
@@ -177,17 +178,20 @@ pub async fn set_consent(
     patient: Uuid,
     scope: &str,
     granted: bool,
+    version: Option<&str>,
     by: &str,
 ) -> sqlx::Result<ConsentRow> {
     sqlx::query_as(
-        "INSERT INTO consents (patient_id, scope, granted, recorded_by) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO consents (patient_id, scope, granted, version, recorded_by) \
+         VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (patient_id, scope) DO UPDATE SET granted = EXCLUDED.granted, \
-         recorded_by = EXCLUDED.recorded_by, recorded_at = now() \
-         RETURNING scope, granted, recorded_by, recorded_at",
+         version = EXCLUDED.version, recorded_by = EXCLUDED.recorded_by, recorded_at = now() \
+         RETURNING scope, granted, version, recorded_by, recorded_at",
     )
     .bind(patient)
     .bind(scope)
     .bind(granted)
+    .bind(version)
     .bind(by)
     .fetch_one(db)
     .await

@@ -261,6 +261,18 @@ pub fn parse_consent_scope(value: &str) -> Result<String, Invalid> {
     }
 }
 
+/// A consent text's version label: one short line.
+pub fn parse_consent_version(value: &str) -> Result<&str, Invalid> {
+    let value = value.trim();
+    if (1..=64).contains(&value.chars().count()) && !value.chars().any(char::is_control) {
+        Ok(value)
+    } else {
+        Err(Invalid(
+            "consent version must be one line of 1 to 64 characters".into(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

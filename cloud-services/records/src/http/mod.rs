@@ -116,6 +116,7 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(patients::create, patients::list))
         .routes(routes!(patients::search))
+        .routes(routes!(patients::register_self))
         .routes(routes!(patients::get, patients::update))
         .routes(routes!(patients::archive))
         .routes(routes!(patients::consents))

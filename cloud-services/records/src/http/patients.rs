@@ -21,7 +21,8 @@ use crate::db::patients::{ConsentRow, PatientFilter};
 use crate::db::{self, CONSTRAINTS};
 use crate::domain::access::PatientScope;
 use crate::domain::patient::{
-    double_option, parse_consent_scope, parse_national_id, IdentityPatch, PatientIdentity,
+    double_option, parse_consent_scope, parse_consent_version, parse_national_id, IdentityPatch,
+    PatientIdentity,
 };
 use crate::store::Patient;
 
@@ -57,6 +58,72 @@ pub async fn create(
             Some(patient.id),
             json!({}),
         )])
+        .await?;
+    Ok((StatusCode::CREATED, Json(patient)))
+}
+
+/// A patient's own record, created at sign-up with their consent to the processing of their
+/// health data.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RegisterSelf {
+    #[serde(flatten)]
+    pub identity: PatientIdentity,
+    /// The consent given at sign-up (e.g. scope `health-data-processing`, version `2026-12`):
+    /// recorded as granted, with its version and time.
+    pub consent: ConsentGiven,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentGiven {
+    #[schema(min_length = 1, max_length = 64, pattern = "^[a-z0-9-]+$")]
+    pub scope: String,
+    #[schema(min_length = 1, max_length = 64, format = "single-line")]
+    pub version: String,
+}
+
+/// Creates the caller's own record (a patient account without one: the portal's sign-up), bound
+/// to their account, with the consent they gave, in one transaction.
+#[utoipa::path(post, path = "/v1/patients/self", tag = "patients", security(("bearer" = [])),
+    request_body = RegisterSelf,
+    responses((status = 201, body = Patient), (status = 403, body = Problem),
+        (status = 409, description = "The caller already has a record, or the national id is taken", body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn register_self(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<RegisterSelf>,
+) -> ApiResult<(StatusCode, Json<Patient>)> {
+    caller.user.require(&[Role::Patient])?;
+    let user_id = caller.user.user_id()?;
+    let identity = body.identity.validated()?;
+    let scope = parse_consent_scope(&body.consent.scope)?;
+    let version = parse_consent_version(&body.consent.version)?;
+    let mut tx = state.pool.begin().await?;
+    let patient = state
+        .store
+        .insert(&mut *tx, Some(user_id), &identity)
+        .await?;
+    db::patients::set_consent(
+        &mut *tx,
+        patient.id,
+        &scope,
+        true,
+        Some(version),
+        caller.id(),
+    )
+    .await?;
+    tx.commit().await?;
+    state
+        .audit
+        .record(vec![
+            caller.audit("patient.create", Some(patient.id), json!({ "self": true })),
+            caller.audit(
+                "consent.update",
+                Some(patient.id),
+                json!({ "scope": scope, "granted": true, "version": version }),
+            ),
+        ])
         .await?;
     Ok((StatusCode::CREATED, Json(patient)))
 }
@@ -334,6 +401,8 @@ pub async fn archive(
 pub struct Consent {
     pub scope: String,
     pub granted: bool,
+    /// The version of the consent text agreed to, when the client said.
+    pub version: Option<String>,
     pub recorded_by: String,
     pub recorded_at: chrono::DateTime<chrono::Utc>,
 }
@@ -343,6 +412,7 @@ impl From<ConsentRow> for Consent {
         Consent {
             scope: r.scope,
             granted: r.granted,
+            version: r.version,
             recorded_by: r.recorded_by,
             recorded_at: r.recorded_at,
         }
@@ -371,6 +441,9 @@ pub async fn consents(
 #[serde(deny_unknown_fields)]
 pub struct SetConsent {
     pub granted: bool,
+    /// The version of the consent text shown, e.g. `2026-12`.
+    #[schema(min_length = 1, max_length = 64, format = "single-line")]
+    pub version: Option<String>,
 }
 
 /// Grants or withdraws a consent (the patient themself, or an admin on their behalf).
@@ -387,7 +460,14 @@ pub async fn set_consent(
     caller.user.require(&[Role::Admin, Role::Patient])?;
     caller.scope()?.check(&state.pool, id).await?;
     let scope = parse_consent_scope(&scope)?;
-    let row = db::patients::set_consent(&state.pool, id, &scope, body.granted, caller.id()).await?;
+    let version = body
+        .version
+        .as_deref()
+        .map(parse_consent_version)
+        .transpose()?;
+    let row =
+        db::patients::set_consent(&state.pool, id, &scope, body.granted, version, caller.id())
+            .await?;
     state
         .audit
         .record(vec![caller.audit(

@@ -350,3 +350,71 @@ async fn fuzzing_the_published_api_finds_no_server_error_and_no_undocumented_ans
     )
     .await;
 }
+
+/// A patient signs up (the portal): their own record, bound to their account, with the consent
+/// they gave recorded with its version; once only; nobody else may do it this way.
+#[tokio::test]
+async fn a_patient_creates_their_own_record_with_their_consent() {
+    let app = crate::helpers::spawn_app().await;
+    let patient = app.user(episante_kit::Role::Patient, "Pat Self").await;
+    let mut body = crate::helpers::patient_body("Selfmade", "55667788");
+    body["consent"] = serde_json::json!({"scope": "health-data-processing", "version": "2026-12"});
+    let (status, created) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/patients/self",
+            &patient.token,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+    assert_eq!(created["user_id"], serde_json::json!(patient.id));
+    let id = created["id"].as_str().unwrap();
+
+    // It is theirs: they read it, and their consent is there with its version.
+    let (status, own) = app.get(&format!("/v1/patients/{id}"), &patient.token).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{own}");
+    let (status, consents) = app
+        .get(&format!("/v1/patients/{id}/consents"), &patient.token)
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{consents}");
+    let consent = &consents.as_array().unwrap()[0];
+    assert_eq!(consent["scope"], "health-data-processing");
+    assert_eq!(consent["granted"], true);
+    assert_eq!(consent["version"], "2026-12");
+
+    // Once only.
+    let mut second = crate::helpers::patient_body("Selfmade", "99887766");
+    second["consent"] = body["consent"].clone();
+    let (status, problem) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/patients/self",
+            &patient.token,
+            Some(second.clone()),
+        )
+        .await;
+    crate::helpers::assert_problem(status, &problem, reqwest::StatusCode::CONFLICT);
+    // Not a way for staff to create records.
+    let clinician = app.user(episante_kit::Role::Clinician, "Dr Self").await;
+    let (status, problem) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/patients/self",
+            &clinician.token,
+            Some(second),
+        )
+        .await;
+    crate::helpers::assert_problem(status, &problem, reqwest::StatusCode::FORBIDDEN);
+    // Without the consent, nothing is created.
+    let other = app.user(episante_kit::Role::Patient, "Pat Noconsent").await;
+    let (status, problem) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/patients/self",
+            &other.token,
+            Some(crate::helpers::patient_body("Noconsent", "11224433")),
+        )
+        .await;
+    crate::helpers::assert_problem(status, &problem, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+}

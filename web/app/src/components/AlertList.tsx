@@ -16,9 +16,11 @@ export interface AlertListProps {
   alerts: Alert[];
   names: Map<string, string>;
   onAcknowledge: (id: string) => void;
+  onAssign: (id: string) => void;
+  onResolve: (alert: Alert) => void;
 }
 
-export function AlertList({ alerts, names, onAcknowledge }: AlertListProps) {
+export function AlertList({ alerts, names, onAcknowledge, onAssign, onResolve }: AlertListProps) {
   const { t, i18n } = useTranslation();
   const parent = useRef<HTMLDivElement>(null);
   const rows = useVirtualizer({
@@ -50,11 +52,21 @@ export function AlertList({ alerts, names, onAcknowledge }: AlertListProps) {
                   {time.format(new Date(alert.triggered_at))} · {t(`board.state.${alert.state}`)}
                 </span>
               </span>
-              {alert.state === 'active' && (
-                <button type="button" className="rounded border border-slate-700 bg-white px-2 py-1" onClick={() => onAcknowledge(alert.id)}>
-                  {t('board.acknowledge')} <span className="sr-only">{name}</span>
+              <span className="flex gap-2">
+                {alert.state === 'active' && (
+                  <button type="button" className="rounded border border-slate-700 bg-white px-2 py-1" onClick={() => onAcknowledge(alert.id)}>
+                    {t('board.acknowledge')} <span className="sr-only">{name}</span>
+                  </button>
+                )}
+                {!alert.assigned_to && (
+                  <button type="button" className="rounded border border-slate-700 bg-white px-2 py-1" onClick={() => onAssign(alert.id)}>
+                    {t('board.assign')} <span className="sr-only">{name}</span>
+                  </button>
+                )}
+                <button type="button" className="rounded border border-slate-700 bg-white px-2 py-1" onClick={() => onResolve(alert)}>
+                  {t('board.resolve')} <span className="sr-only">{name}</span>
                 </button>
-              )}
+              </span>
             </div>
           );
         })}

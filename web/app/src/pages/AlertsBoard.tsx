@@ -42,10 +42,33 @@ export function AlertsBoard() {
     (patients.data ?? []).map((p) => [p.id, [...p.identity.given_names, p.identity.family_name].join(' ')] as const),
   );
   const fromInitial = () => new Map((initial.data ?? []).map((a) => [a.id, a]));
+  const [resolving, setResolving] = useState<Alert | null>(null);
+  const [note, setNote] = useState('');
+  const updated = (alert: Alert) =>
+    setBoard((b) => {
+      const next = new Map(b ?? fromInitial());
+      if (alert.state === 'resolved') next.delete(alert.id);
+      else next.set(alert.id, alert);
+      return next;
+    });
   const acknowledge = useMutation({
     mutationFn: async (id: string) => data(await api.alerts.POST('/v1/alerts/{id}/acknowledge', { params: { path: { id } } })),
-    onSuccess: (alert) => setBoard((b) => new Map(b ?? fromInitial()).set(alert.id, alert)),
+    onSuccess: updated,
   });
+  const assign = useMutation({
+    mutationFn: async (id: string) => data(await api.alerts.POST('/v1/alerts/{id}/assign', { params: { path: { id } }, body: {} })),
+    onSuccess: updated,
+  });
+  const resolve = useMutation({
+    mutationFn: async ({ id, text }: { id: string; text: string }) =>
+      data(await api.alerts.POST('/v1/alerts/{id}/resolve', { params: { path: { id } }, body: { note: text } })),
+    onSuccess: (alert) => {
+      updated(alert);
+      setResolving(null);
+      setNote('');
+    },
+  });
+  const failed = acknowledge.error ?? assign.error ?? resolve.error;
 
   useEffect(() => {
     if (!initial.data) return;
@@ -84,8 +107,34 @@ export function AlertsBoard() {
           {t('board.newCritical', { message: cue })}
         </p>
       )}
-      {acknowledge.error && <ErrorMessage error={acknowledge.error} />}
-      <AlertList alerts={alerts} names={names} onAcknowledge={(id) => acknowledge.mutate(id)} />
+      {failed && <ErrorMessage error={failed} />}
+      {resolving && (
+        <form
+          className="mb-3 flex flex-wrap items-end gap-2 rounded bg-white p-3 shadow-sm"
+          onSubmit={(e) => {
+            e.preventDefault();
+            resolve.mutate({ id: resolving.id, text: note });
+          }}
+        >
+          <label className="flex flex-1 flex-col">
+            {t('board.note')} — {names.get(resolving.patient_id) ?? resolving.patient_id.slice(0, 8)}: {resolving.message}
+            <textarea required autoFocus value={note} onChange={(e) => setNote(e.target.value)} className="rounded border border-slate-400 p-2" />
+          </label>
+          <button type="submit" className="rounded bg-blue-800 px-3 py-2 text-white">
+            {t('board.resolve')}
+          </button>
+          <button type="button" className="rounded border px-3 py-2" onClick={() => setResolving(null)}>
+            {t('common.cancel')}
+          </button>
+        </form>
+      )}
+      <AlertList
+        alerts={alerts}
+        names={names}
+        onAcknowledge={(id) => acknowledge.mutate(id)}
+        onAssign={(id) => assign.mutate(id)}
+        onResolve={setResolving}
+      />
     </>
   );
 }

@@ -2,6 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Link, useLocation } from 'react-router';
 
 import { api, data, type Bookings } from '../api';
 import { download } from '../download';
@@ -14,6 +15,7 @@ export function Appointments() {
   const { t, i18n } = useTranslation();
   const queries = useQueryClient();
   const [now] = useState(() => Date.now());
+  const location = useLocation() as { state?: { rescheduled?: boolean } };
   const list = useQuery({
     queryKey: ['appointments'],
     queryFn: async () => data(await api.bookings.GET('/v1/appointments', { params: { query: { limit: 200 } } })).items,
@@ -45,6 +47,11 @@ export function Appointments() {
           {t('appointments.ics')}
         </button>
         {canCancel && a.status === 'booked' && (
+          <Link to={`/appointments/${a.id}/reschedule`} className="rounded border border-blue-800 px-2 py-1 text-sm text-blue-900">
+            {t('appointments.reschedule')}
+          </Link>
+        )}
+        {canCancel && a.status === 'booked' && (
           <button type="button" className="rounded border border-red-700 px-2 py-1 text-sm text-red-800" onClick={() => cancel.mutate(a.id)}>
             {t('appointments.cancel')}
           </button>
@@ -57,6 +64,11 @@ export function Appointments() {
     <>
       <h1 className="mb-4 text-2xl font-bold">{t('appointments.title')}</h1>
       {cancel.error && <ErrorMessage error={cancel.error} />}
+      {location.state?.rescheduled && !cancel.isSuccess && (
+        <p role="status" className="mb-2 rounded bg-green-50 p-2 text-green-900">
+          {t('appointments.rescheduled')}
+        </p>
+      )}
       {cancel.isSuccess && (
         <p role="status" className="mb-2 rounded bg-green-50 p-2 text-green-900">
           {t('appointments.cancelled')}

@@ -1,23 +1,16 @@
 // Booking: find a practitioner by specialty or name, pick an appointment type, browse weeks of
-// free slots, book one. A rule that refuses (too late, same specialty too soon, slot taken) is
+// free slots (`WeekPicker`), book one. A rule that refuses (too late, same specialty too soon, slot taken) is
 // shown with the service's own words.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 
 import { api, data, type Bookings } from '../api';
-import { dayIn, WeekCalendar, type Slot } from '../components/WeekCalendar';
+import type { Slot } from '../components/WeekCalendar';
+import { WeekPicker } from '../components/WeekPicker';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
 
 type Practitioner = Bookings['schemas']['Practitioner'];
-const DAY = 86_400_000;
-
-/** Local midnight of the Monday of the week holding `date`. */
-export function mondayOf(date: Date): Date {
-  const d = new Date(date.getFullYear(), date.getMonth(), date.getDate());
-  const shift = (d.getDay() + 6) % 7;
-  return new Date(d.getTime() - shift * DAY);
-}
 
 export function Book() {
   const { t, i18n } = useTranslation();
@@ -27,7 +20,6 @@ export function Book() {
   const [search, setSearch] = useState({ specialty: '', name: '' });
   const [practitioner, setPractitioner] = useState<Practitioner | null>(null);
   const [typeId, setTypeId] = useState('');
-  const [weekStart, setWeekStart] = useState(() => mondayOf(new Date()));
 
   const practitioners = useQuery({
     queryKey: ['practitioners', search.specialty],
@@ -43,24 +35,6 @@ export function Book() {
     queryFn: async () => data(await api.bookings.GET('/v1/appointment-types', { params: { query: { limit: 100 } } })).items,
   });
   const chosenType = typeId || types.data?.[0]?.id || '';
-  const slots = useQuery({
-    enabled: Boolean(practitioner && chosenType),
-    queryKey: ['slots', practitioner?.id, chosenType, weekStart.getTime()],
-    queryFn: async () =>
-      data(
-        await api.bookings.GET('/v1/slots', {
-          params: {
-            query: {
-              practitioner_id: practitioner!.id,
-              appointment_type_id: chosenType,
-              from: dayIn(new Date(weekStart.getTime() - DAY), practitioner!.time_zone),
-              to: dayIn(new Date(weekStart.getTime() + 7 * DAY), practitioner!.time_zone),
-              limit: 500,
-            },
-          },
-        }),
-      ).items,
-  });
   const book = useMutation({
     mutationFn: async (slot: Slot) =>
       data(
@@ -83,11 +57,6 @@ export function Book() {
   );
   const when = (iso: string) =>
     new Intl.DateTimeFormat(i18n.language, { dateStyle: 'full', timeStyle: 'short' }).format(new Date(iso));
-  const inWeek = (slots.data ?? []).filter((s) => {
-    const at = new Date(s.starts_at).getTime();
-    return at >= weekStart.getTime() && at < weekStart.getTime() + 7 * DAY;
-  });
-
   return (
     <>
       <h1 className="mb-4 text-2xl font-bold">{t('book.title')}</h1>
@@ -140,30 +109,15 @@ export function Book() {
       </label>
       {!practitioner && <p className="text-slate-600">{t('book.choose')}</p>}
       {practitioner && (
-        <section aria-live="polite">
-          <div className="mb-2 flex items-center gap-2">
-            <button type="button" className="rounded border px-2 py-1" onClick={() => setWeekStart(new Date(weekStart.getTime() - 7 * DAY))}>
-              {t('book.previous')}
-            </button>
-            <h2 className="font-semibold">
-              {t('book.week', { date: new Intl.DateTimeFormat(i18n.language, { dateStyle: 'long' }).format(weekStart) })}
-            </h2>
-            <button type="button" className="rounded border px-2 py-1" onClick={() => setWeekStart(new Date(weekStart.getTime() + 7 * DAY))}>
-              {t('book.next')}
-            </button>
-          </div>
+        <>
           {book.isSuccess && (
             <p role="status" className="mb-2 rounded bg-green-50 p-2 text-green-900">
               {t('book.booked', { time: when(book.data.starts_at) })}
             </p>
           )}
           {book.error && <ErrorMessage error={book.error} />}
-          {slots.isPending && <Loading />}
-          {slots.error && <ErrorMessage error={slots.error} onRetry={() => void slots.refetch()} />}
-          {slots.data && (
-            <WeekCalendar slots={inWeek} weekStart={weekStart} practitionerZone={practitioner.time_zone} onPick={(s) => book.mutate(s)} />
-          )}
-        </section>
+          <WeekPicker practitioner={practitioner} appointmentTypeId={chosenType} onPick={(slot) => book.mutate(slot)} />
+        </>
       )}
     </>
   );

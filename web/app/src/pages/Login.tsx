@@ -2,6 +2,7 @@
 // answers with a session cookie; the page never sees a token.
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
 
 import { ApiProblem } from '../api';
 import { ErrorMessage } from '../components/Status';
@@ -76,6 +77,11 @@ export function Login() {
           {t('login.submit')}
         </button>
       </form>
+      <p className="mt-4">
+        <Link to="/signup" className="text-blue-800 underline">
+          {t('signup.link')}
+        </Link>
+      </p>
     </main>
   );
 }

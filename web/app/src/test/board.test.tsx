@@ -61,7 +61,7 @@ describe('AlertList', () => {
     const alerts = Array.from({ length: 1000 }, (_, i) => alert(String(i), i % 2 ? 'high' : 'critical'));
     const names = new Map([['patient-0', 'Ada Lovelace']]);
     const started = performance.now();
-    render(<AlertList alerts={alerts} names={names} onAcknowledge={vi.fn()} />);
+    render(<AlertList alerts={alerts} names={names} onAcknowledge={vi.fn()} onAssign={vi.fn()} onResolve={vi.fn()} />);
     const elapsed = performance.now() - started;
     const rows = screen.getAllByRole('listitem');
     expect(rows.length).toBeGreaterThan(0);
