@@ -195,6 +195,26 @@ try {
   await page.getByRole('button', { name: 'Cancel appointment' }).click();
   await page.getByText('Appointment cancelled.').waitFor();
   summary.booking = 'booked by keyboard, listed, rescheduled, cancelled';
+  // Their record: contact details, vitals, the FHIR download, who accessed it.
+  await page.getByRole('link', { name: 'My record' }).click();
+  await page.getByRole('heading', { name: 'Who accessed my record' }).waitFor();
+  await page.getByLabel('Phone (optional)').fill('+33 1 23 45 67 89');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Saved.').waitFor();
+  await page.getByRole('cell', { name: 'You' }).first().waitFor();
+  await page.getByText('No readings in this period.').waitFor();
+  await axe(page, 'record');
+  await shot(page, 'patient-record');
+  const [exported] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: /Download my record/ }).click(),
+  ]);
+  const record = JSON.parse(readFileSync(await exported.path(), 'utf8'));
+  const types = (record.entry ?? []).map((e) => e.resource.resourceType);
+  if (record.resourceType !== 'Bundle' || !types.includes('Patient') || !types.includes('Appointment')) {
+    throw new Error(`unexpected record bundle: ${JSON.stringify(types)}`);
+  }
+  summary.record = `contact saved, access log shown, FHIR bundle of ${types.length} resources`;
   await logout(page);
 
   // Clinician: the demo ward's alerts arrive live; acknowledge one.

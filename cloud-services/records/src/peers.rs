@@ -50,6 +50,16 @@ pub struct VitalsHistory {
     pub series: Vec<VitalSeries>,
 }
 
+/// The finest rollup the alerts service serves for `span` within its 10,000 points per series:
+/// minutes up to a week, then 5-minute buckets (a month), and coarser beyond.
+pub fn resolution_for(span: chrono::Duration) -> &'static str {
+    const LIMIT: i64 = 10_000;
+    [("1m", 1), ("5m", 5), ("15m", 15), ("1h", 60)]
+        .into_iter()
+        .find(|(_, minutes)| span.num_minutes() / minutes <= LIMIT)
+        .map_or("1d", |(name, _)| name)
+}
+
 fn unavailable(what: &str, e: impl std::fmt::Display) -> ApiError {
     tracing::warn!(error = %e, "{what} unavailable");
     ApiError::Unavailable(format!("{what} is unavailable; try again later"))
@@ -122,9 +132,10 @@ impl Peers {
             ApiError::Unavailable("no alerts service is configured for vitals history".into())
         })?;
         let url = format!(
-            "{base}/v1/patients/{patient}/vitals?from={}&to={}&resolution=1m",
+            "{base}/v1/patients/{patient}/vitals?from={}&to={}&resolution={}",
             from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            resolution_for(to - from),
         );
         let response = self.get(&url).await?;
         match response.status() {
@@ -134,5 +145,22 @@ impl Peers {
                 .map_err(|e| unavailable("the alerts service", e)),
             status => Err(unavailable("the alerts service", status)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolution_for;
+    use chrono::Duration;
+
+    #[test]
+    fn the_finest_resolution_within_the_alerts_services_point_limit() {
+        assert_eq!(resolution_for(Duration::hours(24)), "1m");
+        assert_eq!(resolution_for(Duration::days(6)), "1m");
+        assert_eq!(resolution_for(Duration::days(7)), "5m");
+        assert_eq!(resolution_for(Duration::days(31)), "5m");
+        assert_eq!(resolution_for(Duration::days(100)), "15m");
+        assert_eq!(resolution_for(Duration::days(400)), "1h");
+        assert_eq!(resolution_for(Duration::days(5000)), "1d");
     }
 }

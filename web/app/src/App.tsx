@@ -9,6 +9,7 @@ import { Appointments } from './pages/Appointments';
 import { Book } from './pages/Book';
 import { Devices } from './pages/Devices';
 import { Login } from './pages/Login';
+import { MyRecord } from './pages/MyRecord';
 import { Reschedule } from './pages/Reschedule';
 import { SignUp } from './pages/SignUp';
 import { useSession, type Role } from './session';
@@ -38,6 +39,7 @@ export function App() {
         {me.role === 'patient' && <Route path="/appointments" element={<Appointments />} />}
         {me.role === 'patient' && <Route path="/book" element={<Book />} />}
         {me.role === 'patient' && <Route path="/signup" element={<SignUp />} />}
+        {me.role === 'patient' && <Route path="/record" element={<MyRecord />} />}
         {me.role === 'patient' && <Route path="/appointments/:id/reschedule" element={<Reschedule />} />}
         {(me.role === 'clinician' || me.role === 'admin') && <Route path="/board" element={<AlertsBoard />} />}
         {me.role === 'admin' && <Route path="/devices" element={<Devices />} />}

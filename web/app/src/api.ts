@@ -60,10 +60,15 @@ export class ApiProblem extends Error {
 export function data<T>(result: { data?: T; error?: unknown; response: Response }): T {
   if (result.response.ok && result.data !== undefined) return result.data;
   if (result.response.ok) return undefined as T;
-  const problem = (result.error ?? {}) as { title?: string; detail?: string };
+  // Problem JSON, or on FHIR paths an OperationOutcome whose first issue says what went wrong.
+  const problem = (result.error ?? {}) as {
+    title?: string;
+    detail?: string;
+    issue?: { diagnostics?: string }[];
+  };
   throw new ApiProblem(
     result.response.status,
     problem.title ?? result.response.statusText,
-    problem.detail ?? '',
+    problem.detail ?? problem.issue?.[0]?.diagnostics ?? '',
   );
 }

@@ -76,6 +76,19 @@ pub struct IdentityPatch {
     pub national_id: Option<Option<String>>,
 }
 
+impl IdentityPatch {
+    /// Whether the patch changes contact details only (email, phone, address): what a patient may
+    /// change on their own record; who they are (names, birth date, sex, national id) is changed
+    /// by staff.
+    pub fn contact_details_only(&self) -> bool {
+        self.given_names.is_none()
+            && self.family_name.is_none()
+            && self.birth_date.is_none()
+            && self.sex.is_none()
+            && self.national_id.is_none()
+    }
+}
+
 /// For PATCH bodies: an absent field is `None`, `null` is `Some(None)`.
 pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
 where

@@ -317,7 +317,8 @@ pub struct UpdatePatient {
     pub user_id: Option<Option<Uuid>>,
 }
 
-/// Changes identity fields (admin, or a clinician in the patient's care team).
+/// Changes identity fields (admin, or a clinician in the patient's care team); a patient may
+/// change the contact details (email, phone, address) of their own record.
 #[utoipa::path(patch, path = "/v1/patients/{id}", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Patient id")), request_body = UpdatePatient,
     responses((status = 200, body = Patient), (status = 404, body = Problem),
@@ -328,8 +329,15 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(body): Json<UpdatePatient>,
 ) -> ApiResult<Json<Patient>> {
-    caller.user.require(&[Role::Admin, Role::Clinician])?;
+    caller
+        .user
+        .require(&[Role::Admin, Role::Clinician, Role::Patient])?;
     caller.scope()?.check(&state.pool, id).await?;
+    if caller.user.role() == Role::Patient && !body.identity.contact_details_only() {
+        return Err(ApiError::Forbidden(
+            "patients may change their contact details (email, phone, address) only".into(),
+        ));
+    }
     if body.user_id.is_some() {
         caller.user.require(&[Role::Admin])?;
     }

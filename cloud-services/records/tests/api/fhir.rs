@@ -262,6 +262,13 @@ async fn observations_come_from_the_alerts_vitals_history() {
     assert_eq!(bundle["resourceType"], "Bundle");
     assert_eq!(bundle["type"], "searchset");
     assert_valid_fhir("the vital-signs bundle", &bundle);
+    // A month at once (the portal's 30-day chart): coarser buckets, never a refusal.
+    let month_ago = (chrono::Utc::now() - chrono::Duration::days(30))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let (status, _, month) = fhir_get(&app, &format!("{path}&date=ge{month_ago}")).await;
+    assert_eq!(status, StatusCode::OK, "{month}");
+    assert!(month["total"].as_i64().unwrap() >= 3, "{month}");
     let entries = bundle["entry"].as_array().unwrap();
     let mut codes = std::collections::BTreeSet::new();
     for e in entries {

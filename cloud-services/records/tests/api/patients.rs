@@ -418,3 +418,61 @@ async fn a_patient_creates_their_own_record_with_their_consent() {
         .await;
     crate::helpers::assert_problem(status, &problem, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// A patient keeps their contact details current themselves; who they are is changed by staff.
+#[tokio::test]
+async fn a_patient_changes_their_contact_details_only() {
+    let app = crate::helpers::spawn_app().await;
+    let patient = app.user(episante_kit::Role::Patient, "Pat Contact").await;
+    let mut body = crate::helpers::patient_body("Contact", "12127878");
+    body["consent"] = serde_json::json!({"scope": "health-data-processing", "version": "2026-12"});
+    let (_, created) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/patients/self",
+            &patient.token,
+            Some(body),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/v1/patients/{id}");
+    let (status, updated) = app
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            &patient.token,
+            Some(serde_json::json!({"phone": "+33 1 23 45 67 89", "email": null})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{updated}");
+    assert_eq!(updated["identity"]["phone"], "+33123456789");
+    assert!(updated["identity"]["email"].is_null());
+    for field in [
+        serde_json::json!({"family_name": "Someoneelse"}),
+        serde_json::json!({"national_id": "00000000"}),
+        serde_json::json!({"user_id": null}),
+    ] {
+        let (status, problem) = app
+            .call(
+                reqwest::Method::PATCH,
+                &path,
+                &patient.token,
+                Some(field.clone()),
+            )
+            .await;
+        crate::helpers::assert_problem(status, &problem, reqwest::StatusCode::FORBIDDEN);
+    }
+    // Another patient's record does not exist for them.
+    let other = app.create_patient("Otherone", "34345656").await;
+    let (status, problem) = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/v1/patients/{}", other["id"].as_str().unwrap()),
+            &patient.token,
+            Some(serde_json::json!({"phone": "+33 9 99 99 99 99"})),
+        )
+        .await;
+    crate::helpers::assert_problem(status, &problem, reqwest::StatusCode::NOT_FOUND);
+    let (_, unchanged) = app.get(&path, app.admin()).await;
+    assert_eq!(unchanged["identity"]["family_name"], "Contact");
+}

@@ -9,6 +9,7 @@ const LINKS: Record<Role, { to: string; label: string }[]> = {
   patient: [
     { to: '/appointments', label: 'nav.appointments' },
     { to: '/book', label: 'nav.book' },
+    { to: '/record', label: 'nav.record' },
   ],
   clinician: [{ to: '/board', label: 'nav.board' }],
   admin: [
