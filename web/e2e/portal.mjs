@@ -142,9 +142,20 @@ try {
   if (await page.getByRole('button', { name: /Download credentials/ }).count()) {
     throw new Error('the credentials bundle is offered twice');
   }
-  await page.getByRole('cell', { name: device }).waitFor();
+  await page.getByRole('cell', { name: device, exact: true }).waitFor();
   await axe(page, 'devices');
   await shot(page, 'admin-devices');
+  // Users: issue a reset token; the audit trail verifies intact.
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByRole('cell', { name: `Dr Portal ${stamp}`, exact: true }).waitFor();
+  await page.getByRole('button', { name: `Reset password Dr Portal ${stamp}` }).click();
+  await page.getByText(/One-time reset token/).waitFor();
+  await axe(page, 'users');
+  await page.getByRole('link', { name: 'Audit' }).click();
+  await page.getByRole('button', { name: 'Verify the trail' }).click();
+  await page.getByText(/Intact: \d+ entries checked/).waitFor();
+  await axe(page, 'audit');
+  summary.admin = 'device registered, reset token issued, audit trail intact';
   const [adminCookie] = await context.cookies();
   await logout(page);
   const replay = await fetch(`${GATEWAY}/api/v1/devices`, {
@@ -234,6 +245,15 @@ try {
   await page.locator('form').getByRole('button', { name: 'Resolve' }).click();
   await page.locator('form').waitFor({ state: 'detached' });
   summary.resolved = `one of ${open} resolved with a note`;
+  // Their patients and a chart with vitals and the alert timeline.
+  await page.getByRole('link', { name: 'My patients' }).click();
+  await page.getByRole('heading', { name: 'Today’s appointments' }).waitFor();
+  await page.getByRole('link', { name: /LOVELACE/ }).click();
+  await page.getByRole('heading', { name: 'Alert timeline' }).waitFor();
+  await page.getByRole('img', { name: /points, \d+ alert episodes/ }).first().waitFor({ timeout: 20_000 });
+  await axe(page, 'chart');
+  await shot(page, 'clinician-chart');
+  summary.chart = 'patients listed, chart with vitals and alert episodes';
   summary.board = `alerts arrived live (${before} to acknowledge); one acknowledged`;
   await logout(page);
   await context.close();

@@ -5,13 +5,17 @@ import { Navigate, Route, Routes } from 'react-router';
 import { Layout } from './components/Layout';
 import { Loading } from './components/Status';
 import { AlertsBoard } from './pages/AlertsBoard';
+import { AuditVerify } from './pages/AuditVerify';
+import { Chart } from './pages/Chart';
 import { Appointments } from './pages/Appointments';
 import { Book } from './pages/Book';
 import { Devices } from './pages/Devices';
 import { Login } from './pages/Login';
 import { MyRecord } from './pages/MyRecord';
+import { Patients } from './pages/Patients';
 import { Reschedule } from './pages/Reschedule';
 import { SignUp } from './pages/SignUp';
+import { Users } from './pages/Users';
 import { useSession, type Role } from './session';
 
 const HOME: Record<Role, string> = {
@@ -42,7 +46,11 @@ export function App() {
         {me.role === 'patient' && <Route path="/record" element={<MyRecord />} />}
         {me.role === 'patient' && <Route path="/appointments/:id/reschedule" element={<Reschedule />} />}
         {(me.role === 'clinician' || me.role === 'admin') && <Route path="/board" element={<AlertsBoard />} />}
+        {(me.role === 'clinician' || me.role === 'admin') && <Route path="/patients" element={<Patients />} />}
+        {(me.role === 'clinician' || me.role === 'admin') && <Route path="/patients/:id" element={<Chart />} />}
         {me.role === 'admin' && <Route path="/devices" element={<Devices />} />}
+        {me.role === 'admin' && <Route path="/users" element={<Users />} />}
+        {me.role === 'admin' && <Route path="/audit" element={<AuditVerify />} />}
         <Route path="*" element={<Navigate to={HOME[me.role]} replace />} />
       </Route>
     </Routes>

@@ -11,9 +11,14 @@ const LINKS: Record<Role, { to: string; label: string }[]> = {
     { to: '/book', label: 'nav.book' },
     { to: '/record', label: 'nav.record' },
   ],
-  clinician: [{ to: '/board', label: 'nav.board' }],
+  clinician: [
+    { to: '/board', label: 'nav.board' },
+    { to: '/patients', label: 'nav.patients' },
+  ],
   admin: [
     { to: '/devices', label: 'nav.devices' },
+    { to: '/users', label: 'nav.users' },
+    { to: '/audit', label: 'nav.audit' },
     { to: '/board', label: 'nav.board' },
   ],
   service: [],

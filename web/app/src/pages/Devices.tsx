@@ -27,6 +27,14 @@ export function Devices() {
       void queries.invalidateQueries({ queryKey: ['devices'] });
     },
   });
+  const rotate = useMutation({
+    mutationFn: async (id: string) => data(await api.devices.POST('/v1/devices/{id}/rotate', { params: { path: { id } } })),
+    onSuccess: (credentials) => setBundle(credentials),
+  });
+  const revoke = useMutation({
+    mutationFn: async (id: string) => data(await api.devices.POST('/v1/devices/{id}/revoke', { params: { path: { id } } })),
+    onSuccess: () => void queries.invalidateQueries({ queryKey: ['devices'] }),
+  });
   const when = (iso?: string | null) =>
     iso ? new Intl.DateTimeFormat(i18n.language, { dateStyle: 'short', timeStyle: 'short' }).format(new Date(iso)) : '—';
 
@@ -59,7 +67,7 @@ export function Devices() {
             {t('devices.submit')}
           </button>
         </form>
-        {register.error && <ErrorMessage error={register.error} />}
+        {(register.error ?? rotate.error ?? revoke.error) && <ErrorMessage error={register.error ?? rotate.error ?? revoke.error} />}
         {bundle && (
           <div role="status" className="mt-3 rounded bg-green-50 p-3 text-green-900">
             <p>{t('devices.downloaded')}</p>
@@ -80,6 +88,7 @@ export function Devices() {
               <th className="border-b p-2">{t('devices.label')}</th>
               <th className="border-b p-2">{t('devices.online')}</th>
               <th className="border-b p-2">{t('devices.lastSeen')}</th>
+              <th className="border-b p-2">{t('users.actions')}</th>
             </tr>
           </thead>
           <tbody>
@@ -89,6 +98,20 @@ export function Devices() {
                 <td className="border-b p-2">{d.label}</td>
                 <td className="border-b p-2">{d.online ? t('devices.online') : t('devices.offline')}</td>
                 <td className="border-b p-2">{when(d.last_seen_at)}</td>
+                <td className="flex gap-2 border-b p-2">
+                  {d.revoked ? (
+                    t('devices.revoked')
+                  ) : (
+                    <>
+                      <button type="button" className="rounded border px-2 py-1" onClick={() => rotate.mutate(d.device_id)}>
+                        {t('devices.rotate')} <span className="sr-only">{d.device_id}</span>
+                      </button>
+                      <button type="button" className="rounded border border-red-700 px-2 py-1 text-red-800" onClick={() => revoke.mutate(d.device_id)}>
+                        {t('devices.revoke')} <span className="sr-only">{d.device_id}</span>
+                      </button>
+                    </>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>
