@@ -194,6 +194,8 @@ try {
   await firstSlot.focus();
   await page.keyboard.press('Enter');
   await page.getByText(/Booked for/).waitFor();
+  await page.getByRole('button', { name: /Join the waitlist/ }).click();
+  await page.getByText(/On the waitlist/).waitFor();
   await page.getByRole('link', { name: 'My appointments' }).click();
   await page.getByRole('button', { name: 'Cancel appointment' }).waitFor();
   await axe(page, 'appointments');
@@ -203,9 +205,10 @@ try {
   await page.getByRole('button', { name: 'Next week' }).click();
   await page.locator('button[data-slot]').nth(3).click();
   await page.getByText('Appointment moved.').waitFor();
+  await page.getByText('Waiting for a freed slot').waitFor();
   await page.getByRole('button', { name: 'Cancel appointment' }).click();
   await page.getByText('Appointment cancelled.').waitFor();
-  summary.booking = 'booked by keyboard, listed, rescheduled, cancelled';
+  summary.booking = 'booked by keyboard, waitlisted, rescheduled, cancelled';
   // Their record: contact details, vitals, the FHIR download, who accessed it.
   await page.getByRole('link', { name: 'My record' }).click();
   await page.getByRole('heading', { name: 'Who accessed my record' }).waitFor();

@@ -535,6 +535,17 @@ export interface components {
              */
             to_date: string;
         };
+        /** @description A freed slot held for the first patient in line. */
+        Offer: {
+            /** Format: uuid */
+            appointment_type_id: string;
+            /** Format: date-time */
+            ends_at: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: date-time */
+            starts_at: string;
+        };
         /** @description A FHIR R4 `OperationOutcome`: how FHIR routes answer errors (`application/fhir+json`). */
         OperationOutcome: {
             issue: components["schemas"]["OutcomeIssue"][];
@@ -629,6 +640,7 @@ export interface components {
             created_at: string;
             /** Format: uuid */
             id: string;
+            offer?: null | components["schemas"]["Offer"];
             /** Format: uuid */
             patient_id: string;
             /** Format: uuid */

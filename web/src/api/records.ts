@@ -233,7 +233,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Changes identity fields (admin, or a clinician in the patient's care team). */
+        /**
+         * Changes identity fields (admin, or a clinician in the patient's care team); a patient may
+         *     change the contact details (email, phone, address) of their own record.
+         */
         patch: operations["update"];
         trace?: never;
     };

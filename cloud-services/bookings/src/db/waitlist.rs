@@ -15,6 +15,15 @@ pub struct WaitlistRow {
     pub window_end: DateTime<Utc>,
     pub status: String,
     pub created_at: DateTime<Utc>,
+    /// The slot held for this entry right now, if any (read by `list`).
+    #[sqlx(default)]
+    pub offer_starts_at: Option<DateTime<Utc>>,
+    #[sqlx(default)]
+    pub offer_ends_at: Option<DateTime<Utc>>,
+    #[sqlx(default)]
+    pub offer_appointment_type_id: Option<Uuid>,
+    #[sqlx(default)]
+    pub offer_expires_at: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str =
@@ -55,11 +64,17 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<WaitlistRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM waitlist_entries
-         WHERE ($1::uuid IS NULL OR patient_id = $1) AND ($2::uuid IS NULL OR practitioner_id = $2)
-         ORDER BY created_at, id LIMIT $3 OFFSET $4"
-    ))
+    sqlx::query_as(
+        "SELECT w.id, w.patient_id, w.practitioner_id, w.window_start, w.window_end, w.status,
+                w.created_at, h.starts_at AS offer_starts_at, h.ends_at AS offer_ends_at,
+                h.appointment_type_id AS offer_appointment_type_id,
+                h.expires_at AS offer_expires_at
+         FROM waitlist_entries w
+         LEFT JOIN slot_holds h ON h.waitlist_entry_id = w.id AND h.released_at IS NULL
+                                AND h.expires_at > now()
+         WHERE ($1::uuid IS NULL OR w.patient_id = $1) AND ($2::uuid IS NULL OR w.practitioner_id = $2)
+         ORDER BY w.created_at, w.id LIMIT $3 OFFSET $4",
+    )
     .bind(patient_id)
     .bind(practitioner_id)
     .bind(limit)

@@ -26,6 +26,19 @@ pub struct WaitlistEntry {
     /// `waiting`, `offered`, `fulfilled`, `expired` or `left`.
     pub status: String,
     pub created_at: DateTime<Utc>,
+    /// While `offered`: the slot held for the patient until `expires_at`; they take it by booking
+    /// it (`POST /v1/appointments`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub offer: Option<Offer>,
+}
+
+/// A freed slot held for the first patient in line.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Offer {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub appointment_type_id: Uuid,
+    pub expires_at: DateTime<Utc>,
 }
 
 impl From<WaitlistRow> for WaitlistEntry {
@@ -38,6 +51,22 @@ impl From<WaitlistRow> for WaitlistEntry {
             window_end: r.window_end,
             status: r.status,
             created_at: r.created_at,
+            offer: match (
+                r.offer_starts_at,
+                r.offer_ends_at,
+                r.offer_appointment_type_id,
+                r.offer_expires_at,
+            ) {
+                (Some(starts_at), Some(ends_at), Some(appointment_type_id), Some(expires_at)) => {
+                    Some(Offer {
+                        starts_at,
+                        ends_at,
+                        appointment_type_id,
+                        expires_at,
+                    })
+                }
+                _ => None,
+            },
         }
     }
 }

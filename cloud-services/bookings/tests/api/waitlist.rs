@@ -92,6 +92,13 @@ async fn a_freed_slot_is_held_for_the_first_in_line() {
     };
     assert!(!offered_to(&second.token).await);
     assert!(offered_to(&first.token).await);
+    // The first in line sees the offer on their waitlist entry; the second does not.
+    let entries = expect_status(app.get("/v1/waitlist", &first.token).await, StatusCode::OK).await;
+    assert_eq!(entries["items"][0]["status"], "offered");
+    assert_eq!(entries["items"][0]["offer"]["starts_at"], json!(slot));
+    assert!(entries["items"][0]["offer"]["expires_at"].is_string());
+    let entries = expect_status(app.get("/v1/waitlist", &second.token).await, StatusCode::OK).await;
+    assert!(entries["items"][0].get("offer").is_none());
 
     // The first in line takes it.
     expect_status(

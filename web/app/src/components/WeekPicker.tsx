@@ -1,6 +1,6 @@
 // A practitioner's free slots week by week: the week navigation and the calendar, shared by
 // booking and rescheduling.
-import { useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 
@@ -27,8 +27,20 @@ export function WeekPicker({
   appointmentTypeId: string;
   onPick: (slot: Slot) => void;
 }) {
-  const { t, i18n } = useTranslation();
   const [weekStart, setWeekStart] = useState(() => mondayOf(new Date()));
+  const join = useMutation({
+    mutationFn: async () =>
+      data(
+        await api.bookings.POST('/v1/waitlist', {
+          body: {
+            practitioner_id: practitioner.id,
+            from_date: dayIn(weekStart, practitioner.time_zone),
+            to_date: dayIn(new Date(weekStart.getTime() + 6 * DAY), practitioner.time_zone),
+          },
+        }),
+      ),
+  });
+  const { t, i18n } = useTranslation();
   const slots = useQuery({
     enabled: Boolean(appointmentTypeId),
     queryKey: ['slots', practitioner.id, appointmentTypeId, weekStart.getTime()],
@@ -68,6 +80,20 @@ export function WeekPicker({
       {slots.isPending && <Loading />}
       {slots.error && <ErrorMessage error={slots.error} onRetry={() => void slots.refetch()} />}
       {slots.data && <WeekCalendar slots={inWeek} weekStart={weekStart} practitionerZone={practitioner.time_zone} onPick={onPick} />}
+      {slots.data && (
+        <div className="mt-3">
+          {join.isSuccess ? (
+            <p role="status" className="rounded bg-green-50 p-2 text-green-900">
+              {t('waitlist.joined')}
+            </p>
+          ) : (
+            <button type="button" className="rounded border border-blue-800 px-3 py-1 text-blue-900" onClick={() => join.mutate()}>
+              {t('waitlist.join')}
+            </button>
+          )}
+          {join.error && <ErrorMessage error={join.error} />}
+        </div>
+      )}
     </section>
   );
 }

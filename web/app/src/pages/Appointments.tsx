@@ -8,6 +8,7 @@ import { api, data, type Bookings } from '../api';
 import { download } from '../download';
 import { icsOf } from '../ics';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
+import { WaitlistEntries } from '../components/Waitlist';
 
 type Appointment = Bookings['schemas']['Appointment'];
 
@@ -78,6 +79,7 @@ export function Appointments() {
       {upcoming.length === 0 ? <Empty /> : <ul className="mb-6 flex flex-col gap-2">{upcoming.map((a) => row(a, true))}</ul>}
       <h2 className="mb-2 text-xl font-semibold">{t('appointments.past')}</h2>
       {past.length === 0 ? <Empty /> : <ul className="flex flex-col gap-2">{past.map((a) => row(a, false))}</ul>}
+      <WaitlistEntries />
     </>
   );
 }

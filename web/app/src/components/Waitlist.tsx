@@ -1,0 +1,74 @@
+// A patient's waitlist: join for a practitioner's dates when no slot suits, see each entry's
+// state, and take a slot offered (held) for them before the hold lapses.
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useTranslation } from 'react-i18next';
+
+import { api, data } from '../api';
+import { Empty, ErrorMessage, Loading } from './Status';
+
+export function WaitlistEntries() {
+  const { t, i18n } = useTranslation();
+  const queries = useQueryClient();
+  const list = useQuery({
+    queryKey: ['waitlist'],
+    queryFn: async () => data(await api.bookings.GET('/v1/waitlist', { params: { query: { limit: 100 } } })).items,
+  });
+  const take = useMutation({
+    mutationFn: async (offer: { practitioner_id: string; appointment_type_id: string; starts_at: string }) =>
+      data(await api.bookings.POST('/v1/appointments', { body: offer })),
+    onSuccess: () => {
+      void queries.invalidateQueries({ queryKey: ['waitlist'] });
+      void queries.invalidateQueries({ queryKey: ['appointments'] });
+    },
+  });
+  const leave = useMutation({
+    mutationFn: async (id: string) => data(await api.bookings.DELETE('/v1/waitlist/{id}', { params: { path: { id } } })),
+    onSuccess: () => void queries.invalidateQueries({ queryKey: ['waitlist'] }),
+  });
+  const when = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' });
+  const day = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium' });
+  const open = (list.data ?? []).filter((e) => e.status === 'waiting' || e.status === 'offered');
+  return (
+    <section className="mt-6">
+      <h2 className="mb-2 text-xl font-semibold">{t('waitlist.title')}</h2>
+      {list.isPending && <Loading />}
+      {list.error && <ErrorMessage error={list.error} />}
+      {(take.error ?? leave.error) && <ErrorMessage error={take.error ?? leave.error} />}
+      {list.data && open.length === 0 && <Empty>{t('waitlist.none')}</Empty>}
+      <ul className="flex flex-col gap-2">
+        {open.map((e) => (
+          <li key={e.id} className="flex flex-wrap items-center gap-3 rounded bg-white p-3 shadow-sm">
+            <span>
+              {t('waitlist.window', { from: day.format(new Date(e.window_start)), to: day.format(new Date(e.window_end)) })}
+            </span>
+            {e.offer ? (
+              <>
+                <span className="font-semibold text-green-900">
+                  {t('waitlist.offered', { time: when.format(new Date(e.offer.starts_at)), until: when.format(new Date(e.offer.expires_at)) })}
+                </span>
+                <button
+                  type="button"
+                  className="rounded bg-green-800 px-2 py-1 text-white"
+                  onClick={() =>
+                    take.mutate({
+                      practitioner_id: e.practitioner_id,
+                      appointment_type_id: e.offer!.appointment_type_id,
+                      starts_at: e.offer!.starts_at,
+                    })
+                  }
+                >
+                  {t('waitlist.take')}
+                </button>
+              </>
+            ) : (
+              <span className="text-slate-700">{t('waitlist.waiting')}</span>
+            )}
+            <button type="button" className="ml-auto rounded border px-2 py-1" onClick={() => leave.mutate(e.id)}>
+              {t('waitlist.leave')}
+            </button>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
