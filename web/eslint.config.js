@@ -15,7 +15,12 @@ export default tseslint.config(
     rules: reactHooks.configs.recommended.rules,
   },
   {
-    files: ['scripts/**/*.mjs', 'e2e/**/*.mjs', 'smoke/**/*.ts'],
+    files: ['scripts/**/*.mjs', 'smoke/**/*.ts'],
     languageOptions: { globals: globals.node },
+  },
+  {
+    // Node, with functions evaluated in the page (`page.evaluate`).
+    files: ['e2e/**/*.mjs'],
+    languageOptions: { globals: { ...globals.node, ...globals.browser, axe: 'readonly' } },
   },
 );

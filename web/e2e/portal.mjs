@@ -57,7 +57,6 @@ async function adminToken() {
 async function axe(page, name) {
   await page.addScriptTag({ content: AXE });
   const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
     const run = await axe.run(document, { resultTypes: ['violations'] });
     return run.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
   });
@@ -69,6 +68,21 @@ async function axe(page, name) {
 async function shot(page, name) {
   await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
   summary.screenshots.push(`docs/screenshots/${name}.png`);
+}
+
+/** At a phone's width (375 px), none of the pages behind `links` scrolls sideways. */
+async function narrow(page, links) {
+  await page.setViewportSize({ width: 375, height: 800 });
+  for (const link of links) {
+    await page.getByRole('link', { name: link, exact: true }).click();
+    await page.waitForLoadState('networkidle');
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (width > 375) {
+      await page.screenshot({ path: '/tmp/portal-375.png', fullPage: true });
+      throw new Error(`${link} is ${width} px wide at 375 px`);
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 720 });
 }
 
 async function login(page, email, password) {
@@ -155,7 +169,17 @@ try {
   await page.getByRole('button', { name: 'Verify the trail' }).click();
   await page.getByText(/Intact: \d+ entries checked/).waitFor();
   await axe(page, 'audit');
-  summary.admin = 'device registered, reset token issued, audit trail intact';
+  await page.getByRole('link', { name: 'Care teams' }).click();
+  await page.getByLabel('Team name').fill(`Ward ${stamp}`);
+  await page.getByRole('button', { name: 'Create team' }).click();
+  await page.getByRole('heading', { name: `Ward ${stamp}` }).waitFor();
+  await axe(page, 'teams');
+  await page.getByRole('link', { name: 'Practitioners' }).click();
+  await page.getByRole('listitem').filter({ hasText: `Dr Portal ${stamp}` }).waitFor();
+  await axe(page, 'practitioners');
+  // A phone's width: no page scrolls sideways.
+  await narrow(page, ['Devices', 'Users', 'Care teams', 'Practitioners', 'Audit']);
+  summary.admin = 'device registered, reset token issued, team and practitioner pages, audit trail intact, 375 px wide';
   const [adminCookie] = await context.cookies();
   await logout(page);
   const replay = await fetch(`${GATEWAY}/api/v1/devices`, {
@@ -228,6 +252,7 @@ try {
   if (record.resourceType !== 'Bundle' || !types.includes('Patient') || !types.includes('Appointment')) {
     throw new Error(`unexpected record bundle: ${JSON.stringify(types)}`);
   }
+  await narrow(page, ['My appointments', 'Book', 'My record']);
   summary.record = `contact saved, access log shown, FHIR bundle of ${types.length} resources`;
   await logout(page);
 
@@ -256,6 +281,7 @@ try {
   await page.getByRole('img', { name: /points, \d+ alert episodes/ }).first().waitFor({ timeout: 20_000 });
   await axe(page, 'chart');
   await shot(page, 'clinician-chart');
+  await narrow(page, ['Alerts board', 'My patients']);
   summary.chart = 'patients listed, chart with vitals and alert episodes';
   summary.board = `alerts arrived live (${before} to acknowledge); one acknowledged`;
   await logout(page);

@@ -6,6 +6,7 @@ import { Layout } from './components/Layout';
 import { Loading } from './components/Status';
 import { AlertsBoard } from './pages/AlertsBoard';
 import { AuditVerify } from './pages/AuditVerify';
+import { CareTeams } from './pages/CareTeams';
 import { Chart } from './pages/Chart';
 import { Appointments } from './pages/Appointments';
 import { Book } from './pages/Book';
@@ -13,6 +14,7 @@ import { Devices } from './pages/Devices';
 import { Login } from './pages/Login';
 import { MyRecord } from './pages/MyRecord';
 import { Patients } from './pages/Patients';
+import { Practitioners } from './pages/Practitioners';
 import { Reschedule } from './pages/Reschedule';
 import { SignUp } from './pages/SignUp';
 import { Users } from './pages/Users';
@@ -50,6 +52,8 @@ export function App() {
         {(me.role === 'clinician' || me.role === 'admin') && <Route path="/patients/:id" element={<Chart />} />}
         {me.role === 'admin' && <Route path="/devices" element={<Devices />} />}
         {me.role === 'admin' && <Route path="/users" element={<Users />} />}
+        {me.role === 'admin' && <Route path="/teams" element={<CareTeams />} />}
+        {me.role === 'admin' && <Route path="/practitioners" element={<Practitioners />} />}
         {me.role === 'admin' && <Route path="/audit" element={<AuditVerify />} />}
         <Route path="*" element={<Navigate to={HOME[me.role]} replace />} />
       </Route>

@@ -18,6 +18,8 @@ const LINKS: Record<Role, { to: string; label: string }[]> = {
   admin: [
     { to: '/devices', label: 'nav.devices' },
     { to: '/users', label: 'nav.users' },
+    { to: '/teams', label: 'nav.teams' },
+    { to: '/practitioners', label: 'nav.practitioners' },
     { to: '/audit', label: 'nav.audit' },
     { to: '/board', label: 'nav.board' },
   ],

@@ -81,6 +81,7 @@ export function Devices() {
       {list.error && <ErrorMessage error={list.error} onRetry={() => void list.refetch()} />}
       {list.data && list.data.length === 0 && <Empty />}
       {list.data && list.data.length > 0 && (
+        <div className="relative overflow-x-auto">
         <table className="w-full border-collapse bg-white text-left">
           <thead>
             <tr>
@@ -98,7 +99,8 @@ export function Devices() {
                 <td className="border-b p-2">{d.label}</td>
                 <td className="border-b p-2">{d.online ? t('devices.online') : t('devices.offline')}</td>
                 <td className="border-b p-2">{when(d.last_seen_at)}</td>
-                <td className="flex gap-2 border-b p-2">
+                <td className="border-b p-2">
+<div className="flex flex-wrap gap-2">
                   {d.revoked ? (
                     t('devices.revoked')
                   ) : (
@@ -111,11 +113,13 @@ export function Devices() {
                       </button>
                     </>
                   )}
-                </td>
+                </div>
+</td>
               </tr>
             ))}
           </tbody>
         </table>
+</div>
       )}
     </>
   );

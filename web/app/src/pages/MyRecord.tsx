@@ -121,6 +121,7 @@ function AccessLog({ patient }: { patient: Patient }) {
       {log.error && <ErrorMessage error={log.error} />}
       {log.data && log.data.length === 0 && <Empty />}
       {log.data && log.data.length > 0 && (
+        <div className="relative overflow-x-auto">
         <table className="w-full border-collapse bg-white text-left text-sm">
           <thead>
             <tr>
@@ -145,6 +146,7 @@ function AccessLog({ patient }: { patient: Patient }) {
             ))}
           </tbody>
         </table>
+</div>
       )}
     </section>
   );

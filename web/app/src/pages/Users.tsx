@@ -90,6 +90,7 @@ export function Users() {
       {list.error && <ErrorMessage error={list.error} onRetry={() => void list.refetch()} />}
       {list.data && list.data.length === 0 && <Empty />}
       {list.data && list.data.length > 0 && (
+        <div className="relative overflow-x-auto">
         <table className="w-full border-collapse bg-white text-left text-sm">
           <thead>
             <tr>
@@ -119,7 +120,8 @@ export function Users() {
                     ))}
                   </select>
                 </td>
-                <td className="flex gap-2 border-b p-2">
+                <td className="border-b p-2">
+<div className="flex flex-wrap gap-2">
                   {u.active ? (
                     <>
                       <button type="button" className="rounded border px-2 py-1" onClick={() => issue.mutate({ id: u.id, email: u.email })}>
@@ -132,11 +134,13 @@ export function Users() {
                   ) : (
                     t('users.inactive')
                   )}
-                </td>
+                </div>
+</td>
               </tr>
             ))}
           </tbody>
         </table>
+</div>
       )}
     </>
   );
