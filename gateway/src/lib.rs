@@ -17,6 +17,7 @@
 //! the web portal's built files at every other path (`web/dist`, with `index.html` for the
 //! portal's own routes), under a strict Content-Security-Policy.
 
+pub mod config;
 pub mod session;
 
 use std::net::SocketAddr;
@@ -38,7 +39,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::session::{Access, SessionStore, TokenAnswer};
 
 /// Base URLs of the services (no trailing slash); `None` for one that is not running.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Upstreams {
     pub auth: Option<String>,
     pub records: Option<String>,
@@ -418,6 +420,10 @@ fn app(upstreams: Upstreams, portal: Portal) -> Router {
         secure_cookies: portal.behind_tls,
     });
     let api = Router::new()
+        .route(
+            "/health",
+            axum::routing::get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
         .route("/api/v1/session", post(login).get(current).delete(logout))
         .route("/api/{*rest}", axum::routing::any(proxy))
         .route("/.well-known/{*rest}", axum::routing::any(proxy));

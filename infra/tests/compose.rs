@@ -237,6 +237,13 @@ fn compose_file_is_well_formed() {
                     infra().join(source).exists(),
                     "{name}: {source} does not exist"
                 );
+            } else if source == "../web/dist" {
+                // The portal's build output: made by `npm run build:portal`, not committed.
+                let package = std::fs::read_to_string(infra().join("../web/package.json")).unwrap();
+                assert!(
+                    package.contains("\"build:portal\""),
+                    "{name}: no portal build"
+                );
             } else if source.starts_with('/') {
                 assert_eq!(source, "/var/run/docker.sock", "{name}: host path {source}");
                 assert_eq!(
@@ -387,6 +394,7 @@ fn the_stack_has_every_part_the_platform_needs() {
         ("80:80", "gateway"),
         ("443:443", "gateway"),
         ("8883:8883", "broker"),
+        ("3000:3000", "portal"),
         ("3001:3000", "grafana"),
     ]
     .iter()
@@ -612,6 +620,23 @@ fn services_environment_names_real_configuration_keys() {
         }
     }
     assert_eq!(checked.len(), 5, "every service's variables are checked");
+    // The portal's gateway: its [gateway] section, upstreams included, and the portal on 3000.
+    let portal = BTreeMap::from([
+        (
+            "gateway",
+            section::<episante_gateway::config::GatewayConfig>(),
+        ),
+        ("log", section::<episante_kit::telemetry::LogConfig>()),
+    ]);
+    let env = environment(&services["portal"]);
+    for key in env.keys() {
+        check_env_key("portal", key, &portal);
+    }
+    assert_eq!(
+        env.get("EPISANTE_GATEWAY__BIND").map(String::as_str),
+        Some("0.0.0.0:3000")
+    );
+    assert_eq!(services["portal"]["ports"][0].as_str(), Some("3000:3000"));
 }
 
 #[test]

@@ -153,7 +153,7 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
             ],
         });
 
-    let mut gateway: GatewayConfig = source.section("gateway")?;
+    let mut gateway: episante_gateway::config::GatewayConfig = source.section("gateway")?;
     bind_default("gateway.bind", &mut gateway.bind);
     let gateway_listener = listen("gateway", &gateway.bind, source.is_set("gateway.bind")).await?;
     let auth_listener = listen("auth", &auth.auth.bind, source.is_set("auth.bind")).await?;
@@ -389,30 +389,8 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-/// `[gateway]`: where the built-in gateway listens, and the portal it serves.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct GatewayConfig {
-    pub bind: String,
-    /// The web portal's built files (`EPISANTE_GATEWAY__PORTAL_DIR`); unset: `web/dist` in this
-    /// directory or the nearest parent that has one (a checkout), else no portal.
-    pub portal_dir: Option<std::path::PathBuf>,
-    /// The gateway is reached through TLS (a proxy in front): session cookies are `Secure`.
-    pub behind_tls: bool,
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        GatewayConfig {
-            bind: "0.0.0.0:80".into(),
-            portal_dir: None,
-            behind_tls: false,
-        }
-    }
-}
-
 /// The portal's built files: configured, else `web/dist` found from the working directory up.
-fn portal_dir(config: &GatewayConfig) -> Option<std::path::PathBuf> {
+fn portal_dir(config: &episante_gateway::config::GatewayConfig) -> Option<std::path::PathBuf> {
     if let Some(dir) = &config.portal_dir {
         return Some(dir.clone());
     }
