@@ -395,4 +395,11 @@ i18n.on('languageChanged', (lng) => {
   document.documentElement.lang = lng;
 });
 
+/** The locale for dates and numbers: the browser's own variant of the chosen language (en-GB
+ * rather than en, fr-CA rather than fr) when it has one. */
+export function locale(): string {
+  const lang = i18n.resolvedLanguage ?? 'en';
+  return navigator.languages?.find((l) => l.toLowerCase().startsWith(lang)) ?? lang;
+}
+
 export default i18n;

@@ -3,6 +3,8 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useRef } from 'react';
 import { useTranslation } from 'react-i18next';
 
+import { locale } from '../i18n';
+
 import type { Alert } from '../board';
 
 const COLOURS: Record<string, string> = {
@@ -21,7 +23,7 @@ export interface AlertListProps {
 }
 
 export function AlertList({ alerts, names, onAcknowledge, onAssign, onResolve }: AlertListProps) {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const parent = useRef<HTMLDivElement>(null);
   const rows = useVirtualizer({
     count: alerts.length,
@@ -30,7 +32,7 @@ export function AlertList({ alerts, names, onAcknowledge, onAssign, onResolve }:
     overscan: 8,
     initialRect: { width: 800, height: 600 },
   });
-  const time = new Intl.DateTimeFormat(i18n.language, { timeStyle: 'medium', dateStyle: 'short' });
+  const time = new Intl.DateTimeFormat(locale(), { timeStyle: 'medium', dateStyle: 'short' });
   return (
     <div ref={parent} className="h-[70vh] overflow-auto rounded border border-slate-300" role="list" aria-label={t('board.title')}>
       <div style={{ height: rows.getTotalSize(), position: 'relative' }}>

@@ -1,7 +1,8 @@
 // A vital sign over time (recharts; loaded only on pages that chart, so the first page stays
 // light).
 import { CartesianGrid, Line, LineChart, ReferenceArea, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { useTranslation } from 'react-i18next';
+
+import { locale } from '../i18n';
 
 import type { VitalLine } from '../fhir';
 
@@ -12,8 +13,8 @@ export interface Episode {
 }
 
 export default function VitalsChart({ line, episodes = [] }: { line: VitalLine; episodes?: Episode[] }) {
-  const { i18n } = useTranslation();
-  const time = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'short', timeStyle: 'short' });
+  
+  const time = new Intl.DateTimeFormat(locale(), { dateStyle: 'short', timeStyle: 'short' });
   return (
     <figure className="mb-4 rounded bg-white p-2 shadow-sm">
       <figcaption className="font-semibold">

@@ -3,11 +3,13 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 
+import { locale } from '../i18n';
+
 import { api, data } from '../api';
 import { Empty, ErrorMessage, Loading } from './Status';
 
 export function WaitlistEntries() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const queries = useQueryClient();
   const list = useQuery({
     queryKey: ['waitlist'],
@@ -25,8 +27,8 @@ export function WaitlistEntries() {
     mutationFn: async (id: string) => data(await api.bookings.DELETE('/v1/waitlist/{id}', { params: { path: { id } } })),
     onSuccess: () => void queries.invalidateQueries({ queryKey: ['waitlist'] }),
   });
-  const when = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium', timeStyle: 'short' });
-  const day = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'medium' });
+  const when = new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' });
+  const day = new Intl.DateTimeFormat(locale(), { dateStyle: 'medium' });
   const open = (list.data ?? []).filter((e) => e.status === 'waiting' || e.status === 'offered');
   return (
     <section className="mt-6">

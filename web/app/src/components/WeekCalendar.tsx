@@ -3,6 +3,8 @@
 // in reading order, so the keyboard alone goes through it (Tab, Enter).
 import { useTranslation } from 'react-i18next';
 
+import { locale } from '../i18n';
+
 import type { Bookings } from '../api';
 
 export type Slot = Bookings['schemas']['Slot'];
@@ -24,12 +26,12 @@ export function dayIn(date: Date, zone: string): string {
 }
 
 export function WeekCalendar({ slots, weekStart, practitionerZone, patientZone, onPick }: WeekCalendarProps) {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const zone = patientZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   const days = Array.from({ length: 7 }, (_, i) => new Date(weekStart.getTime() + i * 86_400_000));
   const time = (d: Date, z: string) =>
-    new Intl.DateTimeFormat(i18n.language, { hour: '2-digit', minute: '2-digit', timeZone: z }).format(d);
-  const dayLabel = new Intl.DateTimeFormat(i18n.language, { weekday: 'short', day: 'numeric', month: 'short', timeZone: zone });
+    new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit', timeZone: z }).format(d);
+  const dayLabel = new Intl.DateTimeFormat(locale(), { weekday: 'short', day: 'numeric', month: 'short', timeZone: zone });
   const sameZone = zone === practitionerZone;
 
   if (slots.length === 0) return <p className="p-2 text-slate-600">{t('book.noSlots')}</p>;

@@ -4,6 +4,8 @@ import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 
+import { locale } from '../i18n';
+
 import { api, data, type Bookings } from '../api';
 import { ErrorMessage, Loading } from './Status';
 import { dayIn, WeekCalendar, type Slot } from './WeekCalendar';
@@ -40,7 +42,7 @@ export function WeekPicker({
         }),
       ),
   });
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const slots = useQuery({
     enabled: Boolean(appointmentTypeId),
     queryKey: ['slots', practitioner.id, appointmentTypeId, weekStart.getTime()],
@@ -71,7 +73,7 @@ export function WeekPicker({
           {t('book.previous')}
         </button>
         <h2 className="font-semibold">
-          {t('book.week', { date: new Intl.DateTimeFormat(i18n.language, { dateStyle: 'long' }).format(weekStart) })}
+          {t('book.week', { date: new Intl.DateTimeFormat(locale(), { dateStyle: 'long' }).format(weekStart) })}
         </h2>
         <button type="button" className="rounded border px-2 py-1" onClick={() => setWeekStart(new Date(weekStart.getTime() + 7 * DAY))}>
           {t('book.next')}

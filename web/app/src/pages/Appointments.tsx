@@ -2,6 +2,8 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+
+import { locale } from '../i18n';
 import { Link, useLocation } from 'react-router';
 
 import { api, data, type Bookings } from '../api';
@@ -13,7 +15,7 @@ import { WaitlistEntries } from '../components/Waitlist';
 type Appointment = Bookings['schemas']['Appointment'];
 
 export function Appointments() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const queries = useQueryClient();
   const [now] = useState(() => Date.now());
   const location = useLocation() as { state?: { rescheduled?: boolean } };
@@ -27,7 +29,7 @@ export function Appointments() {
     onSuccess: () => void queries.invalidateQueries({ queryKey: ['appointments'] }),
   });
   const when = (iso: string) =>
-    new Intl.DateTimeFormat(i18n.language, { dateStyle: 'full', timeStyle: 'short' }).format(new Date(iso));
+    new Intl.DateTimeFormat(locale(), { dateStyle: 'full', timeStyle: 'short' }).format(new Date(iso));
 
   if (list.isPending) return <Loading />;
   if (list.error) return <ErrorMessage error={list.error} onRetry={() => void list.refetch()} />;

@@ -5,6 +5,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 
+import { locale } from '../i18n';
+
 import { api, data, type Bookings } from '../api';
 import type { Slot } from '../components/WeekCalendar';
 import { WeekPicker } from '../components/WeekPicker';
@@ -13,7 +15,7 @@ import { Empty, ErrorMessage, Loading } from '../components/Status';
 type Practitioner = Bookings['schemas']['Practitioner'];
 
 export function Book() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const queries = useQueryClient();
   const [specialty, setSpecialty] = useState('');
   const [name, setName] = useState('');
@@ -56,7 +58,7 @@ export function Book() {
     p.display_name.toLowerCase().includes(search.name.trim().toLowerCase()),
   );
   const when = (iso: string) =>
-    new Intl.DateTimeFormat(i18n.language, { dateStyle: 'full', timeStyle: 'short' }).format(new Date(iso));
+    new Intl.DateTimeFormat(locale(), { dateStyle: 'full', timeStyle: 'short' }).format(new Date(iso));
   return (
     <>
       <h1 className="mb-4 text-2xl font-bold">{t('book.title')}</h1>

@@ -3,6 +3,8 @@
 import { useQuery } from '@tanstack/react-query';
 import { lazy, Suspense, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+
+import { locale } from '../i18n';
 import { useParams } from 'react-router';
 
 import { api, data } from '../api';
@@ -14,7 +16,7 @@ const RANGES = { '24h': [1, '1m'], '7d': [7, '5m'], '30d': [30, '15m'] } as cons
 type Range = keyof typeof RANGES;
 
 export function Chart() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const { id = '' } = useParams();
   const [range, setRange] = useState<Range>('24h');
   const [now] = useState(() => Date.now());
@@ -38,7 +40,7 @@ export function Chart() {
         }),
       ),
   });
-  const when = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'short', timeStyle: 'short' });
+  const when = new Intl.DateTimeFormat(locale(), { dateStyle: 'short', timeStyle: 'short' });
 
   if (patient.error) return <ErrorMessage error={patient.error} />;
   if (!patient.data) return <Loading />;

@@ -4,6 +4,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 
+import { locale } from '../i18n';
+
 import { api, data, type Devices as DeviceTypes } from '../api';
 import { download } from '../download';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
@@ -11,7 +13,7 @@ import { Empty, ErrorMessage, Loading } from '../components/Status';
 type Credentials = DeviceTypes['schemas']['DeviceCredentials'];
 
 export function Devices() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const queries = useQueryClient();
   const [deviceId, setDeviceId] = useState('');
   const [label, setLabel] = useState('');
@@ -36,7 +38,7 @@ export function Devices() {
     onSuccess: () => void queries.invalidateQueries({ queryKey: ['devices'] }),
   });
   const when = (iso?: string | null) =>
-    iso ? new Intl.DateTimeFormat(i18n.language, { dateStyle: 'short', timeStyle: 'short' }).format(new Date(iso)) : '—';
+    iso ? new Intl.DateTimeFormat(locale(), { dateStyle: 'short', timeStyle: 'short' }).format(new Date(iso)) : '—';
 
   function submit(event: FormEvent) {
     event.preventDefault();

@@ -5,6 +5,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { lazy, Suspense, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 
+import { locale } from '../i18n';
+
 import { api, data, type Records } from '../api';
 import { download } from '../download';
 import { recordBundle, vitalLines, type Bundle, type Observation } from '../fhir';
@@ -108,12 +110,12 @@ function Vitals({ patient }: { patient: Patient }) {
 }
 
 function AccessLog({ patient }: { patient: Patient }) {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const log = useQuery({
     queryKey: ['my-audit', patient.id],
     queryFn: async () => data(await api.records.GET('/v1/audit', { params: { query: { patient_id: patient.id, limit: 200 } } })),
   });
-  const when = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'short', timeStyle: 'medium' });
+  const when = new Intl.DateTimeFormat(locale(), { dateStyle: 'short', timeStyle: 'medium' });
   return (
     <section className="mb-6">
       <h2 className="mb-2 text-xl font-semibold">{t('record.accesses')}</h2>

@@ -3,13 +3,15 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+
+import { locale } from '../i18n';
 import { Link } from 'react-router';
 
 import { api, data } from '../api';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
 
 export function Patients() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const [today] = useState(() => {
     const start = new Date();
     start.setHours(0, 0, 0, 0);
@@ -25,7 +27,7 @@ export function Patients() {
       data(await api.bookings.GET('/v1/appointments', { params: { query: { from: today.from, to: today.to, limit: 200 } } })).items,
   });
   const names = new Map((patients.data ?? []).map((p) => [p.id, `${p.identity.family_name.toUpperCase()}, ${p.identity.given_names.join(' ')}`]));
-  const time = new Intl.DateTimeFormat(i18n.language, { timeStyle: 'short' });
+  const time = new Intl.DateTimeFormat(locale(), { timeStyle: 'short' });
   return (
     <>
       <h1 className="mb-4 text-2xl font-bold">{t('patients.title')}</h1>

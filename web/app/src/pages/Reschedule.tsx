@@ -3,6 +3,8 @@
 // is shown in the service's words and the appointment stays as it was.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
+
+import { locale } from '../i18n';
 import { useNavigate, useParams } from 'react-router';
 
 import { api, data } from '../api';
@@ -10,7 +12,7 @@ import { ErrorMessage, Loading } from '../components/Status';
 import { WeekPicker } from '../components/WeekPicker';
 
 export function Reschedule() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const { id = '' } = useParams();
   const navigate = useNavigate();
   const queries = useQueryClient();
@@ -37,7 +39,7 @@ export function Reschedule() {
   if (appointment.error) return <ErrorMessage error={appointment.error} />;
   if (practitioner.error) return <ErrorMessage error={practitioner.error} />;
   if (!appointment.data || !practitioner.data) return <Loading />;
-  const when = new Intl.DateTimeFormat(i18n.language, { dateStyle: 'full', timeStyle: 'short' }).format(
+  const when = new Intl.DateTimeFormat(locale(), { dateStyle: 'full', timeStyle: 'short' }).format(
     new Date(appointment.data.starts_at),
   );
   return (
