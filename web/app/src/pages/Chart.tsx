@@ -9,11 +9,11 @@ import { useParams } from 'react-router';
 
 import { api, data } from '../api';
 import type { VitalLine } from '../fhir';
+import { RangePicker, type Range } from '../components/RangePicker';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
 
 const VitalsChart = lazy(() => import('../components/VitalsChart'));
-const RANGES = { '24h': [1, '1m'], '7d': [7, '5m'], '30d': [30, '15m'] } as const;
-type Range = keyof typeof RANGES;
+const WINDOWS = { '24h': [1, '1m'], '7d': [7, '5m'], '30d': [30, '15m'] } as const;
 
 export function Chart() {
   const { t } = useTranslation();
@@ -35,7 +35,7 @@ export function Chart() {
         await api.alerts.GET('/v1/patients/{id}/vitals', {
           params: {
             path: { id },
-            query: { from: new Date(now - RANGES[range][0] * 86_400_000).toISOString(), resolution: RANGES[range][1] },
+            query: { from: new Date(now - WINDOWS[range][0] * 86_400_000).toISOString(), resolution: WINDOWS[range][1] },
           },
         }),
       ),
@@ -91,22 +91,7 @@ export function Chart() {
         </section>
       </div>
       <section className="my-4">
-        <div className="mb-2 flex flex-wrap items-center gap-3">
-          <h2 className="text-xl font-semibold">{t('chart.vitals')}</h2>
-          <div role="group" aria-label={t('record.range')} className="flex gap-1">
-            {(Object.keys(RANGES) as Range[]).map((r) => (
-              <button
-                key={r}
-                type="button"
-                aria-pressed={range === r}
-                onClick={() => setRange(r)}
-                className={`rounded border px-2 py-1 ${range === r ? 'border-blue-800 bg-blue-800 text-white' : 'bg-white'}`}
-              >
-                {t(`record.ranges.${r}`)}
-              </button>
-            ))}
-          </div>
-        </div>
+        <RangePicker title={t('chart.vitals')} range={range} onChange={setRange} />
         {vitals.isPending && <Loading />}
         {vitals.error && <ErrorMessage error={vitals.error} />}
         {vitals.data && lines.length === 0 && <Empty>{t('record.noVitals')}</Empty>}

@@ -10,12 +10,12 @@ import { locale } from '../i18n';
 import { api, data, type Records } from '../api';
 import { download } from '../download';
 import { recordBundle, vitalLines, type Bundle, type Observation } from '../fhir';
+import { RangePicker, type Range } from '../components/RangePicker';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
 
 const VitalsChart = lazy(() => import('../components/VitalsChart'));
 type Patient = Records['schemas']['Patient'];
-const RANGES = { '24h': 1, '7d': 7, '30d': 30 } as const;
-type Range = keyof typeof RANGES;
+const DAYS_BACK = { '24h': 1, '7d': 7, '30d': 30 } as const;
 
 function since(days: number): string {
   return new Date(Date.now() - days * 86_400_000).toISOString();
@@ -73,7 +73,7 @@ function Vitals({ patient }: { patient: Patient }) {
     queryKey: ['my-vitals', patient.id, range],
     queryFn: async () => {
       const result = await api.records.GET('/v1/fhir/Observation', {
-        params: { query: { patient: patient.id, date: [`ge${since(RANGES[range])}`] } },
+        params: { query: { patient: patient.id, date: [`ge${since(DAYS_BACK[range])}`] } },
       });
       return data(result as { data?: unknown; error?: unknown; response: Response }) as Bundle<Observation>;
     },
@@ -81,22 +81,7 @@ function Vitals({ patient }: { patient: Patient }) {
   const lines = observations.data ? vitalLines(observations.data) : [];
   return (
     <section className="mb-6">
-      <div className="mb-2 flex flex-wrap items-center gap-3">
-        <h2 className="text-xl font-semibold">{t('record.vitals')}</h2>
-        <div role="group" aria-label={t('record.range')} className="flex gap-1">
-          {(Object.keys(RANGES) as Range[]).map((r) => (
-            <button
-              key={r}
-              type="button"
-              aria-pressed={range === r}
-              onClick={() => setRange(r)}
-              className={`rounded border px-2 py-1 ${range === r ? 'border-blue-800 bg-blue-800 text-white' : 'bg-white'}`}
-            >
-              {t(`record.ranges.${r}`)}
-            </button>
-          ))}
-        </div>
-      </div>
+      <RangePicker title={t('record.vitals')} range={range} onChange={setRange} />
       {observations.isPending && <Loading />}
       {observations.error && <ErrorMessage error={observations.error} onRetry={() => void observations.refetch()} />}
       {observations.data && lines.length === 0 && <Empty>{t('record.noVitals')}</Empty>}
