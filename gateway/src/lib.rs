@@ -318,6 +318,19 @@ async fn login(
     let Some(auth) = gw.upstreams.auth.clone() else {
         return unavailable();
     };
+    // Login CSRF: another site's form can post here (a `text/plain` body shaped like JSON) and
+    // log the browser into the attacker's account. Forms cannot send `application/json` without
+    // a CORS preflight, which this gateway never grants.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !json {
+        return problem_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "log in with a JSON body (Content-Type: application/json)",
+        );
+    }
     if let Some(old) = session::cookie_of(&headers) {
         gw.sessions.close(&old).await;
     }

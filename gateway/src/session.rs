@@ -12,7 +12,9 @@
 //! CSRF: `SameSite=Strict` already keeps other sites' requests cookie-less; on top of that every
 //! state-changing request (anything but GET, HEAD, OPTIONS) made with the cookie must carry the
 //! session's synchroniser token in `X-CSRF-Token`, which the page reads from the login answer or
-//! `GET /api/v1/session` (same origin only). `DELETE /api/v1/session` ends the session at auth
+//! `GET /api/v1/session` (same origin only). The login itself must be `application/json`, which
+//! another site's form cannot send (login CSRF: being logged into the attacker's account).
+//! `DELETE /api/v1/session` ends the session at auth
 //! (its refresh family and access tokens, everywhere) and here, and expires the cookie.
 //!
 //! What one hostile client can do to the others: sessions are capped (`MAX_SESSIONS`, oldest

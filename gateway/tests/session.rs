@@ -105,6 +105,19 @@ async fn a_browser_session_holds_a_cookie_never_a_token_and_logout_ends_it() {
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     assert!(refused.headers().get(SET_COOKIE).is_none());
 
+    // Another site's form cannot log this browser into some account (login CSRF): a form can
+    // send JSON-shaped text, not `application/json`.
+    let forged = site
+        .http
+        .post(&session)
+        .header("content-type", "text/plain")
+        .body(json!({"email": clinician.email, "password": USER_PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(forged.headers().get(SET_COOKIE).is_none());
+
     let login = site
         .http
         .post(&session)
