@@ -128,7 +128,7 @@ try {
   await call(token, 'PUT', `/v1/practitioners/${practitioner.id}/availability`, {
     weekly: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].map((weekday) => ({ weekday, start: '06:00', end: '22:00' })),
   });
-  await call(token, 'POST', '/v1/appointment-types', { name: `Consultation ${stamp}`, duration_minutes: 30 });
+  const kind = await call(token, 'POST', '/v1/appointment-types', { name: `Consultation ${stamp}`, duration_minutes: 30 });
   const patientEmail = `patient-${stamp}@e2e.episante.test`;
   const patientPassword = `e2e-${stamp}-patient-password`;
 
@@ -233,6 +233,55 @@ try {
   await page.getByRole('button', { name: 'Cancel appointment' }).click();
   await page.getByText('Appointment cancelled.').waitFor();
   summary.booking = 'booked by keyboard, waitlisted, rescheduled, cancelled';
+
+  // The waitlist hand-over: another patient holds a slot two weeks out; this patient waits for
+  // that week; the other cancels; the slot is held for this one, who takes it.
+  const otherPassword = `e2e-${stamp}-other-password`;
+  const other = await call(token, 'POST', '/v1/auth/users', {
+    email: `other-${stamp}@e2e.episante.test`,
+    display_name: 'Other Patient',
+    role: 'patient',
+    password: otherPassword,
+  });
+  const otherLogin = await fetch(`${GATEWAY}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: other.email, password: otherPassword }),
+  });
+  const otherToken = (await otherLogin.json()).access_token;
+  const today = new Date();
+  const monday = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - ((today.getUTCDay() + 6) % 7)));
+  const wednesday = new Date(monday.getTime() + 16 * 86_400_000).toISOString().slice(0, 10);
+  const free = await call(
+    otherToken,
+    'GET',
+    `/v1/slots?appointment_type_id=${kind.id}&practitioner_id=${practitioner.id}&from=${wednesday}&to=${wednesday}&limit=5`,
+  );
+  const held = free.items[2];
+  const taken = await call(otherToken, 'POST', '/v1/appointments', {
+    practitioner_id: practitioner.id,
+    appointment_type_id: kind.id,
+    starts_at: held.starts_at,
+  });
+  await page.getByRole('link', { name: 'Book' }).click();
+  await page.getByLabel('Specialty').fill(`cardiology${stamp}`);
+  await page.getByLabel('Specialty').press('Enter');
+  await page.getByRole('button', { name: new RegExp(`Dr Portal ${stamp}`) }).click();
+  await page.getByRole('button', { name: 'Next week' }).click();
+  await page.getByRole('button', { name: 'Next week' }).click();
+  await page.locator('button[data-slot]').first().waitFor();
+  await page.getByRole('button', { name: /Join the waitlist/ }).click();
+  await page.getByText(/On the waitlist/).waitFor();
+  await call(otherToken, 'POST', `/v1/appointments/${taken.id}/cancel`);
+  await page.getByRole('link', { name: 'My appointments' }).click();
+  const take = page.getByRole('button', { name: 'Take this slot' });
+  for (let i = 0; i < 20 && !(await take.count()); i++) {
+    await page.waitForTimeout(500);
+    await page.reload();
+  }
+  await take.click();
+  await page.getByRole('button', { name: 'Cancel appointment' }).waitFor();
+  summary.waitlist = 'a freed slot was held for this patient and taken from the portal';
   // Their record: contact details, vitals, the FHIR download, who accessed it.
   await page.getByRole('link', { name: 'My record' }).click();
   await page.getByRole('heading', { name: 'Who accessed my record' }).waitFor();
