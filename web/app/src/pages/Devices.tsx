@@ -8,7 +8,8 @@ import { locale } from '../i18n';
 
 import { api, data, type Devices as DeviceTypes } from '../api';
 import { download } from '../download';
-import { Empty, ErrorMessage, Loading } from '../components/Status';
+import { ErrorMessage } from '../components/Status';
+import { QueryTable } from '../components/Table';
 
 type Credentials = DeviceTypes['schemas']['DeviceCredentials'];
 
@@ -79,23 +80,10 @@ export function Devices() {
           </div>
         )}
       </section>
-      {list.isPending && <Loading />}
-      {list.error && <ErrorMessage error={list.error} onRetry={() => void list.refetch()} />}
-      {list.data && list.data.length === 0 && <Empty />}
-      {list.data && list.data.length > 0 && (
-        <div className="relative overflow-x-auto">
-        <table className="w-full border-collapse bg-white text-left">
-          <thead>
-            <tr>
-              <th className="border-b p-2">{t('devices.id')}</th>
-              <th className="border-b p-2">{t('devices.label')}</th>
-              <th className="border-b p-2">{t('devices.online')}</th>
-              <th className="border-b p-2">{t('devices.lastSeen')}</th>
-              <th className="border-b p-2">{t('users.actions')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.map((d) => (
+      <QueryTable
+        query={list}
+        headers={[t('devices.id'), t('devices.label'), t('devices.online'), t('devices.lastSeen'), t('users.actions')]}
+        row={(d) => (
               <tr key={d.device_id}>
                 <td className="border-b p-2 font-mono">{d.device_id}</td>
                 <td className="border-b p-2">{d.label}</td>
@@ -118,11 +106,8 @@ export function Devices() {
                 </div>
 </td>
               </tr>
-            ))}
-          </tbody>
-        </table>
-</div>
-      )}
+            )}
+      />
     </>
   );
 }

@@ -12,6 +12,7 @@ import { download } from '../download';
 import { recordBundle, vitalLines, type Bundle, type Observation } from '../fhir';
 import { RangePicker, type Range } from '../components/RangePicker';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
+import { QueryTable } from '../components/Table';
 
 const VitalsChart = lazy(() => import('../components/VitalsChart'));
 type Patient = Records['schemas']['Patient'];
@@ -104,22 +105,11 @@ function AccessLog({ patient }: { patient: Patient }) {
   return (
     <section className="mb-6">
       <h2 className="mb-2 text-xl font-semibold">{t('record.accesses')}</h2>
-      {log.isPending && <Loading />}
-      {log.error && <ErrorMessage error={log.error} />}
-      {log.data && log.data.length === 0 && <Empty />}
-      {log.data && log.data.length > 0 && (
-        <div className="relative overflow-x-auto">
-        <table className="w-full border-collapse bg-white text-left text-sm">
-          <thead>
-            <tr>
-              <th className="border-b p-2">{t('record.when')}</th>
-              <th className="border-b p-2">{t('record.who')}</th>
-              <th className="border-b p-2">{t('record.what')}</th>
-              <th className="border-b p-2">{t('record.why')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {log.data.map((e) => (
+      <QueryTable
+        query={log}
+        headers={[t('record.when'), t('record.who'), t('record.what'), t('record.why')]}
+        small
+        row={(e) => (
               <tr key={e.seq}>
                 <td className="border-b p-2">{when.format(new Date(e.at))}</td>
                 <td className="border-b p-2">
@@ -130,11 +120,8 @@ function AccessLog({ patient }: { patient: Patient }) {
                 </td>
                 <td className="border-b p-2">{e.purpose}</td>
               </tr>
-            ))}
-          </tbody>
-        </table>
-</div>
-      )}
+            )}
+      />
     </section>
   );
 }

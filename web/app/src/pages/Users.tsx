@@ -5,7 +5,8 @@ import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 
 import { api, data } from '../api';
-import { Empty, ErrorMessage, Loading } from '../components/Status';
+import { ErrorMessage } from '../components/Status';
+import { QueryTable } from '../components/Table';
 
 type PersonRole = 'admin' | 'clinician' | 'patient';
 const ROLES: PersonRole[] = ['patient', 'clinician', 'admin'];
@@ -86,22 +87,11 @@ export function Users() {
           {t('users.resetIssued', { email: reset.email })} <code className="break-all font-mono">{reset.token}</code>
         </p>
       )}
-      {list.isPending && <Loading />}
-      {list.error && <ErrorMessage error={list.error} onRetry={() => void list.refetch()} />}
-      {list.data && list.data.length === 0 && <Empty />}
-      {list.data && list.data.length > 0 && (
-        <div className="relative overflow-x-auto">
-        <table className="w-full border-collapse bg-white text-left text-sm">
-          <thead>
-            <tr>
-              <th className="border-b p-2">{t('users.name')}</th>
-              <th className="border-b p-2">{t('login.email')}</th>
-              <th className="border-b p-2">{t('users.role')}</th>
-              <th className="border-b p-2">{t('users.actions')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.map((u) => (
+      <QueryTable
+        query={list}
+        headers={[t('users.name'), t('login.email'), t('users.role'), t('users.actions')]}
+        small
+        row={(u) => (
               <tr key={u.id} className={u.active ? '' : 'text-slate-500'}>
                 <td className="border-b p-2">{u.display_name}</td>
                 <td className="border-b p-2">{u.email}</td>
@@ -137,11 +127,8 @@ export function Users() {
                 </div>
 </td>
               </tr>
-            ))}
-          </tbody>
-        </table>
-</div>
-      )}
+            )}
+      />
     </>
   );
 }
