@@ -274,6 +274,10 @@ try {
   await page.getByText(/On the waitlist/).waitFor();
   await call(otherToken, 'POST', `/v1/appointments/${taken.id}/cancel`);
   await page.getByRole('link', { name: 'My appointments' }).click();
+  // The window reads in the practitioner's dates: that Monday to that Sunday.
+  const parisDay = (d) => new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'Europe/Paris' }).format(d);
+  const expectedWindow = `Between ${parisDay(new Date(monday.getTime() + 14 * 86_400_000))} and ${parisDay(new Date(monday.getTime() + 20 * 86_400_000))}`;
+  await page.getByText(expectedWindow).waitFor();
   const take = page.getByRole('button', { name: 'Take this slot' });
   for (let i = 0; i < 20 && !(await take.count()); i++) {
     await page.waitForTimeout(500);

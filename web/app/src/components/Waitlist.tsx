@@ -1,6 +1,6 @@
 // A patient's waitlist: join for a practitioner's dates when no slot suits, see each entry's
 // state, and take a slot offered (held) for them before the hold lapses.
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 
 import { locale } from '../i18n';
@@ -28,8 +28,18 @@ export function WaitlistEntries() {
     onSuccess: () => void queries.invalidateQueries({ queryKey: ['waitlist'] }),
   });
   const when = new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' });
-  const day = new Intl.DateTimeFormat(locale(), { dateStyle: 'medium' });
   const open = (list.data ?? []).filter((e) => e.status === 'waiting' || e.status === 'offered');
+  // A window is a range of the practitioner's local dates: show them in the practitioner's zone.
+  const ids = [...new Set(open.map((e) => e.practitioner_id))];
+  const practitioners = useQueries({
+    queries: ids.map((id) => ({
+      queryKey: ['practitioner', id],
+      queryFn: async () => data(await api.bookings.GET('/v1/practitioners/{id}', { params: { path: { id } } })),
+    })),
+  });
+  const zones = new Map(practitioners.flatMap((q) => (q.data ? [[q.data.id, q.data.time_zone] as const] : [])));
+  const day = (iso: string, practitioner: string) =>
+    new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeZone: zones.get(practitioner) }).format(new Date(iso));
   return (
     <section className="mt-6">
       <h2 className="mb-2 text-xl font-semibold">{t('waitlist.title')}</h2>
@@ -41,7 +51,11 @@ export function WaitlistEntries() {
         {open.map((e) => (
           <li key={e.id} className="flex flex-wrap items-center gap-3 rounded bg-white p-3 shadow-sm">
             <span>
-              {t('waitlist.window', { from: day.format(new Date(e.window_start)), to: day.format(new Date(e.window_end)) })}
+              {t('waitlist.window', {
+                from: day(e.window_start, e.practitioner_id),
+                // The window ends at the midnight after its last day.
+                to: day(new Date(Date.parse(e.window_end) - 1).toISOString(), e.practitioner_id),
+              })}
             </span>
             {e.offer ? (
               <>
