@@ -239,7 +239,12 @@ pub fn strip_cookie(headers: &mut HeaderMap) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .map(str::trim)
-        .filter(|pair| !pair.is_empty() && !pair.starts_with(&format!("{COOKIE}=")))
+        .filter(|pair| {
+            let ours = pair
+                .strip_prefix(COOKIE)
+                .is_some_and(|rest| rest.starts_with('='));
+            !pair.is_empty() && !ours
+        })
         .map(str::to_string)
         .collect();
     headers.remove(header::COOKIE);

@@ -20,17 +20,28 @@ export interface WeekCalendarProps {
   onPick: (slot: Slot) => void;
 }
 
+/** Formats dates as `YYYY-MM-DD` in `zone` (one formatter, reused for every slot). */
+function dayKeys(zone: string): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' });
+}
+
 /** `YYYY-MM-DD` of `date` in `zone`. */
 export function dayIn(date: Date, zone: string): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(date);
+  return dayKeys(zone).format(date);
 }
 
 export function WeekCalendar({ slots, weekStart, practitionerZone, patientZone, onPick }: WeekCalendarProps) {
   const { t } = useTranslation();
   const zone = patientZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   const days = Array.from({ length: 7 }, (_, i) => new Date(weekStart.getTime() + i * 86_400_000));
-  const time = (d: Date, z: string) =>
-    new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit', timeZone: z }).format(d);
+  const clock = (z: string) => new Intl.DateTimeFormat(locale(), { hour: '2-digit', minute: '2-digit', timeZone: z });
+  const [mineClock, theirClock, keyOf] = [clock(zone), clock(practitionerZone), dayKeys(zone)];
+  // Slots by the patient's day, in one pass.
+  const byDay = new Map<string, Slot[]>();
+  for (const slot of slots) {
+    const key = keyOf.format(new Date(slot.starts_at));
+    byDay.set(key, [...(byDay.get(key) ?? []), slot]);
+  }
   const dayLabel = new Intl.DateTimeFormat(locale(), { weekday: 'short', day: 'numeric', month: 'short', timeZone: zone });
   const sameZone = zone === practitionerZone;
 
@@ -38,16 +49,16 @@ export function WeekCalendar({ slots, weekStart, practitionerZone, patientZone, 
   return (
     <div className="grid grid-cols-1 gap-2 sm:grid-cols-7">
       {days.map((day) => {
-        const key = dayIn(day, zone);
-        const daySlots = slots.filter((s) => dayIn(new Date(s.starts_at), zone) === key);
+        const key = keyOf.format(day);
+        const daySlots = byDay.get(key) ?? [];
         return (
           <section key={key} aria-label={dayLabel.format(day)} className="rounded bg-white p-2 shadow-sm">
             <h3 className="mb-1 text-sm font-semibold">{dayLabel.format(day)}</h3>
             <ul className="flex flex-col gap-1">
               {daySlots.map((slot) => {
                 const start = new Date(slot.starts_at);
-                const mine = time(start, zone);
-                const theirs = time(start, practitionerZone);
+                const mine = mineClock.format(start);
+                const theirs = theirClock.format(start);
                 return (
                   <li key={slot.starts_at + slot.practitioner_id}>
                     <button

@@ -6,6 +6,7 @@ import { useMutation, useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 
+import { usePatients } from '../queries';
 import { api, data } from '../api';
 import { applyEvent, isNewCritical, ordered, type Alert, type AlertEvent } from '../board';
 import { AlertList } from '../components/AlertList';
@@ -34,10 +35,7 @@ export function AlertsBoard() {
     queryKey: ['alerts', 'open'],
     queryFn: async () => data(await api.alerts.GET('/v1/alerts', { params: { query: { state: 'open', limit: 1000 } } })).alerts,
   });
-  const patients = useQuery({
-    queryKey: ['patients', 'names'],
-    queryFn: async () => data(await api.records.GET('/v1/patients', { params: { query: { limit: 500 } } })).patients,
-  });
+  const patients = usePatients();
   const names = new Map(
     (patients.data ?? []).map((p) => [p.id, [...p.identity.given_names, p.identity.family_name].join(' ')] as const),
   );

@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 
+import { chartName, useClinicians, usePatients } from '../queries';
 import { api, data } from '../api';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
 
@@ -13,14 +14,8 @@ function Team({ id, name }: { id: string; name: string }) {
   const [clinician, setClinician] = useState('');
   const [patient, setPatient] = useState('');
   const team = useQuery({ queryKey: ['care-team', id], queryFn: async () => data(await api.records.GET('/v1/care-teams/{id}', { params: { path: { id } } })) });
-  const clinicians = useQuery({
-    queryKey: ['users', 'clinician'],
-    queryFn: async () => data(await api.auth.GET('/v1/auth/users', { params: { query: { role: 'clinician', limit: 500 } } })).users,
-  });
-  const patients = useQuery({
-    queryKey: ['patients', 'names'],
-    queryFn: async () => data(await api.records.GET('/v1/patients', { params: { query: { limit: 500 } } })).patients,
-  });
+  const clinicians = useClinicians();
+  const patients = usePatients();
   const done = () => void queries.invalidateQueries({ queryKey: ['care-team', id] });
   const addMember = useMutation({
     mutationFn: async (clinician_id: string) =>
@@ -34,7 +29,7 @@ function Team({ id, name }: { id: string; name: string }) {
   });
   const clinicianName = new Map((clinicians.data ?? []).map((u) => [u.id, u.display_name]));
   const patientName = new Map(
-    (patients.data ?? []).map((p) => [p.id, `${p.identity.family_name.toUpperCase()}, ${p.identity.given_names.join(' ')}`]),
+    (patients.data ?? []).map((p) => [p.id, chartName(p.identity)]),
   );
   return (
     <li className="rounded bg-white p-3 shadow-sm">

@@ -7,6 +7,7 @@ import { useTranslation } from 'react-i18next';
 import { locale } from '../i18n';
 import { useParams } from 'react-router';
 
+import { chartName } from '../queries';
 import { api, data } from '../api';
 import type { VitalLine } from '../fhir';
 import { RangePicker, type Range } from '../components/RangePicker';
@@ -59,7 +60,7 @@ export function Chart() {
   return (
     <>
       <h1 className="mb-1 text-2xl font-bold">
-        {identity.family_name.toUpperCase()}, {identity.given_names.join(' ')}
+        {chartName(identity)}
       </h1>
       <p className="mb-4 text-slate-700">
         {identity.birth_date} · {t(`signup.sexes.${identity.sex}`)} {identity.phone ? `· ${identity.phone}` : ''}

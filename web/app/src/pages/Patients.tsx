@@ -7,6 +7,7 @@ import { useTranslation } from 'react-i18next';
 import { locale } from '../i18n';
 import { Link } from 'react-router';
 
+import { chartName, usePatients } from '../queries';
 import { api, data } from '../api';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
 
@@ -17,16 +18,13 @@ export function Patients() {
     start.setHours(0, 0, 0, 0);
     return { from: start.toISOString(), to: new Date(start.getTime() + 86_400_000).toISOString() };
   });
-  const patients = useQuery({
-    queryKey: ['patients', 'names'],
-    queryFn: async () => data(await api.records.GET('/v1/patients', { params: { query: { limit: 500 } } })).patients,
-  });
+  const patients = usePatients();
   const agenda = useQuery({
     queryKey: ['agenda', today.from],
     queryFn: async () =>
       data(await api.bookings.GET('/v1/appointments', { params: { query: { from: today.from, to: today.to, limit: 200 } } })).items,
   });
-  const names = new Map((patients.data ?? []).map((p) => [p.id, `${p.identity.family_name.toUpperCase()}, ${p.identity.given_names.join(' ')}`]));
+  const names = new Map((patients.data ?? []).map((p) => [p.id, chartName(p.identity)]));
   const time = new Intl.DateTimeFormat(locale(), { timeStyle: 'short' });
   return (
     <>

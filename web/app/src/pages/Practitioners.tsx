@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 
+import { useClinicians } from '../queries';
 import { api, data } from '../api';
 import { Empty, ErrorMessage, Loading } from '../components/Status';
 
@@ -63,10 +64,7 @@ export function Practitioners() {
     queryKey: ['practitioners', 'all'],
     queryFn: async () => data(await api.bookings.GET('/v1/practitioners', { params: { query: { limit: 200 } } })).items,
   });
-  const clinicians = useQuery({
-    queryKey: ['users', 'clinician'],
-    queryFn: async () => data(await api.auth.GET('/v1/auth/users', { params: { query: { role: 'clinician', limit: 500 } } })).users,
-  });
+  const clinicians = useClinicians();
   const types = useQuery({
     queryKey: ['appointment-types'],
     queryFn: async () => data(await api.bookings.GET('/v1/appointment-types', { params: { query: { limit: 100 } } })).items,
