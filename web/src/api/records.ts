@@ -210,7 +210,7 @@ export interface paths {
         put?: never;
         /**
          * Creates the caller's own record (a patient account without one: the portal's sign-up), bound
-         *     to their account, with the consent they gave, in one transaction.
+         *     to their account, with the consent they gave, in one transaction. Without a national id.
          */
         post: operations["register_self"];
         delete?: never;

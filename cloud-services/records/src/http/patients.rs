@@ -83,7 +83,7 @@ pub struct ConsentGiven {
 }
 
 /// Creates the caller's own record (a patient account without one: the portal's sign-up), bound
-/// to their account, with the consent they gave, in one transaction.
+/// to their account, with the consent they gave, in one transaction. Without a national id.
 #[utoipa::path(post, path = "/v1/patients/self", tag = "patients", security(("bearer" = [])),
     request_body = RegisterSelf,
     responses((status = 201, body = Patient), (status = 403, body = Problem),
@@ -96,6 +96,13 @@ pub async fn register_self(
 ) -> ApiResult<(StatusCode, Json<Patient>)> {
     caller.user.require(&[Role::Patient])?;
     let user_id = caller.user.user_id()?;
+    // A national id is recorded by staff: taken ids answer 409, which would let any account
+    // probe which national ids the platform holds.
+    if body.identity.national_id.is_some() {
+        return Err(ApiError::Invalid(
+            "national_id is recorded by the practice, not at sign-up".into(),
+        ));
+    }
     let identity = body.identity.validated()?;
     let scope = parse_consent_scope(&body.consent.scope)?;
     let version = parse_consent_version(&body.consent.version)?;

@@ -358,6 +358,22 @@ async fn a_patient_creates_their_own_record_with_their_consent() {
     let app = crate::helpers::spawn_app().await;
     let patient = app.user(episante_kit::Role::Patient, "Pat Self").await;
     let mut body = crate::helpers::patient_body("Selfmade", "55667788");
+    // A national id is not taken at sign-up: it would let any account probe which ids exist.
+    let (status, problem) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/patients/self",
+            &patient.token,
+            Some({
+                let mut with_id = body.clone();
+                with_id["consent"] =
+                    serde_json::json!({"scope": "health-data-processing", "version": "2026-12"});
+                with_id
+            }),
+        )
+        .await;
+    crate::helpers::assert_problem(status, &problem, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    body.as_object_mut().unwrap().remove("national_id");
     body["consent"] = serde_json::json!({"scope": "health-data-processing", "version": "2026-12"});
     let (status, created) = app
         .call(
@@ -385,6 +401,7 @@ async fn a_patient_creates_their_own_record_with_their_consent() {
 
     // Once only.
     let mut second = crate::helpers::patient_body("Selfmade", "99887766");
+    second.as_object_mut().unwrap().remove("national_id");
     second["consent"] = body["consent"].clone();
     let (status, problem) = app
         .call(
@@ -413,7 +430,11 @@ async fn a_patient_creates_their_own_record_with_their_consent() {
             reqwest::Method::POST,
             "/v1/patients/self",
             &other.token,
-            Some(crate::helpers::patient_body("Noconsent", "11224433")),
+            Some({
+                let mut no_consent = crate::helpers::patient_body("Noconsent", "11224433");
+                no_consent.as_object_mut().unwrap().remove("national_id");
+                no_consent
+            }),
         )
         .await;
     crate::helpers::assert_problem(status, &problem, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
@@ -425,6 +446,7 @@ async fn a_patient_changes_their_contact_details_only() {
     let app = crate::helpers::spawn_app().await;
     let patient = app.user(episante_kit::Role::Patient, "Pat Contact").await;
     let mut body = crate::helpers::patient_body("Contact", "12127878");
+    body.as_object_mut().unwrap().remove("national_id");
     body["consent"] = serde_json::json!({"scope": "health-data-processing", "version": "2026-12"});
     let (_, created) = app
         .call(
