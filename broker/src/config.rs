@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use episante_kit::config::VaultConfig;
 use episante_kit::db::ServiceDatabase;
 use episante_kit::events::EventBusConfig;
 use episante_kit::service::ServiceSettings;
@@ -58,7 +59,8 @@ pub struct BrokerConfig {
     /// takes effect at once; through another instance, within this time).
     pub credential_cache_secs: u64,
     pub database: ServiceDatabase,
-    /// Device CA and server certificate (when Vault PKI is not used).
+    /// The server certificate, the device CA's certificate, and the CA key itself when there is
+    /// no Vault (with `[vault]`, the key is shared through Vault: [`crate::device_ca`]).
     pub data_dir: PathBuf,
 }
 
@@ -97,6 +99,8 @@ pub struct Settings {
     pub kafka: EventBusConfig,
     pub database: DatabaseConfig,
     pub tokens: TokenConfig,
+    /// Where the device CA shared by every instance lives (`VAULT_ADDR`, `VAULT_TOKEN`).
+    pub vault: VaultConfig,
     pub log: LogConfig,
 }
 

@@ -3,8 +3,10 @@
 //! Devices prove who they are with a client certificate whose Organization is their device id and
 //! whose serial the registry keeps (`device_auth` checks both against the CONNECT); the MQTT
 //! session then confines the connection to topics under `/tenants/{id}/` (`mqtt::session`).
-//! The CA key lives in the data dir (0600); the broker's own server certificate is issued from
-//! it at every start.
+//! The CA key lives in Vault when the broker has one (`secret/episante/broker/device-ca`, created
+//! once, check-and-set, by whichever instance starts first), so every broker instance behind the
+//! load balancer accepts every device; without Vault it lives in the data dir (0600). Each
+//! instance issues its own server certificate from it at every start.
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +57,16 @@ fn random_serial() -> [u8; 16] {
     bytes
 }
 
+/// The CA as Vault keeps it (KV v2, `secret/episante/broker/device-ca`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredCa {
+    cert_pem: String,
+    key_pem: String,
+}
+
+/// Where in Vault's KV v2 (`secret` mount) the shared device CA lives.
+pub const VAULT_PATH: &str = "episante/broker/device-ca";
+
 impl DeviceCa {
     /// Loads the CA from `dir`, creating it on first start.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
@@ -65,19 +77,65 @@ impl DeviceCa {
                 .context("device CA key is not a valid PEM key")?;
             (key, std::fs::read_to_string(&ca_path)?)
         } else {
-            let key = KeyPair::generate()?;
-            let cert = ca_params().self_signed(&key)?;
+            let (key, cert_pem) = Self::generate()?;
             write_private_file(&key_path, key.serialize_pem().as_bytes())
                 .with_context(|| format!("writing {}", key_path.display()))?;
-            write_private_file(&ca_path, cert.pem().as_bytes())?;
+            write_private_file(&ca_path, cert_pem.as_bytes())?;
             tracing::warn!(dir = %dir.display(), "created a new device CA (key kept in a 0600 file)");
-            (key, cert.pem())
+            (key, cert_pem)
         };
         Ok(DeviceCa {
             issuer: Issuer::new(ca_params(), key),
             ca_pem,
             ca_path,
         })
+    }
+
+    /// Loads the CA shared by every broker instance from Vault, creating it there if no instance
+    /// has yet. Only the certificate is written to `dir` (`ca.pem`, what the TLS acceptor reads);
+    /// the key stays in memory.
+    pub async fn open_in_vault(
+        client: &vaultrs::client::VaultClient,
+        dir: &Path,
+    ) -> anyhow::Result<Self> {
+        Self::open_in_vault_at(client, VAULT_PATH, dir).await
+    }
+
+    /// [`DeviceCa::open_in_vault`] at another KV path (tests).
+    pub async fn open_in_vault_at(
+        client: &vaultrs::client::VaultClient,
+        path: &str,
+        dir: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut created = false;
+        let stored = episante_kit::vault::read_or_create(client, "secret", path, || {
+            created = true;
+            let (key, cert_pem) = Self::generate().expect("generating a key pair");
+            StoredCa {
+                cert_pem,
+                key_pem: key.serialize_pem(),
+            }
+        })
+        .await?;
+        if created {
+            tracing::warn!(path, "created the shared device CA in Vault");
+        }
+        let key = KeyPair::from_pem(&stored.key_pem)
+            .context("the device CA key in Vault is not a valid PEM key")?;
+        let ca_path = dir.join("ca.pem");
+        write_private_file(&ca_path, stored.cert_pem.as_bytes())
+            .with_context(|| format!("writing {}", ca_path.display()))?;
+        Ok(DeviceCa {
+            issuer: Issuer::new(ca_params(), key),
+            ca_pem: stored.cert_pem,
+            ca_path,
+        })
+    }
+
+    fn generate() -> anyhow::Result<(KeyPair, String)> {
+        let key = KeyPair::generate()?;
+        let cert = ca_params().self_signed(&key)?;
+        Ok((key, cert.pem()))
     }
 
     pub fn ca_pem(&self) -> &str {

@@ -65,7 +65,12 @@ pub async fn build_with_bus(
     let config = &settings.broker;
     let pool =
         episante_kit::db::provision(&settings.database, &config.database, &db::MIGRATOR).await?;
-    let ca = Arc::new(DeviceCa::open(&config.data_dir)?);
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let ca = Arc::new(match episante_kit::vault::client(&settings.vault)? {
+        Some(vault) => DeviceCa::open_in_vault(&vault, &config.data_dir).await?,
+        None => DeviceCa::open(&config.data_dir)?,
+    });
     let (cert_path, key_path) = match (&config.tls_cert_path, &config.tls_key_path) {
         (Some(cert), Some(key)) => (cert.clone(), key.clone()),
         (None, None) => {

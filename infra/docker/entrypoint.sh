@@ -6,7 +6,8 @@
 # to the file's content and NAME_FILE is removed (other *_FILE variables, e.g. SSL_CERT_FILE, are
 # left alone), e.g. VAULT_TOKEN_FILE → VAULT_TOKEN, DATABASE_URL_FILE → DATABASE_URL,
 # EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD_FILE → EPISANTE_AUTH__BOOTSTRAP_ADMIN_PASSWORD.
-# Then runs the service binary ($EPISANTE_SERVICE_BIN) with the arguments, or, when the first
+# Then runs the service binary ($EPISANTE_SERVICE_BIN, from $EPISANTE_BIN_DIR: /usr/local/bin in the
+# image, the release build's target dir in infra/cluster) with the arguments, or, when the first
 # argument is not an option, that command instead (`docker run IMAGE sh`).
 set -eu
 
@@ -22,6 +23,6 @@ for var in $(env | sed -n 's/^\(EPISANTE_[A-Za-z0-9_]*\|VAULT_TOKEN\|DATABASE_UR
 done
 
 if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then
-  exec "/usr/local/bin/${EPISANTE_SERVICE_BIN:?EPISANTE_SERVICE_BIN is not set}" "$@"
+  exec "${EPISANTE_BIN_DIR:-/usr/local/bin}/${EPISANTE_SERVICE_BIN:?EPISANTE_SERVICE_BIN is not set}" "$@"
 fi
 exec "$@"

@@ -1,8 +1,9 @@
-//! infra/docker-compose.yml, checked statically (Docker cannot run on these machines and the
-//! `docker compose` plugin is not installed): structure against the Compose specification's
-//! vocabulary, start order and healthchecks, volumes and mounted files, no secret in the file,
-//! the gateway's variables against the nginx templates, and the services' `EPISANTE_*`
-//! variables against their real configuration structs.
+//! infra/docker-compose.yml: validated by Debian's docker-compose (`config` needs no daemon;
+//! Docker itself cannot run on these machines), then checked statically: structure against the
+//! Compose specification's vocabulary, start order and healthchecks, volumes and mounted files, no
+//! secret in the file, the gateway's variables against the nginx templates, the services'
+//! `EPISANTE_*` variables against their real configuration structs, and the multi-host cluster
+//! (infra/cluster) against the file it takes its settings from.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -719,4 +720,172 @@ fn the_health_probe_reports_up_and_down() {
     );
     assert!(episante_infra::probe::check(&closed, timeout).is_err());
     assert!(episante_infra::probe::check("https://x/health", timeout).is_err());
+}
+
+/// Debian's docker-compose validates the file for real (it needs no daemon for `config`): the
+/// schema, interpolation and every reference, as `docker compose up` would read them.
+#[test]
+fn docker_compose_config_accepts_the_file() {
+    let out = std::process::Command::new("docker-compose")
+        .args(["-p", "episante", "-f"])
+        .arg(infra().join("docker-compose.yml"))
+        .args(["config", "--services"])
+        .output()
+        .expect("docker-compose (infra/dev/install-tools.sh installs Debian's package)");
+    assert!(
+        out.status.success(),
+        "docker-compose config: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: BTreeSet<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let ours: BTreeSet<String> = services(&compose()).into_keys().collect();
+    assert_eq!(listed, ours, "docker-compose reads the services we check");
+}
+
+/// `infra/cluster/compose_env.py env SERVICE`, the cluster's source of every service setting.
+fn cluster_env(service: &str, maps: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut command = std::process::Command::new("python3");
+    command
+        .arg(infra().join("cluster/compose_env.py"))
+        .args(["env", service])
+        .env_remove("EPISANTE_MQTT_HOSTNAME")
+        .env_remove("EPISANTE_GATEWAY_HOSTNAMES");
+    for (from, to) in maps {
+        command.arg("--map").arg(format!("{from}={to}"));
+    }
+    let out = command.output().expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Lines are NAME=shell-quoted value; unquote with the shell itself.
+    let script = format!(
+        "{}\nenv -0",
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| format!("export {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let out = std::process::Command::new("env")
+        .args(["-i", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split('\0')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| !["PWD", "SHLVL", "_", "OLDPWD"].contains(k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Compose's `${VAR:-default}` with the variables unset.
+fn with_defaults(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("closed placeholder") + start;
+        let inner = &rest[start + 2..end];
+        out.push_str(inner.split_once(":-").map(|(_, d)| d).unwrap_or(""));
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The cluster (infra/cluster/up.sh) runs compose's services with compose's settings: every
+/// service of the compose file is either run by the cluster or named here as left out, and each
+/// one's environment there is compose's, only its mounted container paths mapped to directories.
+#[test]
+fn the_cluster_runs_compose_services_with_compose_settings() {
+    let lib = std::fs::read_to_string(infra().join("cluster/lib.sh")).unwrap();
+    let up = std::fs::read_to_string(infra().join("cluster/up.sh")).unwrap();
+    let list = |name: &str| -> Vec<String> {
+        let start = lib.find(&format!("{name}=(")).expect(name) + name.len() + 2;
+        let end = lib[start..].find(')').unwrap() + start;
+        lib[start..end]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let app_services = list("SERVICES");
+    let mut in_cluster: BTreeSet<String> = app_services.iter().cloned().collect();
+    for s in &app_services {
+        in_cluster.insert(format!("{s}-db")); // one server, one database + role each
+    }
+    for s in [
+        "vault",
+        "vault-bootstrap",
+        "service-clients",
+        "kafka",
+        "gateway",
+    ] {
+        assert!(up.contains(s), "up.sh handles {s}");
+        in_cluster.insert(s.into());
+    }
+    // Left out of the cluster: observability (its configuration is tested in observability.rs)
+    // and the portal (the browser tests run it through `episante up`).
+    let left_out: BTreeSet<String> = ["prometheus", "loki", "alloy", "grafana", "portal"]
+        .map(String::from)
+        .into();
+    let all: BTreeSet<String> = services(&compose()).into_keys().collect();
+    let covered: BTreeSet<String> = in_cluster.union(&left_out).cloned().collect();
+    assert_eq!(
+        all, covered,
+        "a compose service the cluster neither runs nor leaves out on purpose (or the reverse)"
+    );
+
+    let doc = compose();
+    let compose_services = services(&doc);
+    let gateway = environment(&compose_services["gateway"]);
+    for s in &app_services {
+        let env = environment(&compose_services[s.as_str()]);
+        let got = cluster_env(
+            s,
+            &[
+                ("/run/secrets/episante", "/c/secrets/x"),
+                ("/var/lib/episante", "/c/data/x-1"),
+            ],
+        );
+        assert_eq!(
+            got.keys().collect::<BTreeSet<_>>(),
+            env.keys().collect::<BTreeSet<_>>(),
+            "{s}"
+        );
+        for (name, value) in &env {
+            let expected = with_defaults(value)
+                .replace("/run/secrets/episante", "/c/secrets/x")
+                .replace("/var/lib/episante", "/c/data/x-1");
+            assert_eq!(got[name], expected, "{s}: {name}");
+        }
+        // up.sh's port for the service is the one compose binds and the gateway proxies to.
+        let port = up
+            .split_once("declare -A PORT=(")
+            .unwrap()
+            .1
+            .split(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("[{s}]=")))
+            .unwrap_or_else(|| panic!("up.sh has no port for {s}"))
+            .to_string();
+        assert!(
+            env.iter()
+                .any(|(k, v)| k.ends_with("BIND") && v.ends_with(&format!(":{port}"))),
+            "{s}: compose binds {port}"
+        );
+        assert!(
+            gateway.values().any(|v| v == &format!("{s}:{port}")),
+            "{s}: the gateway's upstream is {s}:{port}"
+        );
+    }
 }

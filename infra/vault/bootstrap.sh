@@ -27,10 +27,14 @@
 #   BAO                       the CLI (default: `bao`, else `vault`, on PATH)
 #   SERVICES                  default "auth records bookings alerts broker"
 #   DB_HOST_SUFFIX            database host = <service><suffix> (default "-db", compose's names)
+#   DB_ADMIN_USER             the admin account in database-url; `%s` stands for the service
+#                             (default "postgres": compose gives each service its own server;
+#                             infra/cluster shares one server with "%s_admin" roles)
 #   TOKEN_PERIOD              service token renewal period (default 768h)
 #   SERVICE_UID               when run as root, chown each service's files to this uid (default 10001)
 #   ADMIN_EMAIL               first admin (default admin@episante.local)
-#   GATEWAY_HOSTNAMES         names in the self-signed gateway certificate (default "localhost")
+#   GATEWAY_HOSTNAMES         names (or IPv4 addresses) in the self-signed gateway certificate
+#                             (default "localhost")
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,6 +42,7 @@ POLICY_DIR="${POLICY_DIR:-$here/policies}"
 SECRETS_DIR="${SECRETS_DIR:-/run/episante-secrets}"
 SERVICES="${SERVICES:-auth records bookings alerts broker}"
 DB_HOST_SUFFIX="${DB_HOST_SUFFIX:--db}"
+DB_ADMIN_USER="${DB_ADMIN_USER:-postgres}"
 TOKEN_PERIOD="${TOKEN_PERIOD:-768h}"
 SERVICE_UID="${SERVICE_UID:-10001}"
 ADMIN_EMAIL="${ADMIN_EMAIL:-admin@episante.local}"
@@ -144,7 +149,7 @@ for service in $SERVICES; do
   # volume mounted only into that service and its database.
   put_file "$dir" postgres-password "$password" 0444
   put_file "$dir" database-url \
-    "postgres://postgres:$password@$service$DB_HOST_SUFFIX:5432/postgres" 0400 "$SERVICE_UID"
+    "postgres://${DB_ADMIN_USER//%s/$service}:$password@$service$DB_HOST_SUFFIX:5432/postgres" 0400 "$SERVICE_UID"
   put_file "$dir" database-password \
     "$(kv_field "episante/$service/database-role" password)" 0400 "$SERVICE_UID"
 done
@@ -158,10 +163,16 @@ put_file "$SECRETS_DIR/grafana" admin-password "$(kv_field episante/grafana/admi
 gateway="$SECRETS_DIR/gateway"
 if [ ! -s "$gateway/tls.crt" ] || [ ! -s "$gateway/tls.key" ]; then
   log "generating a self-signed gateway certificate for: $GATEWAY_HOSTNAMES (replace with a real one)"
+  # An end-entity certificate (CA:FALSE): clients that pin it as their trust anchor (rustls/webpki
+  # ones among them: the CLI, the simulator) refuse a CA certificate used as a server's.
   mkdir -p "$gateway"
-  san="$(for h in $GATEWAY_HOSTNAMES; do printf 'DNS:%s,' "$h"; done)IP:127.0.0.1"
+  san="$(for h in $GATEWAY_HOSTNAMES; do
+    if [[ "$h" =~ ^[0-9]+(\.[0-9]+){3}$ ]]; then printf 'IP:%s,' "$h"; else printf 'DNS:%s,' "$h"; fi
+  done)IP:127.0.0.1"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
     -subj "/CN=${GATEWAY_HOSTNAMES%% *}" -addext "subjectAltName=$san" \
+    -addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=critical,digitalSignature" \
+    -addext "extendedKeyUsage=serverAuth" \
     -keyout "$gateway/tls.key" -out "$gateway/tls.crt" 2>/dev/null
   chmod 0444 "$gateway/tls.crt"
   chmod 0400 "$gateway/tls.key"

@@ -172,6 +172,7 @@ async fn demo(ward: &DemoWard) -> anyhow::Result<()> {
             port: ward.mqtt_port,
             registry: Some(ward.registry.clone()),
             token: Some(ward.token()?),
+            ca_file: None,
             devices: PATIENTS.len(),
             rate: 1.0,
             batch: 1,
@@ -186,6 +187,7 @@ async fn demo(ward: &DemoWard) -> anyhow::Result<()> {
             connect_rate: 50,
             output: Output::Table,
             quiet: true,
+            drain_secs: 3,
         };
         episante_sim::fleet::run(args).await?;
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -34,6 +34,10 @@ pub struct RunArgs {
     pub registry: Option<String>,
     #[arg(long, env = "EPISANTE_TOKEN")]
     pub token: Option<String>,
+    /// A CA certificate (PEM) to trust for the registry's HTTPS, e.g. a hospital's own or the
+    /// self-signed gateway certificate of a test deployment.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
     #[arg(long, default_value_t = 100)]
     pub devices: usize,
     /// Samples (one reading of each of the six vitals) per device per second.
@@ -76,6 +80,10 @@ pub struct RunArgs {
     /// No progress line and no report (for embedding, e.g. `episante up --demo`).
     #[arg(long)]
     pub quiet: bool,
+    /// After `--duration`, how long devices keep (re)connecting to get their last readings
+    /// acknowledged (end to end against EpiSante, PUBACK elsewhere), seconds.
+    #[arg(long, default_value_t = 3)]
+    pub drain_secs: u64,
 }
 
 #[derive(Default)]
@@ -84,8 +92,12 @@ struct Totals {
     messages: AtomicU64,
     readings: AtomicU64,
     acked: AtomicU64,
-    /// Readings acknowledged to driven edge agents (`--via-edge`).
+    /// Readings acknowledged: end to end, or to driven edge agents (`--via-edge`).
     readings_acked: AtomicU64,
+    /// Messages published again in a new session because the platform had not acknowledged
+    /// them end to end when the last one ended (same epoch and seqs: the platform drops any copy
+    /// it already has).
+    resent: AtomicU64,
     errors: AtomicU64,
     /// The first few distinct error messages, for the report.
     error_samples: std::sync::Mutex<Vec<String>>,
@@ -146,10 +158,18 @@ async fn run_device(
         .unwrap_or(1);
     let mut seq = 0u64;
     let mut sim_ms = start_ms;
-    let mut sent: VecDeque<(u64, Instant)> = VecDeque::new();
+    // Messages not yet acknowledged: (last seq, readings, first sent at, payload).
+    let mut sent: VecDeque<Unacked> = VecDeque::new();
     let e2e = target.end_to_end();
-    'sessions: while Instant::now() < stop_at {
-        let (client, mut eventloop) = AsyncClient::new(options.clone(), 64);
+    let drain_until = stop_at + Duration::from_secs(args.drain_secs);
+    'sessions: loop {
+        let now = Instant::now();
+        if now >= drain_until || (now >= stop_at && sent.is_empty()) {
+            break;
+        }
+        // Room for every message to resend plus the usual queue: the client's request channel is
+        // only drained while the event loop is polled.
+        let (client, mut eventloop) = AsyncClient::new(options.clone(), 64 + sent.len());
         // Thousands of TLS handshakes queue up on the broker while a fleet ramps up: allow them
         // time rather than retrying (which only adds load).
         let mut network = rumqttc::NetworkOptions::new();
@@ -171,13 +191,29 @@ async fn run_device(
             client
                 .subscribe(format!("{prefix}/ack"), QoS::AtLeastOnce)
                 .await?;
+            // What the last session left unacknowledged goes again, in order, before anything new.
+            for unacked in &sent {
+                client
+                    .publish(
+                        format!("{prefix}/readings"),
+                        QoS::AtLeastOnce,
+                        false,
+                        unacked.payload.clone(),
+                    )
+                    .await?;
+                totals.resent.fetch_add(1, Ordering::Relaxed);
+            }
         }
         let mut tick = tokio::time::interval(dt_wall);
         let disconnected = loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    if Instant::now() >= stop_at {
-                        break false;
+                    let now = Instant::now();
+                    if now >= stop_at {
+                        if sent.is_empty() || now >= drain_until {
+                            break false;
+                        }
+                        continue;
                     }
                     if in_the_future(sim_ms + dt_sim_ms * args.batch as i64) {
                         continue;
@@ -204,27 +240,25 @@ async fn run_device(
                     }
                     let n = readings.len() as u64;
                     let batch = ReadingBatch { v: READING_BATCH_VERSION, device_id: id.clone(), epoch, received_at_ms: None, readings };
-                    if client.publish(format!("{prefix}/readings"), QoS::AtLeastOnce, false, serde_json::to_vec(&batch)?).await.is_err() {
-                        break true;
-                    }
-                    sent.push_back((seq, Instant::now()));
+                    let payload = serde_json::to_vec(&batch)?;
+                    sent.push_back(Unacked { seq, readings: n, at: Instant::now(), payload: if e2e { payload.clone() } else { Vec::new() } });
                     totals.messages.fetch_add(1, Ordering::Relaxed);
                     totals.readings.fetch_add(n, Ordering::Relaxed);
+                    if client.publish(format!("{prefix}/readings"), QoS::AtLeastOnce, false, payload).await.is_err() {
+                        break true;
+                    }
                 }
                 event = eventloop.poll() => match event {
                     Ok(Event::Incoming(Packet::Publish(p))) if e2e => {
                         if let Ok(ack) = serde_json::from_slice::<episante_protocol::ReadingsAck>(&p.payload) {
-                            while sent.front().is_some_and(|(s, _)| *s <= ack.acked_through) {
-                                let (_, at) = sent.pop_front().expect("front");
-                                report.latencies_us.push(at.elapsed().as_micros() as u32);
-                                totals.acked.fetch_add(1, Ordering::Relaxed);
+                            while sent.front().is_some_and(|u| u.seq <= ack.acked_through) {
+                                acknowledged(sent.pop_front().expect("front"), &mut report, &totals);
                             }
                         }
                     }
                     Ok(Event::Incoming(Packet::PubAck(_))) if !e2e => {
-                        if let Some((_, at)) = sent.pop_front() {
-                            report.latencies_us.push(at.elapsed().as_micros() as u32);
-                            totals.acked.fetch_add(1, Ordering::Relaxed);
+                        if let Some(unacked) = sent.pop_front() {
+                            acknowledged(unacked, &mut report, &totals);
                         }
                     }
                     Ok(_) => {}
@@ -237,38 +271,35 @@ async fn run_device(
         };
         totals.connected.fetch_sub(1, Ordering::Relaxed);
         if !disconnected {
-            // Give the last acks a moment, then leave.
-            let grace = Instant::now() + Duration::from_secs(3);
-            while !sent.is_empty() && Instant::now() < grace {
-                match tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await {
-                    Ok(Ok(Event::Incoming(Packet::Publish(p)))) if e2e => {
-                        if let Ok(ack) =
-                            serde_json::from_slice::<episante_protocol::ReadingsAck>(&p.payload)
-                        {
-                            while sent.front().is_some_and(|(s, _)| *s <= ack.acked_through) {
-                                let (_, at) = sent.pop_front().expect("front");
-                                report.latencies_us.push(at.elapsed().as_micros() as u32);
-                                totals.acked.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                    Ok(Ok(Event::Incoming(Packet::PubAck(_)))) if !e2e => {
-                        if let Some((_, at)) = sent.pop_front() {
-                            report.latencies_us.push(at.elapsed().as_micros() as u32);
-                            totals.acked.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Ok(Ok(_)) => {}
-                    _ => break,
-                }
-            }
             let _ = client.disconnect().await;
             break;
         }
-        // Offline or dropped: messages in flight will be acked by the broker or never; forget them.
-        sent.clear();
+        if !e2e {
+            // PUBACK semantics: what was in flight was taken by the broker or is gone.
+            sent.clear();
+        }
     }
     Ok(report)
+}
+
+/// A published message waiting for its acknowledgement.
+struct Unacked {
+    /// Its last reading's seq (end-to-end acks name the last seq persisted).
+    seq: u64,
+    readings: u64,
+    at: Instant,
+    /// The message itself, to publish again in a new session (end-to-end mode only).
+    payload: Vec<u8>,
+}
+
+fn acknowledged(unacked: Unacked, report: &mut DeviceReport, totals: &Totals) {
+    report
+        .latencies_us
+        .push(unacked.at.elapsed().as_micros() as u32);
+    totals.acked.fetch_add(1, Ordering::Relaxed);
+    totals
+        .readings_acked
+        .fetch_add(unacked.readings, Ordering::Relaxed);
 }
 
 /// Registers every device (32 at a time) when a registry is configured.
@@ -369,7 +400,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let args = Arc::new(args);
     let windows = Arc::new(windows);
     let totals = Arc::new(Totals::default());
-    let http = reqwest::Client::new();
+    let mut http = reqwest::Client::builder();
+    if let Some(path) = &args.ca_file {
+        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        http = http.add_root_certificate(
+            reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", path.display()))?,
+        );
+    }
+    let http = http.build()?;
     let started = Instant::now();
     let ramp = Duration::from_secs_f64(args.devices as f64 / args.connect_rate.max(1) as f64);
     let stop_at = started + ramp + Duration::from_secs(args.duration);
@@ -445,7 +484,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         "readings_sent": totals.readings.load(Ordering::Relaxed),
         "messages_acked": totals.acked.load(Ordering::Relaxed),
         "via_edge": args.via_edge.is_some(),
-        "readings_acked_by_edge_agents": totals.readings_acked.load(Ordering::Relaxed),
+        "readings_acked": totals.readings_acked.load(Ordering::Relaxed),
+        "messages_resent": totals.resent.load(Ordering::Relaxed),
         "ack_kind": if target.end_to_end() { "end_to_end" } else { "puback" },
         "messages_per_sec": messages as f64 / secs,
         "latency_p50_ms": percentile_ms(&latencies, 0.5),

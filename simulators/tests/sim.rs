@@ -137,7 +137,7 @@ fn the_simulator_can_drive_real_edge_agents() {
     let sent = report["readings_sent"].as_u64().unwrap();
     assert!(sent >= 3 * 6, "{report}");
     assert_eq!(
-        report["readings_acked_by_edge_agents"].as_u64(),
+        report["readings_acked"].as_u64(),
         Some(sent),
         "every reading acked to its agent"
     );

@@ -10,3 +10,4 @@ mod crash;
 mod device_edge;
 mod registry;
 mod security;
+mod shared_ca;

@@ -14,8 +14,12 @@ pub struct AlertsConfig {
     /// HTTP listen address (`EPISANTE_ALERTS__BIND`).
     pub bind: String,
     pub database: ServiceDatabase,
-    /// Kafka consumer group; instances in one group share the partitions.
+    /// Kafka consumer group (committed offsets); instances with one group share the partitions,
+    /// split by leases in this service's database (`episante_kit::events::leases`).
     pub consumer_group: String,
+    /// How long a partition lease lasts unless renewed, ms: how soon a dead instance's
+    /// partitions move to the others (renewed every quarter of it).
+    pub partition_lease_ms: u64,
     /// Records applied per database transaction at most.
     pub max_batch: usize,
     /// A resolved-looking vital must stay normal this long before the alert auto-resolves, s, on
@@ -47,6 +51,7 @@ impl Default for AlertsConfig {
             bind: "0.0.0.0:8086".into(),
             database: ServiceDatabase::named("episante_alerts"),
             consumer_group: "episante-alerts".into(),
+            partition_lease_ms: 5_000,
             max_batch: 1000,
             resolve_hold_secs: 120,
             escalate_after_secs: 300,

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, DurationRound, TimeZone, Utc};
+use episante_kit::events::leases::{PartitionLeases, TopicPartition};
 use episante_kit::events::outbox::OutboxRelay;
 use episante_kit::events::{EventBus, EventRecord, EventSubscription};
 use episante_kit::Shutdown;
@@ -47,6 +48,8 @@ pub struct TelemetryConsumer {
     pub pool: PgPool,
     pub bus: Arc<dyn EventBus>,
     pub group: String,
+    /// Which partitions this instance reads (instead of the bus's group coordinator).
+    pub leases: PartitionLeases,
     pub rules: Arc<RuleBook>,
     pub metrics: Arc<AlertsMetrics>,
     pub outbox: OutboxRelay,
@@ -57,9 +60,18 @@ pub struct TelemetryConsumer {
     pub shutdown: Shutdown,
 }
 
+/// Why a consumer session ended without an error.
+enum SessionEnd {
+    Stopped,
+    /// The split of partitions among instances changed: claim again.
+    Reassigned,
+}
+
 /// What one consumer incarnation keeps in memory.
 struct Session {
     sub: Box<dyn EventSubscription>,
+    /// The partitions `sub` reads, whose leases this instance holds.
+    held: BTreeSet<TopicPartition>,
     engine: RuleEngine,
     routes: HashMap<String, Uuid>,
     /// The watchdog's view of each device heard from in this session.
@@ -85,7 +97,14 @@ impl TelemetryConsumer {
             let mut backoff = Duration::from_millis(200);
             loop {
                 match self.run().await {
-                    Ok(()) => return,
+                    Ok(SessionEnd::Stopped) => {
+                        // Hand the partitions over now rather than after the lease ttl.
+                        if let Err(e) = self.leases.leave().await {
+                            tracing::warn!(error = %e, "could not release the partition leases");
+                        }
+                        return;
+                    }
+                    Ok(SessionEnd::Reassigned) => backoff = Duration::from_millis(200),
                     Err(error) => {
                         tracing::warn!(
                             error = format!("{error:#}"),
@@ -102,9 +121,31 @@ impl TelemetryConsumer {
         })
     }
 
-    async fn run(&self) -> anyhow::Result<()> {
+    /// Every partition of the consumer's topics.
+    async fn all_partitions(&self) -> anyhow::Result<Vec<TopicPartition>> {
+        let mut all = Vec::new();
+        for topic in TOPICS {
+            let n = self.bus.partition_count(topic).await?;
+            all.extend((0..n).map(|p| (topic.to_string(), p)));
+        }
+        Ok(all)
+    }
+
+    /// One session: the partitions this instance holds leases for, read until shutdown, an error,
+    /// or the split of partitions among instances changes.
+    async fn run(&self) -> anyhow::Result<SessionEnd> {
+        let all = self.all_partitions().await?;
+        let claim = self.leases.claim(&all).await?;
+        let assigned: Vec<TopicPartition> = claim.held.iter().cloned().collect();
+        tracing::info!(
+            member = self.leases.member(),
+            held = assigned.len(),
+            target = claim.target.len(),
+            "alerts consumer session"
+        );
         let mut session = Session {
-            sub: self.bus.subscribe(&self.group, TOPICS)?,
+            sub: self.bus.assign(&self.group, &assigned)?,
+            held: claim.held,
             engine: RuleEngine::new(self.hold_secs),
             // Filled from the database for each batch's devices (and kept current by assignment
             // events): the watchdog only looks at devices heard since this session started.
@@ -112,9 +153,18 @@ impl TelemetryConsumer {
             watch: HashMap::new(),
         };
         let mut watchdog = tokio::time::interval(Duration::from_secs(5));
+        let mut renew = tokio::time::interval(self.leases.ttl() / 4);
+        renew.tick().await;
         loop {
             tokio::select! {
-                _ = self.shutdown.wait() => return Ok(()),
+                _ = self.shutdown.wait() => return Ok(SessionEnd::Stopped),
+                _ = renew.tick() => {
+                    // A lost lease ends the session (error); a new split ends it to claim again.
+                    let target = self.leases.renew(&session.held, &all).await?;
+                    if target != session.held {
+                        return Ok(SessionEnd::Reassigned);
+                    }
+                }
                 _ = watchdog.tick(), if self.watchdog_secs > 0 => self.watchdog(&mut session).await?,
                 first = session.sub.next() => {
                     let mut batch = vec![first?];
@@ -156,6 +206,15 @@ impl TelemetryConsumer {
 
     async fn apply(&self, session: &mut Session, batch: &[EventRecord]) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
+        // Fencing: only while this instance holds the leases of the batch's partitions (an
+        // instance that stalled past its lease must not apply what another now owns).
+        let partitions: BTreeSet<TopicPartition> = batch
+            .iter()
+            .map(|r| (r.topic.clone(), r.partition))
+            .collect();
+        if !self.leases.check(&mut tx, &partitions).await? {
+            anyhow::bail!("a partition lease was lost; claiming again");
+        }
         // Routing changes first, in order.
         for record in batch.iter().filter(|r| r.topic != KAFKA_READINGS) {
             if record.topic == KAFKA_DEVICE_ASSIGNMENTS {

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use episante_kit::events::leases::PartitionLeases;
 use episante_kit::events::outbox::{OutboxRelay, RelaySettings};
 use episante_kit::events::EventBus;
 use episante_kit::service::Service;
@@ -153,6 +154,12 @@ impl Service for AlertsService {
             pool: pool.clone(),
             bus,
             group: cfg.consumer_group.clone(),
+            leases: PartitionLeases::new(
+                pool.clone(),
+                &cfg.consumer_group,
+                format!("alerts-{}", uuid::Uuid::new_v4().simple()),
+                Duration::from_millis(cfg.partition_lease_ms.max(100)),
+            ),
             rules: rules.clone(),
             metrics: alert_metrics.clone(),
             outbox: outbox.clone(),

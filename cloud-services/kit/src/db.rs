@@ -109,6 +109,19 @@ pub async fn provision(
     .execute(&mut admin)
     .await
     .context("setting the service role's password")?;
+    // An admin account that is not a superuser (a managed PostgreSQL, or a server shared by
+    // several services, each with a CREATEROLE CREATEDB admin) must be a member of the service
+    // role to create the database it owns and to grant on its tables.
+    let superuser: bool =
+        sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&mut admin)
+            .await?;
+    if !superuser {
+        sqlx::query(&format!("GRANT \"{}\" TO CURRENT_USER", db.role))
+            .execute(&mut admin)
+            .await
+            .context("making the admin account a member of the service role")?;
+    }
 
     let db_exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")

@@ -29,6 +29,11 @@ pub fn client(config: &VaultConfig) -> anyhow::Result<Option<VaultClient>> {
 
 /// The KV v2 secret at `mount`/`path`, written first with `make()` if it does not exist yet (a
 /// bootstrap normally writes it; creating it here keeps a fresh dev Vault working).
+///
+/// The write is create-only (check-and-set version 0): when several instances of a service start
+/// together on a fresh Vault, exactly one value wins and every instance reads that one. A plain
+/// write would let the last writer replace a key another instance already uses (a records blind
+/// index or a device CA split in two).
 pub async fn read_or_create<T>(
     client: &VaultClient,
     mount: &str,
@@ -39,15 +44,23 @@ where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {
     match vaultrs::kv2::read::<T>(client, mount, path).await {
-        Ok(value) => Ok(value),
-        Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => {
-            let value = make();
-            vaultrs::kv2::set(client, mount, path, &value)
+        Ok(value) => return Ok(value),
+        Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {mount}/{path} from Vault")),
+    }
+    let value = make();
+    let create_only = vaultrs::api::kv2::requests::SetSecretRequestOptions { cas: 0 };
+    match vaultrs::kv2::set_with_options(client, mount, path, &value, create_only).await {
+        Ok(_) => Ok(value),
+        // Another instance created it first: use theirs.
+        Err(vaultrs::error::ClientError::APIError { code: 400, errors })
+            if errors.iter().any(|e| e.contains("check-and-set")) =>
+        {
+            vaultrs::kv2::read::<T>(client, mount, path)
                 .await
-                .with_context(|| format!("creating {mount}/{path} in Vault"))?;
-            Ok(value)
+                .with_context(|| format!("reading {mount}/{path} from Vault"))
         }
-        Err(e) => Err(e).with_context(|| format!("reading {mount}/{path} from Vault")),
+        Err(e) => Err(e).with_context(|| format!("creating {mount}/{path} in Vault")),
     }
 }
 

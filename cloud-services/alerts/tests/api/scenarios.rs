@@ -236,3 +236,67 @@ async fn two_instances_in_one_group_split_partitions_and_agree_with_one() {
     }
     pair_shutdown.trigger();
 }
+
+/// An instance killed outright (no clean leave, as `kill -9`) holds its partitions only until its
+/// leases expire; then the other instance reads them from the last commit. (With Kafka group
+/// membership deciding, tansu never moved a dead member's partitions: this failed.)
+#[tokio::test]
+async fn a_killed_instance_hands_its_partitions_to_the_other() {
+    let app = spawn_app_with(Options {
+        kafka: true,
+        ..Default::default()
+    })
+    .await;
+    let kafka = app.kafka.as_ref().unwrap();
+    let pair_db = episante_testkit::TestDb::new();
+    let pair_settings = settings_for(&app.auth, &pair_db, |a| a.partition_lease_ms = 2_000);
+
+    // Instance A on a runtime of its own, so that it can be killed: shutting the runtime down
+    // drops its tasks where they stand, without the clean leave a stop would do.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (kill_tx, kill_rx) = std::sync::mpsc::channel::<()>();
+    let (settings_a, bus_a) = (pair_settings.clone(), kafka_bus(kafka));
+    let a_thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let base = runtime.block_on(start_instance(&settings_a, bus_a, &Shutdown::new()));
+        ready_tx.send(base).unwrap();
+        kill_rx.recv().unwrap();
+        runtime.shutdown_background();
+    });
+    let _a = tokio::task::spawn_blocking(move || ready_rx.recv().unwrap())
+        .await
+        .unwrap();
+    let b_shutdown = Shutdown::new();
+    let _b = start_instance(&pair_settings, kafka_bus(kafka), &b_shutdown).await;
+    let pair = sqlx::PgPool::connect(&pair_db.admin_url()).await.unwrap();
+    let owners = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT owner FROM consumer_leases WHERE expires_at > now()",
+        )
+        .fetch_all(&pool)
+        .await
+        .ok()
+    };
+    eventually(60, "both instances to hold leases", || {
+        let pair = pair.clone();
+        async move { owners(pair).await.filter(|o| o.len() == 2).map(|_| ()) }
+    })
+    .await;
+
+    kill_tx.send(()).unwrap();
+    a_thread.join().unwrap();
+    let (ids, batches, _) = traces(8, 12);
+    for id in &ids {
+        app.monitored_patient(id, &[]).await;
+    }
+    app.publish(&batches).await;
+    let total: i64 = batches.iter().map(|b| b.readings.len() as i64).sum();
+    wait_until_consumed(&pair, total).await;
+    let left = owners(pair.clone()).await.unwrap();
+    assert_eq!(
+        left.len(),
+        1,
+        "one instance holds every partition: {left:?}"
+    );
+    b_shutdown.trigger();
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
@@ -36,6 +36,21 @@ fn kafka_err(e: impl std::fmt::Display) -> EventBusError {
 }
 
 impl KafkaBus {
+    /// A consumer of `group` that never stores offsets by itself (see the module docs).
+    fn consumer(&self, group: &str) -> Result<StreamConsumer, EventBusError> {
+        ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            // librdkafka's default (500 ms) lets a fetch wait that long for data on a quiet
+            // partition: a latency floor for alerts. Consumers here want events promptly.
+            .set("fetch.wait.max.ms", "10")
+            .create()
+            .map_err(kafka_err)
+    }
+
     pub fn new(config: &EventBusConfig) -> Result<Self, EventBusError> {
         let brokers = config.brokers.clone().unwrap_or_default();
         let producer: FutureProducer = ClientConfig::new()
@@ -85,21 +100,51 @@ impl EventBus for KafkaBus {
         group: &str,
         topics: &[&str],
     ) -> Result<Box<dyn EventSubscription>, EventBusError> {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            // librdkafka's default (500 ms) lets a fetch wait that long for data on a quiet
-            // partition: a latency floor for alerts. Consumers here want events promptly.
-            .set("fetch.wait.max.ms", "10")
-            .create()
-            .map_err(kafka_err)?;
+        let consumer = self.consumer(group)?;
         consumer.subscribe(topics).map_err(kafka_err)?;
         Ok(Box::new(KafkaSubscription {
             consumer: Some(consumer),
         }))
+    }
+
+    fn assign(
+        &self,
+        group: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<Box<dyn EventSubscription>, EventBusError> {
+        let consumer = self.consumer(group)?;
+        let mut list = TopicPartitionList::new();
+        for (topic, partition) in partitions {
+            // The group's committed offset, else `auto.offset.reset` (earliest).
+            list.add_partition_offset(topic, *partition, Offset::Stored)
+                .map_err(kafka_err)?;
+        }
+        consumer.assign(&list).map_err(kafka_err)?;
+        Ok(Box::new(KafkaSubscription {
+            consumer: Some(consumer),
+        }))
+    }
+
+    fn partition_count<'a>(&'a self, topic: &'a str) -> BusFuture<'a, i32> {
+        Box::pin(async move {
+            let producer = self.producer.clone();
+            let topic = topic.to_string();
+            tokio::task::spawn_blocking(move || {
+                let metadata = producer
+                    .client()
+                    .fetch_metadata(Some(&topic), Duration::from_secs(10))
+                    .map_err(kafka_err)?;
+                metadata
+                    .topics()
+                    .iter()
+                    .find(|t| t.name() == topic && t.error().is_none())
+                    .map(|t| t.partitions().len() as i32)
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| EventBusError::Kafka(format!("topic {topic} not found")))
+            })
+            .await
+            .map_err(kafka_err)?
+        })
     }
 
     fn ensure_topics<'a>(&'a self, topics: &'a [&'a str]) -> BusFuture<'a, ()> {

@@ -187,6 +187,24 @@ impl EventBus for MemoryBus {
         }))
     }
 
+    fn assign(
+        &self,
+        group: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<Box<dyn EventSubscription>, EventBusError> {
+        // One partition (0) per topic here.
+        let topics: Vec<&str> = partitions
+            .iter()
+            .filter(|(_, p)| *p == 0)
+            .map(|(t, _)| t.as_str())
+            .collect();
+        self.subscribe(group, &topics)
+    }
+
+    fn partition_count<'a>(&'a self, _topic: &'a str) -> BusFuture<'a, i32> {
+        Box::pin(async { Ok(1) })
+    }
+
     fn ensure_topics<'a>(&'a self, topics: &'a [&'a str]) -> BusFuture<'a, ()> {
         let mut logs = self.logs.lock().expect("memory bus poisoned");
         for t in topics {

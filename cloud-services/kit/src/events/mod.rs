@@ -8,6 +8,7 @@
 //! replicas), which is what lets the MQTT broker acknowledge readings end to end.
 
 pub mod kafka;
+pub mod leases;
 pub mod memory;
 pub mod outbox;
 
@@ -52,6 +53,18 @@ pub trait EventBus: Send + Sync + 'static {
         group: &str,
         topics: &[&str],
     ) -> Result<Box<dyn EventSubscription>, EventBusError>;
+
+    /// Reads exactly `partitions` (topic, partition) for `group`, resuming after the group's last
+    /// commit on each, without joining the group: who reads what is decided by the caller
+    /// ([`leases::PartitionLeases`]), not by the bus's group coordinator.
+    fn assign(
+        &self,
+        group: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<Box<dyn EventSubscription>, EventBusError>;
+
+    /// How many partitions `topic` has.
+    fn partition_count<'a>(&'a self, topic: &'a str) -> BusFuture<'a, i32>;
 
     /// Creates the topics that do not exist yet.
     fn ensure_topics<'a>(&'a self, topics: &'a [&'a str]) -> BusFuture<'a, ()>;
