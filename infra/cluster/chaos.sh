@@ -20,7 +20,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 [ -d "$CLUSTER_DIR/run" ] || die "no cluster in $CLUSTER_DIR: ./infra/cluster/up.sh first"
 args=("$@")
 if [ "${1:-}" = --quick ]; then
-  args=(--devices 60 --phase 20 --partition 15 --rate 2 --speed 30 --connect-rate 30 "${@:2}")
+  args=(--devices 60 --phase 20 --partition 15 --rate 2 --speed 20 --connect-rate 30 "${@:2}")
 fi
 export CLUSTER_DIR
 exec python3 "$here/chaos.py" "${args[@]}"

@@ -55,6 +55,14 @@ else
   python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator==0.9.0
 fi
 
+# --- PyYAML (infra/cluster/compose_env.py reads the compose file) ------------------------------
+if python3 -c 'import yaml' 2>/dev/null; then
+  log "PyYAML present"
+else
+  log "installing PyYAML 6.0.3"
+  python3 -m pip install --quiet --disable-pip-version-check PyYAML==6.0.3
+fi
+
 # --- schemathesis (testkit::fuzz: property-based API fuzzing) ---------------------------------
 if command -v schemathesis >/dev/null && schemathesis --version 2>/dev/null | grep -q 4.32.5; then
   log "schemathesis present"

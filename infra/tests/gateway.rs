@@ -926,6 +926,7 @@ async fn start_broker(auth: &TestAuth) -> InProcess {
         kafka: Default::default(),
         database: db.config(),
         tokens: auth.token_config(),
+        vault: Default::default(),
         log: Default::default(),
     };
     let (listener, addr) = loopback().await;

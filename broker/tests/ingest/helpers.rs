@@ -86,6 +86,7 @@ pub async fn start_platform_with(tune: impl FnOnce(&mut BrokerConfig)) -> Platfo
         },
         database: broker_db.config(),
         tokens: auth.token_config(),
+        vault: Default::default(),
         log: LogConfig::default(),
     };
     let mut settings = settings;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, DurationRound, TimeZone, Utc};
-use episante_kit::events::leases::{PartitionLeases, TopicPartition};
+use episante_kit::events::leases::{LeasedSession, PartitionLeases, TopicPartition};
 use episante_kit::events::outbox::OutboxRelay;
 use episante_kit::events::{EventBus, EventRecord, EventSubscription};
 use episante_kit::Shutdown;
@@ -70,8 +70,6 @@ enum SessionEnd {
 /// What one consumer incarnation keeps in memory.
 struct Session {
     sub: Box<dyn EventSubscription>,
-    /// The partitions `sub` reads, whose leases this instance holds.
-    held: BTreeSet<TopicPartition>,
     engine: RuleEngine,
     routes: HashMap<String, Uuid>,
     /// The watchdog's view of each device heard from in this session.
@@ -121,31 +119,13 @@ impl TelemetryConsumer {
         })
     }
 
-    /// Every partition of the consumer's topics.
-    async fn all_partitions(&self) -> anyhow::Result<Vec<TopicPartition>> {
-        let mut all = Vec::new();
-        for topic in TOPICS {
-            let n = self.bus.partition_count(topic).await?;
-            all.extend((0..n).map(|p| (topic.to_string(), p)));
-        }
-        Ok(all)
-    }
-
     /// One session: the partitions this instance holds leases for, read until shutdown, an error,
     /// or the split of partitions among instances changes.
     async fn run(&self) -> anyhow::Result<SessionEnd> {
-        let all = self.all_partitions().await?;
-        let claim = self.leases.claim(&all).await?;
-        let assigned: Vec<TopicPartition> = claim.held.iter().cloned().collect();
-        tracing::info!(
-            member = self.leases.member(),
-            held = assigned.len(),
-            target = claim.target.len(),
-            "alerts consumer session"
-        );
+        let (mut leased, sub) =
+            LeasedSession::start(&self.leases, self.bus.as_ref(), &self.group, TOPICS).await?;
         let mut session = Session {
-            sub: self.bus.assign(&self.group, &assigned)?,
-            held: claim.held,
+            sub,
             engine: RuleEngine::new(self.hold_secs),
             // Filled from the database for each batch's devices (and kept current by assignment
             // events): the watchdog only looks at devices heard since this session started.
@@ -153,15 +133,12 @@ impl TelemetryConsumer {
             watch: HashMap::new(),
         };
         let mut watchdog = tokio::time::interval(Duration::from_secs(5));
-        let mut renew = tokio::time::interval(self.leases.ttl() / 4);
-        renew.tick().await;
         loop {
             tokio::select! {
                 _ = self.shutdown.wait() => return Ok(SessionEnd::Stopped),
-                _ = renew.tick() => {
+                _ = leased.due() => {
                     // A lost lease ends the session (error); a new split ends it to claim again.
-                    let target = self.leases.renew(&session.held, &all).await?;
-                    if target != session.held {
+                    if !leased.renew().await? {
                         return Ok(SessionEnd::Reassigned);
                     }
                 }
@@ -175,7 +152,7 @@ impl TelemetryConsumer {
                         }
                     }
                     let started = Instant::now();
-                    self.apply(&mut session, &batch).await?;
+                    self.apply(&mut session, &leased, &batch).await?;
                     self.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
                     self.commit(&mut session, &batch)?;
                 }
@@ -204,7 +181,12 @@ impl TelemetryConsumer {
         Ok(())
     }
 
-    async fn apply(&self, session: &mut Session, batch: &[EventRecord]) -> anyhow::Result<()> {
+    async fn apply(
+        &self,
+        session: &mut Session,
+        leased: &LeasedSession,
+        batch: &[EventRecord],
+    ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
         // Fencing: only while this instance holds the leases of the batch's partitions (an
         // instance that stalled past its lease must not apply what another now owns).
@@ -212,7 +194,7 @@ impl TelemetryConsumer {
             .iter()
             .map(|r| (r.topic.clone(), r.partition))
             .collect();
-        if !self.leases.check(&mut tx, &partitions).await? {
+        if !leased.check(&mut tx, &partitions).await? {
             anyhow::bail!("a partition lease was lost; claiming again");
         }
         // Routing changes first, in order.

@@ -123,6 +123,12 @@ impl Service for RecordsService {
         audit::consumer::spawn(
             bus.clone(),
             cfg.audit_consumer_group.clone(),
+            episante_kit::events::leases::PartitionLeases::new(
+                pool.clone(),
+                &cfg.audit_consumer_group,
+                format!("records-{}", uuid::Uuid::new_v4().simple()),
+                Duration::from_secs(5),
+            ),
             pool.clone(),
             audit_log.clone(),
             shutdown.clone(),

@@ -229,3 +229,73 @@ impl PartitionLeases {
 fn split(partitions: &BTreeSet<TopicPartition>) -> (Vec<String>, Vec<i32>) {
     partitions.iter().cloned().unzip()
 }
+
+/// One consumer session over this member's share of some topics: the leases claimed, a
+/// subscription on exactly those partitions, and the renewal clock. A session ends (and the
+/// consumer starts a new one) when the split among members changes or a lease is lost.
+pub struct LeasedSession {
+    leases: PartitionLeases,
+    all: Vec<TopicPartition>,
+    /// The partitions read in this session, whose leases this member holds.
+    pub held: BTreeSet<TopicPartition>,
+    renew: tokio::time::Interval,
+}
+
+impl LeasedSession {
+    /// Claims this member's share of every partition of `topics` and subscribes to it for
+    /// `group` (offsets committed under the group, resumed from its last commit).
+    pub async fn start(
+        leases: &PartitionLeases,
+        bus: &dyn super::EventBus,
+        group: &str,
+        topics: &[&str],
+    ) -> anyhow::Result<(Self, Box<dyn super::EventSubscription>)> {
+        let mut all = Vec::new();
+        for topic in topics {
+            let n = bus.partition_count(topic).await?;
+            all.extend((0..n).map(|p| (topic.to_string(), p)));
+        }
+        let claim = leases.claim(&all).await?;
+        let held: Vec<TopicPartition> = claim.held.iter().cloned().collect();
+        tracing::info!(
+            group,
+            member = leases.member(),
+            held = held.len(),
+            target = claim.target.len(),
+            "consumer session"
+        );
+        let subscription = bus.assign(group, &held)?;
+        let mut renew = tokio::time::interval(leases.ttl() / 4);
+        renew.tick().await;
+        Ok((
+            LeasedSession {
+                leases: leases.clone(),
+                all,
+                held: claim.held,
+                renew,
+            },
+            subscription,
+        ))
+    }
+
+    /// Resolves when the leases are due for renewal. Cancel-safe: `select!` on it, then call
+    /// [`LeasedSession::renew`] in the branch (never inside a cancellable future).
+    pub async fn due(&mut self) {
+        self.renew.tick().await;
+    }
+
+    /// Renews the leases. `Ok(false)`: the split changed, end the session to claim again;
+    /// `Err`: a lease was lost, end it at once.
+    pub async fn renew(&self) -> sqlx::Result<bool> {
+        Ok(self.leases.renew(&self.held, &self.all).await? == self.held)
+    }
+
+    /// See [`PartitionLeases::check`].
+    pub async fn check(
+        &self,
+        conn: &mut PgConnection,
+        partitions: &BTreeSet<TopicPartition>,
+    ) -> sqlx::Result<bool> {
+        self.leases.check(conn, partitions).await
+    }
+}

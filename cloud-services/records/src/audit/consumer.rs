@@ -4,12 +4,16 @@
 //! The publisher waited for the bus before answering; here an event is appended (group commit,
 //! like records' own entries) before its offset is committed, so none is lost between the two.
 //! Redeliveries are dropped by `event_id`. Events that do not parse or are implausible (a
-//! compromised publisher) are logged and skipped: they never stop the trail.
+//! compromised publisher) are logged and skipped: they never stop the trail. Instances split the
+//! topic's partitions by leases in the records database (`episante_kit::events::leases`: a
+//! killed instance's partitions move to the others; Kafka group membership would not move them
+//! on tansu).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use episante_kit::audit::{parse_purpose, AuditEvent, AUDIT_TOPIC};
+use episante_kit::events::leases::{LeasedSession, PartitionLeases};
 use episante_kit::events::{EventBus, EventRecord};
 use episante_kit::Shutdown;
 use sqlx::PgPool;
@@ -64,10 +68,12 @@ pub fn entry_of(record: &EventRecord) -> Result<AuditEntry, String> {
     })
 }
 
-/// Consumes `audit.events.v1` in consumer group `group` until `shutdown`.
+/// Consumes `audit.events.v1` (offsets under consumer group `group`, partitions by `leases`)
+/// until `shutdown`.
 pub fn spawn(
     bus: Arc<dyn EventBus>,
     group: String,
+    leases: PartitionLeases,
     pool: PgPool,
     audit: AuditLog,
     shutdown: Shutdown,
@@ -76,11 +82,22 @@ pub fn spawn(
         let mut backoff = Duration::from_millis(100);
         loop {
             let result = tokio::select! {
-                r = run(bus.as_ref(), &group, &pool, &audit) => r,
-                _ = shutdown.wait() => return,
+                r = run(bus.as_ref(), &group, &leases, &pool, &audit) => r,
+                _ = shutdown.wait() => {
+                    // Hand the partitions over now rather than after the lease ttl.
+                    if let Err(e) = leases.leave().await {
+                        tracing::warn!(error = %e, "could not release the audit partition leases");
+                    }
+                    return;
+                }
             };
-            if let Err(error) = result {
-                tracing::warn!(%error, "audit event consumer failed; restarting");
+            match result {
+                // The split among instances changed: claim again at once.
+                Ok(()) => {
+                    backoff = Duration::from_millis(100);
+                    continue;
+                }
+                Err(error) => tracing::warn!(%error, "audit event consumer failed; restarting"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
@@ -91,15 +108,26 @@ pub fn spawn(
     });
 }
 
+/// One session over this instance's share of the partitions: `Ok` when the split changed.
 async fn run(
     bus: &dyn EventBus,
     group: &str,
+    leases: &PartitionLeases,
     pool: &PgPool,
     audit: &AuditLog,
 ) -> anyhow::Result<()> {
-    let mut subscription = bus.subscribe(group, &[AUDIT_TOPIC])?;
+    let (mut leased, mut subscription) =
+        LeasedSession::start(leases, bus, group, &[AUDIT_TOPIC]).await?;
     loop {
-        let record = subscription.next().await?;
+        let record = tokio::select! {
+            _ = leased.due() => {
+                if !leased.renew().await? {
+                    return Ok(());
+                }
+                continue;
+            }
+            record = subscription.next() => record?,
+        };
         match entry_of(&record) {
             Err(reason) => {
                 tracing::warn!(%reason, offset = record.offset, "audit event skipped");

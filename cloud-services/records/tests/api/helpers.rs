@@ -219,6 +219,7 @@ async fn start_registry(auth: &TestAuth) -> Registry {
         kafka: Default::default(),
         database: db.config(),
         tokens: auth.token_config(),
+        vault: Default::default(),
         log: LogConfig::default(),
     };
     let shutdown = Shutdown::new();
