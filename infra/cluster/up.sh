@@ -102,17 +102,24 @@ sed "s#/openbao/data#$CLUSTER_DIR/vault/data#" "$REPO/infra/vault/openbao.hcl" >
 echo "disable_mlock = true" >>"$CLUSTER_DIR/vault/openbao.hcl"
 start_in vault vault /dev/null "$BAO" server -config="$CLUSTER_DIR/vault/openbao.hcl"
 wait_tcp "$(ip_of vault):8200" 30
-# compose's vault-bootstrap one-shot: its settings, with the cluster's paths.
-python3 "$COMPOSE_ENV" env vault-bootstrap --map /vault-init="$CLUSTER_DIR/vault/init" \
-  --map /secrets="$CLUSTER_DIR/secrets" >"$CLUSTER_DIR/env/vault-bootstrap"
-(
-  set -a
-  . "$CLUSTER_DIR/env/vault-bootstrap"
-  set +a
-  export VAULT_ADDR="http://$(ip_of vault):8200" BAO SERVICE_UID=0 DB_ADMIN_USER='%s_admin'
-  export GATEWAY_HOSTNAMES="localhost gateway $(ip_of gateway)"
-  "$REPO/infra/vault/init.sh"
-) >>"$CLUSTER_DIR/logs/vault-bootstrap.log" 2>&1 || die "vault bootstrap failed (log: $CLUSTER_DIR/logs/vault-bootstrap.log)"
+# one_shot SERVICE SCRIPT [NAME=VALUE...]: compose's one-shot SERVICE, run from here: its
+# environment with the cluster's paths, then the overrides (the operator's machine reaches hosts
+# by address; files belong to root here).
+one_shot() {
+  local name="$1" script="$2"
+  shift 2
+  python3 "$COMPOSE_ENV" env "$name" --map /vault-init="$CLUSTER_DIR/vault/init" \
+    --map /secrets="$CLUSTER_DIR/secrets" >"$CLUSTER_DIR/env/$name"
+  (
+    set -a
+    . "$CLUSTER_DIR/env/$name"
+    set +a
+    export VAULT_ADDR="http://$(ip_of vault):8200" BAO SERVICE_UID=0 "$@"
+    "$script"
+  ) >>"$CLUSTER_DIR/logs/$name.log" 2>&1 || die "$name failed (log: $CLUSTER_DIR/logs/$name.log)"
+}
+one_shot vault-bootstrap "$REPO/infra/vault/init.sh" DB_ADMIN_USER='%s_admin' \
+  GATEWAY_HOSTNAMES="localhost gateway $(ip_of gateway)"
 
 # One server for every service: each service's admin account is its own role (CREATEROLE,
 # CREATEDB, no superuser) with the password compose gives its own server's superuser.
@@ -166,15 +173,7 @@ declare -p PORT >"$CLUSTER_DIR/run/ports.sh"
 start_service auth 1
 start_service auth 2
 # compose's service-clients one-shot (records' client credentials), after auth.
-python3 "$COMPOSE_ENV" env service-clients --map /vault-init="$CLUSTER_DIR/vault/init" \
-  --map /secrets="$CLUSTER_DIR/secrets" >"$CLUSTER_DIR/env/service-clients"
-(
-  set -a
-  . "$CLUSTER_DIR/env/service-clients"
-  set +a
-  export VAULT_ADDR="http://$(ip_of vault):8200" BAO SERVICE_UID=0 AUTH_URL="http://$(ip_of auth-1):8081"
-  "$REPO/infra/vault/service-clients.sh"
-) >>"$CLUSTER_DIR/logs/service-clients.log" 2>&1 || die "service clients failed (log: $CLUSTER_DIR/logs/service-clients.log)"
+one_shot service-clients "$REPO/infra/vault/service-clients.sh" AUTH_URL="http://$(ip_of auth-1):8081"
 for s in broker records bookings alerts; do
   start_service "$s" 1
   start_service "$s" 2

@@ -75,14 +75,7 @@ impl PartitionLeases {
     /// and takes what it should, among `all` partitions.
     pub async fn claim(&self, all: &[TopicPartition]) -> sqlx::Result<Claim> {
         let mut tx = self.pool.begin().await?;
-        let members = self.members(&mut tx).await?;
-        let n = members.len().max(1) as i32;
-        let index = members.iter().position(|m| m == &self.member).unwrap_or(0) as i32;
-        let target: BTreeSet<TopicPartition> = all
-            .iter()
-            .filter(|(_, p)| p.rem_euclid(n) == index)
-            .cloned()
-            .collect();
+        let target = self.share(all, &self.members(&mut tx).await?);
         let (topics, partitions) = split(&target);
         sqlx::query(
             "DELETE FROM consumer_leases WHERE grp = $1 AND owner = $2 \
@@ -146,13 +139,18 @@ impl PartitionLeases {
         if renewed != held.len() as u64 {
             return Err(sqlx::Error::RowNotFound);
         }
+        Ok(self.share(all, &members))
+    }
+
+    /// This member's share of `all` among the live `members` (sorted): partition numbers
+    /// round-robin, the same number of every topic to the same member.
+    fn share(&self, all: &[TopicPartition], members: &[String]) -> BTreeSet<TopicPartition> {
         let n = members.len().max(1) as i32;
         let index = members.iter().position(|m| m == &self.member).unwrap_or(0) as i32;
-        Ok(all
-            .iter()
+        all.iter()
             .filter(|(_, p)| p.rem_euclid(n) == index)
             .cloned()
-            .collect())
+            .collect()
     }
 
     /// Inside the transaction that applies events of `partitions`: whether this member still
