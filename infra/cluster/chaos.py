@@ -48,7 +48,7 @@ def log(msg):
 def sh(script, check=True):
     """A bash snippet with the cluster's helpers loaded (lib.sh and up.sh's start functions)."""
     prelude = (f". '{HERE}/lib.sh'; . \"$CLUSTER_DIR/run/ports.sh\"; "
-               f". \"$CLUSTER_DIR/run/start_kafka.sh\"; BIN_DIR=\"$(cat \"$CLUSTER_DIR/bin-dir\")\"; ")
+               f". \"$CLUSTER_DIR/run/functions.sh\"; BIN_DIR=\"$(cat \"$CLUSTER_DIR/bin-dir\")\"; ")
     return subprocess.run(["bash", "-c", prelude + script], check=check, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True).stdout
 

@@ -11,9 +11,7 @@ Host names stay as compose writes them (`auth:8081`, `kafka:9092`, `vault:8200`)
 service with several instances.
 
   compose_env.py env SERVICE [--map CONTAINER_PATH=DIR ...]   -> NAME=VALUE lines (shell-quoted)
-  compose_env.py services                                       -> the compose services, one per line
   compose_env.py render TEMPLATE                                -> TEMPLATE with ${NAME} from the environment
-  compose_env.py value SERVICE KEY                              -> one setting of SERVICE (e.g. command)
 """
 import os
 import re
@@ -80,9 +78,7 @@ def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
     cmd = argv[1]
-    if cmd == "services":
-        print("\n".join(load()["services"]))
-    elif cmd == "env" and len(argv) >= 3:
+    if cmd == "env" and len(argv) >= 3:
         maps = []
         rest = argv[3:]
         while rest:
@@ -95,9 +91,6 @@ def main(argv):
             print(f"{name}={shlex.quote(value)}")
     elif cmd == "render" and len(argv) == 3:
         sys.stdout.write(render(argv[2]))
-    elif cmd == "value" and len(argv) == 4:
-        value = load()["services"][argv[2]].get(argv[3])
-        print(value if isinstance(value, str) else yaml.safe_dump(value).strip())
     else:
         sys.exit(__doc__)
 

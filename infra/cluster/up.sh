@@ -142,7 +142,8 @@ start_kafka() {
 }
 start_kafka
 wait_tcp "$(ip_of kafka):9092" 30
-declare -f start_kafka >"$CLUSTER_DIR/run/start_kafka.sh"
+# chaos.sh restarts what it kills with these functions.
+declare -f start_kafka >"$CLUSTER_DIR/run/functions.sh"
 
 # --- EpiSante services -------------------------------------------------------------------------
 # service_env SERVICE INSTANCE: compose's environment for SERVICE, secrets from its directory,
@@ -168,7 +169,7 @@ start_service() { # SERVICE INSTANCE-NUMBER
   log "$instance ready on $(ip_of "$instance"):${PORT[$s]}"
 }
 declare -p PORT >"$CLUSTER_DIR/run/ports.sh"
-{ declare -f service_env start_service; } >>"$CLUSTER_DIR/run/start_kafka.sh"
+{ declare -f service_env start_service; } >>"$CLUSTER_DIR/run/functions.sh"
 
 start_service auth 1
 start_service auth 2

@@ -112,12 +112,12 @@ impl PartitionLeases {
 
     /// During a session: renews the membership and the leases in `held`. Returns the partitions
     /// this member should hold now, so the caller can end its session when that changed; errs
-    /// with `RowNotFound` when a lease in `held` was lost (the session must end at once).
+    /// when a lease in `held` was lost (the session must end at once).
     pub async fn renew(
         &self,
         held: &BTreeSet<TopicPartition>,
         all: &[TopicPartition],
-    ) -> sqlx::Result<BTreeSet<TopicPartition>> {
+    ) -> anyhow::Result<BTreeSet<TopicPartition>> {
         let mut tx = self.pool.begin().await?;
         let members = self.members(&mut tx).await?;
         let (topics, partitions) = split(held);
@@ -137,7 +137,11 @@ impl PartitionLeases {
         .rows_affected();
         tx.commit().await?;
         if renewed != held.len() as u64 {
-            return Err(sqlx::Error::RowNotFound);
+            anyhow::bail!(
+                "{} of {} partition leases expired before renewal (taken over or about to be)",
+                held.len() as u64 - renewed,
+                held.len()
+            );
         }
         Ok(self.share(all, &members))
     }
@@ -235,7 +239,7 @@ pub struct LeasedSession {
     leases: PartitionLeases,
     all: Vec<TopicPartition>,
     /// The partitions read in this session, whose leases this member holds.
-    pub held: BTreeSet<TopicPartition>,
+    held: BTreeSet<TopicPartition>,
     renew: tokio::time::Interval,
 }
 
@@ -284,7 +288,7 @@ impl LeasedSession {
 
     /// Renews the leases. `Ok(false)`: the split changed, end the session to claim again;
     /// `Err`: a lease was lost, end it at once.
-    pub async fn renew(&self) -> sqlx::Result<bool> {
+    pub async fn renew(&self) -> anyhow::Result<bool> {
         Ok(self.leases.renew(&self.held, &self.all).await? == self.held)
     }
 
