@@ -94,6 +94,8 @@ report() {
   read -r rps p50 p99 errors <<<"$result"
   printf '%-44s %10s %9s %9s %7s %8s\n' "$name" "$rps" "$p50" "$p99" "$errors" \
     "$(python3 -c "print(f'{$rps/$nginx_rps:.3f}')")"
+  [ "$name" = "${name#nginx}" ] && python3 infra/bench/results.py figure auth "${name%% (*}" "$rps" "req/s" "nginx static file" "$nginx_rps"
+  return 0
 }
 report "nginx static file (ceiling)" "$nginx_result"
 report "verify service token (GET /v1/auth/me)" "$(run -t2 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $service" "$base/v1/auth/me")"

@@ -65,4 +65,16 @@ print(f"one slot at a time, {summary['concurrency']} contenders: {c['requests_pe
       f"p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms, {c['created']} × 201 / {c['conflicts']} × 409 / {c['errors']} errors")
 print(f"double bookings: {v['double_bookings']}; rows {v['rows']} = 201s {v['created_201']}; "
       f"contended slots {v['contended_slots']} → rows {v['contended_rows']}")
+sys.path.insert(0, "infra/bench")
+import results
+results.figure("bookings", "distinct slots", d["bookings_per_sec"], "bookings/s", "pgbench plain INSERT", ceiling)
+results.figure("bookings", "distinct slots p99", d["p99_ms"], "ms", higher_is_better=False)
+results.figure("bookings", f"one slot, {summary['concurrency']} contenders", c["requests_per_sec"], "attempts/s",
+               "pgbench plain INSERT", ceiling)
+results.check("bookings", "zero double bookings", v["double_bookings"] == 0, f"{v['double_bookings']} overlapping")
+results.check("bookings", "every 201 is one row", v["rows"] == v["created_201"],
+              f"{v['rows']} rows, {v['created_201']} × 201")
+results.check("bookings", "each contended slot booked exactly once", v["contended_rows"] == v["contended_slots"],
+              f"{v['contended_slots']} slots, {v['contended_rows']} rows")
+results.check("bookings", "no errors", d["errors"] + c["errors"] == 0, f"{d['errors'] + c['errors']} errors")
 PY

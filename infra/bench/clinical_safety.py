@@ -3,7 +3,14 @@
 alerts the platform raised against the simulator's ground truth.
 
   provision RECORDS REGISTRY TOKEN PREFIX COUNT          -> patient ids (one per device) on stdout
-  score ALERTS TOKEN GROUND_TRUTH MAPPING SIM_SECONDS DEVICES
+  watch ALERTS TOKEN OUT.jsonl                           -> every alert event of the live SSE stream,
+                                                            with the time it arrived (until killed)
+  score ALERTS TOKEN GROUND_TRUTH MAPPING SIM_SECONDS DEVICES [WATCHED.jsonl]
+
+Latency is taken where a clinician sees it: from the platform receiving the reading (the broker's
+stamp, `reading_received_at`) to the alert's event arriving on the SSE stream (`watch`), and split
+at the alert's `created_at` (the start of the consumer's transaction that opened it): before it,
+the bus and the wait for a batch; after it, applying the batch, the commit, NOTIFY and the stream.
 """
 import json
 import os
@@ -68,6 +75,25 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
+def watch(alerts_base, token, out_path):
+    """Appends `{"alert_id", "kind", "arrived_ms"}` per live alert event until killed."""
+    import time
+    req = urllib.request.Request(f"{alerts_base}/v1/alerts/stream")
+    req.add_header("authorization", f"Bearer {token}")
+    req.add_header("accept", "text/event-stream")
+    with urllib.request.urlopen(req, timeout=3600, context=SSL) as r, open(out_path, "a", buffering=1) as out:
+        for raw in r:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("data:"):
+                arrived = time.time() * 1000
+                try:
+                    event = json.loads(line[5:])
+                except ValueError:
+                    continue
+                out.write(json.dumps({"alert_id": event.get("alert_id"), "kind": event.get("kind"),
+                                      "arrived_ms": arrived}) + "\n")
+
+
 def fetch_alerts(alerts_base, token):
     alerts, offset = [], 0
     while True:
@@ -78,11 +104,13 @@ def fetch_alerts(alerts_base, token):
         offset += 1000
 
 
-def score(alerts_base, token, truth_path, mapping_path, sim_seconds, devices):
-    print(json.dumps(evaluate(fetch_alerts(alerts_base, token), truth_path, mapping_path, sim_seconds, devices), indent=2))
+def score(alerts_base, token, truth_path, mapping_path, sim_seconds, devices, watched_path=None):
+    report = evaluate(fetch_alerts(alerts_base, token), truth_path, mapping_path, sim_seconds, devices,
+                      watched_path)
+    print(json.dumps(report, indent=2))
 
 
-def evaluate(alerts, truth_path, mapping_path, sim_seconds, devices):
+def evaluate(alerts, truth_path, mapping_path, sim_seconds, devices, watched_path=None):
     """Recall, duplicates and false alerts of `alerts` against the ground truth."""
     mapping = json.load(open(mapping_path))
     patient_device = {p: d for d, p in mapping.items()}
@@ -122,6 +150,31 @@ def evaluate(alerts, truth_path, mapping_path, sim_seconds, devices):
         "latency_ms_p99": percentile(latencies, 0.99),
         "latency_samples": len(latencies),
     }
+    if watched_path:
+        # The first event of each alert on the live stream: when a clinician would see it.
+        seen = {}
+        for line in open(watched_path):
+            if line.strip():
+                e = json.loads(line)
+                seen.setdefault(e["alert_id"], e["arrived_ms"])
+        stages = [(iso_ms(a["reading_received_at"]), iso_ms(a["created_at"]), seen[a["id"]])
+                  for a in alerts if a.get("reading_received_at") and a["id"] in seen]
+        to_sse = [s - r for r, _, s in stages]
+        to_tx = [c - r for r, c, _ in stages]
+        tx_to_sse = [s - c for _, c, s in stages]
+        report.update({
+            "sse_latency_ms_p50": percentile(to_sse, 0.5),
+            "sse_latency_ms_p99": percentile(to_sse, 0.99),
+            "sse_latency_ms_max": max(to_sse) if to_sse else None,
+            "sse_samples": len(to_sse),
+            "sse_missing": sum(1 for a in alerts if a.get("reading_received_at") and a["id"] not in seen),
+            # Where the time goes: received → transaction start (bus, batch wait), then
+            # transaction start → on the stream (apply, commit, NOTIFY, SSE).
+            "stage_received_to_tx_ms_p50": percentile(to_tx, 0.5),
+            "stage_received_to_tx_ms_p99": percentile(to_tx, 0.99),
+            "stage_tx_to_sse_ms_p50": percentile(tx_to_sse, 0.5),
+            "stage_tx_to_sse_ms_p99": percentile(tx_to_sse, 0.99),
+        })
     return report
 
 
@@ -129,7 +182,10 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "provision":
         provision(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
+    elif cmd == "watch":
+        watch(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "score":
-        score(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]), int(sys.argv[7]))
+        score(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]), int(sys.argv[7]),
+              sys.argv[8] if len(sys.argv) > 8 else None)
     else:
         sys.exit(__doc__)

@@ -82,4 +82,12 @@ print(f"ratio handshakes/s, episante / mosquitto mTLS: {e['handshakes_per_sec'] 
 print(f"devices never acknowledged (timeout {sys.argv[3]} s): episante {e['unacked']}, mosquitto {p['unacked']}")
 met = e['unacked'] == 0 and e['all_acked_s'] <= 15
 print(f"goal: every device connected and acknowledged end to end within 15 s: {'met' if met else 'NOT met'} ({e['all_acked_s']:.1f} s)")
+sys.path.insert(0, "infra/bench")
+import results
+results.figure("storm", f"{e['devices']} devices: handshakes/s", e["handshakes_per_sec"], "handshakes/s",
+               "Mosquitto mTLS", p["handshakes_per_sec"])
+results.figure("storm", f"{e['devices']} devices: all acked end to end", e["all_acked_s"], "s",
+               "Mosquitto mTLS all PUBACKed", p["all_acked_s"], higher_is_better=False)
+results.check("storm", "every device acknowledged end to end", e["unacked"] == 0,
+              f"{e['unacked']} of {e['devices']} unacknowledged")
 PY

@@ -70,4 +70,10 @@ n = $READINGS
 print(f"buffered {n} readings in {$t1 - $t0:.1f} s ({n / ($t1 - $t0):.0f} readings/s through the socket), {$disk} MiB on disk")
 print(f"agent RSS with {n} readings buffered: {$rss} MiB (peak {$hwm} MiB; target < 15 MiB)")
 print(f"replay after the outage: {n} readings acked end to end in {$r1 - $r0:.1f} s = {n / ($r1 - $r0):.0f} readings/s (target >= 50,000)")
+import sys
+sys.path.insert(0, "infra/bench")
+import results
+results.figure("edge", f"replay of {n} buffered readings", n / ($r1 - $r0), "readings/s")
+results.figure("edge", f"agent RSS with {n} readings buffered", $rss, "MiB", higher_is_better=False)
+results.check("edge", "every buffered reading acknowledged end to end", True, f"{n} readings")
 PY

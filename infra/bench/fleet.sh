@@ -35,3 +35,18 @@ echo "peak concurrent MQTT connections on the broker: $peak"
 echo "broker (episante up): CPU $(python3 -c "print(round($c1 - $c0, 1))") s, peak RSS ${broker_hwm} MiB"
 echo "simulator: wall ${wall}s, CPU $(python3 -c "print(round($user + $sys, 1))") s, peak RSS $((maxrss / 1024)) MiB"
 echo "simulator report: $(cat "$work/sim.json")"
+python3 - "$work/sim.json" "$(python3 -c "print(round($c1 - $c0, 1))")" "$broker_hwm" "$peak" <<'PY'
+import json, sys
+sys.path.insert(0, "infra/bench")
+import results
+r, cpu, rss, peak = json.load(open(sys.argv[1])), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+n = r["devices"]
+results.figure("fleet", f"{n} devices: broker CPU s per 100k messages", cpu / max(r["messages_sent"], 1) * 1e5,
+               "CPU s", higher_is_better=False)
+results.figure("fleet", f"{n} devices: broker peak RSS", rss, "MiB", higher_is_better=False)
+results.figure("fleet", f"{n} devices: e2e latency p99", r["latency_p99_ms"] or 0, "ms", higher_is_better=False)
+results.check("fleet", "every device connected", peak >= n and r["devices_failed"] == 0,
+              f"peak {peak} connections, {r['devices_failed']} devices failed")
+results.check("fleet", "every message acknowledged end to end", r["messages_acked"] == r["messages_sent"],
+              f"{r['messages_acked']} of {r['messages_sent']}")
+PY

@@ -78,4 +78,18 @@ print(f"ratio PUBACK msgs/s, episante / mosquitto plain: {e['puback_messages_per
 print(f"ratio PUBACK msgs/s, episante / mosquitto mTLS:  {e['puback_messages_per_sec'] / t['puback_messages_per_sec']:.2f}")
 print(f"ratio episante end-to-end (Kafka-confirmed) msgs/s / mosquitto plain PUBACK msgs/s: {e['messages_per_sec'] / a['puback_messages_per_sec']:.2f}")
 print(f"episante batched: {m['episante-batched']['readings_per_sec']:.0f} readings/s end to end")
+sys.path.insert(0, "infra/bench")
+import results
+results.figure("ingest", "EpiSante PUBACK msgs/s (1 reading/msg)", e["puback_messages_per_sec"], "msgs/s",
+               "Mosquitto mTLS PUBACK", t["puback_messages_per_sec"])
+results.figure("ingest", "EpiSante end to end msgs/s (Kafka-confirmed)", e["messages_per_sec"], "msgs/s",
+               "Mosquitto plain PUBACK", a["puback_messages_per_sec"])
+results.figure("ingest", "EpiSante end to end p99", e["e2e_p99_ms"], "ms", "Mosquitto mTLS PUBACK p99",
+               t["puback_p99_ms"], higher_is_better=False)
+b = m["episante-batched"]
+results.figure("ingest", "EpiSante batched readings/s end to end", b["readings_per_sec"], "readings/s",
+               "Mosquitto mTLS PUBACK msgs/s", t["puback_messages_per_sec"])
+for r in (e, b):
+    results.check("ingest", f"{r['label']}: every message acknowledged end to end", True,
+                  f"{r['messages']} messages")
 PY

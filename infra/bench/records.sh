@@ -90,6 +90,11 @@ print(f"[{label}] create: {c[0]:,.0f} req/s  p50 {c[1]:.1f} ms  p99 {c[2]:.1f} m
 print(f"[{label}] read:   {r[0]:,.0f} req/s  p50 {r[1]:.1f} ms  p99 {r[2]:.1f} ms  non-2xx {r[3]}  "
       f"vault share {100*(v2-v1)/max(h2,1e-9):.1f}% of request time")
 print(f"[{label}] vault calls: {' '.join(calls.split())}")
+sys.path.insert(0, "infra/bench")
+import results
+results.figure("records", f"{label}: create patient", c[0], "req/s")
+results.figure("records", f"{label}: read patient", r[0], "req/s")
+results.check("records", f"{label}: no failed requests", c[3] + r[3] == 0, f"{c[3] + r[3]} non-2xx")
 PY
   kill "$up_pid" 2>/dev/null; wait "$up_pid" 2>/dev/null || true
 }

@@ -144,6 +144,7 @@ impl TelemetryConsumer {
                 }
                 _ = watchdog.tick(), if self.watchdog_secs > 0 => self.watchdog(&mut session).await?,
                 first = session.sub.next() => {
+                    let gathering = Instant::now();
                     let mut batch = vec![first?];
                     while batch.len() < self.max_batch {
                         match tokio::time::timeout(Duration::from_millis(1), session.sub.next()).await {
@@ -152,10 +153,25 @@ impl TelemetryConsumer {
                         }
                     }
                     let started = Instant::now();
+                    self.observe_pickup(&batch, started - gathering);
                     self.apply(&mut session, &leased, &batch).await?;
                     self.metrics.batch_seconds.observe(started.elapsed().as_secs_f64());
                     self.commit(&mut session, &batch)?;
                 }
+            }
+        }
+    }
+
+    /// Where a batch's time before applying went: each reading record's time on the bus (its
+    /// timestamp to now) and the wait for the batch to fill.
+    fn observe_pickup(&self, batch: &[EventRecord], gather: Duration) {
+        self.metrics.batch_gather.observe(gather.as_secs_f64());
+        let now_ms = Utc::now().timestamp_millis();
+        for record in batch.iter().filter(|r| r.topic == KAFKA_READINGS) {
+            if let Some(ts) = record.timestamp_ms {
+                self.metrics
+                    .bus_delay
+                    .observe((now_ms - ts).max(0) as f64 / 1e3);
             }
         }
     }

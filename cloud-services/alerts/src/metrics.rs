@@ -40,6 +40,8 @@ pub struct AlertsMetrics {
     pub created: Family<SeverityLabel, Counter>,
     pub reading_to_alert: Histogram,
     pub batch_seconds: Histogram,
+    pub bus_delay: Histogram,
+    pub batch_gather: Histogram,
     pub consumer_lag: Family<PartitionLabel, Gauge>,
     pub active: Family<SeverityLabel, Gauge>,
     pub unacknowledged_critical: Gauge,
@@ -55,6 +57,8 @@ impl AlertsMetrics {
             created: Family::default(),
             reading_to_alert: episante_kit::metrics::latency_histogram(),
             batch_seconds: episante_kit::metrics::latency_histogram(),
+            bus_delay: episante_kit::metrics::latency_histogram(),
+            batch_gather: episante_kit::metrics::latency_histogram(),
             consumer_lag: Family::default(),
             active: Family::default(),
             unacknowledged_critical: Gauge::default(),
@@ -89,6 +93,16 @@ impl AlertsMetrics {
             "episante_alerts_batch_seconds",
             "Time to apply one consumed batch",
             m.batch_seconds.clone(),
+        );
+        r.register(
+            "episante_alerts_bus_delay_seconds",
+            "From a record's bus timestamp (set by the broker's bridge) to this consumer receiving it",
+            m.bus_delay.clone(),
+        );
+        r.register(
+            "episante_alerts_batch_gather_seconds",
+            "From a batch's first record received to its application starting",
+            m.batch_gather.clone(),
         );
         r.register(
             "episante_alerts_consumer_lag",

@@ -2,7 +2,6 @@
 //! exclusion constraint, which `insert` surfaces as a database error the caller maps to 409.
 
 use chrono::{DateTime, Utc};
-use episante_protocol::topics::KAFKA_BOOKING_EVENTS;
 use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -51,48 +50,47 @@ pub struct NewAppointment<'a> {
     pub rescheduled_from: Option<Uuid>,
 }
 
-pub async fn insert(
-    db: impl PgExecutor<'_>,
-    new: &NewAppointment<'_>,
-) -> Result<AppointmentRow, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "INSERT INTO appointments (id, practitioner_id, patient_id, appointment_type_id, specialty,
-            starts_at, ends_at, booked_by, rescheduled_from)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
-    ))
-    .bind(new.id)
-    .bind(new.practitioner_id)
-    .bind(new.patient_id)
-    .bind(new.appointment_type_id)
-    .bind(new.specialty)
-    .bind(new.slot.start)
-    .bind(new.slot.end)
-    .bind(new.booked_by)
-    .bind(new.rescheduled_from)
-    .fetch_one(db)
-    .await
+/// Why `place` refused a booking (besides the exclusion constraint, a database error).
+#[derive(Debug)]
+pub enum PlaceError {
+    /// The patient has an active appointment of the same specialty starting at this time,
+    /// within the exclusion window.
+    SameSpecialty(DateTime<Utc>),
+    /// The slot is held for another patient from the waitlist until this time.
+    Held(DateTime<Utc>),
+    Db(sqlx::Error),
 }
 
-/// Inserts the appointment and its outbox rows in one statement (one round trip on the hot
-/// path); the exclusion constraint aborts both together.
-pub async fn insert_with_outbox(
+impl From<sqlx::Error> for PlaceError {
+    fn from(e: sqlx::Error) -> Self {
+        let refusal = match &e {
+            sqlx::Error::Database(db) => db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .and_then(|pg| Some((pg.code(), pg.detail()?.parse::<DateTime<Utc>>().ok()?))),
+            _ => None,
+        };
+        match refusal {
+            Some(("EB001", at)) => PlaceError::SameSpecialty(at),
+            Some(("EB002", until)) => PlaceError::Held(until),
+            _ => PlaceError::Db(e),
+        }
+    }
+}
+
+/// Books in one statement (one round trip: `place_appointment`, migration 0003): the booking
+/// locks, the same-specialty rule when `exclusion` is set (the window in which another active
+/// appointment of the specialty refuses this one), the appointment with its outbox rows, then
+/// the waitlist holds on the slot. Run on its own (autocommit) or inside a transaction.
+pub async fn place(
     db: impl PgExecutor<'_>,
     new: &NewAppointment<'_>,
+    exclusion: Option<Span>,
     outbox: &[NewOutboxRow],
-) -> Result<AppointmentRow, sqlx::Error> {
-    let columns = OutboxColumns::from(outbox);
-    sqlx::query_as(&format!(
-        "WITH a AS (
-            INSERT INTO appointments (id, practitioner_id, patient_id, appointment_type_id,
-                specialty, starts_at, ends_at, booked_by, rescheduled_from)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}
-         ), o AS (
-            INSERT INTO outbox (topic, event_id, kind, appointment_id, key, payload, due_at)
-            SELECT $16, u.e, u.k, u.appt, u.key, convert_to(u.p, 'UTF8'), u.d
-            FROM UNNEST($10::uuid[], $11::text[], $12::uuid[], $13::text[], $14::text[],
-                        $15::timestamptz[]) AS u (e, k, appt, key, p, d), a
-         )
-         SELECT {COLUMNS} FROM a"
+) -> Result<AppointmentRow, PlaceError> {
+    let c = OutboxColumns::from(outbox);
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM place_appointment($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+            $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(new.id)
     .bind(new.practitioner_id)
@@ -103,15 +101,17 @@ pub async fn insert_with_outbox(
     .bind(new.slot.end)
     .bind(new.booked_by)
     .bind(new.rescheduled_from)
-    .bind(&columns.event_ids)
-    .bind(&columns.kinds)
-    .bind(&columns.appointment_ids)
-    .bind(&columns.keys)
-    .bind(&columns.payloads)
-    .bind(&columns.due)
-    .bind(KAFKA_BOOKING_EVENTS)
+    .bind(exclusion.map(|w| w.start))
+    .bind(exclusion.map(|w| w.end))
+    .bind(&c.topics)
+    .bind(&c.event_ids)
+    .bind(&c.kinds)
+    .bind(&c.appointment_ids)
+    .bind(&c.keys)
+    .bind(&c.payloads)
+    .bind(&c.due)
     .fetch_one(db)
-    .await
+    .await?)
 }
 
 pub async fn set_rescheduled_to(
@@ -147,50 +147,6 @@ pub async fn by_id_for_update(
     ))
     .bind(id)
     .fetch_optional(&mut **tx)
-    .await
-}
-
-/// Serialises, for the rest of the transaction, bookings of one practitioner and (when
-/// `patient_id` is given) of one patient. The practitioner lock turns a crowd of inserts racing
-/// for one slot into a queue: each waiter's insert then meets the winner's committed row and
-/// fails at once, instead of the crowd waiting on each other's uncommitted index entries (which
-/// exclusion constraints resolve through deadlock detection, a second later). The patient lock
-/// makes the same-specialty rule race-free. Always taken in this order, in one statement.
-pub async fn lock_booking(
-    tx: &mut Transaction<'_, Postgres>,
-    practitioner_id: Uuid,
-    patient_id: Option<Uuid>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 11)),
-                CASE WHEN $2::uuid IS NOT NULL
-                     THEN pg_advisory_xact_lock(hashtextextended($2::text, 7)) END",
-    )
-    .bind(practitioner_id)
-    .bind(patient_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Start of an active appointment of `patient_id` in `specialty` starting within `within`.
-pub async fn same_specialty_start(
-    db: impl PgExecutor<'_>,
-    patient_id: Uuid,
-    specialty: &str,
-    within: Span,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT starts_at FROM appointments
-         WHERE patient_id = $1 AND specialty = $2 AND status IN ('booked', 'arrived')
-           AND starts_at >= $3 AND starts_at < $4
-         ORDER BY starts_at LIMIT 1",
-    )
-    .bind(patient_id)
-    .bind(specialty)
-    .bind(within.start)
-    .bind(within.end)
-    .fetch_optional(db)
     .await
 }
 

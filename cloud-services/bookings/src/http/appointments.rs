@@ -1,14 +1,20 @@
 //! Booking, cancelling, rescheduling, agendas and the practitioner's status marks.
 //!
-//! The booking transaction: check the slot against the practitioner's schedule, serialise the
-//! patient's own bookings (advisory lock) to apply the same-specialty rule, insert the
-//! appointment with its outbox rows (the exclusion constraint refuses any overlap, whoever wins
-//! the race), then check waitlist holds in a *later* statement: if a concurrent cancellation just
-//! committed a hold on this slot, our insert waited for it and this fresh snapshot sees the hold.
+//! A booking is two round trips: a read that checks the slot against the practitioner's schedule
+//! (the schedule rules are Rust: `domain::schedule`), then one statement that commits on its own
+//! (`db::appointments::place`, migration 0003): the practitioner's and patient's advisory locks,
+//! the same-specialty rule, the appointment with its outbox rows — its event, reminders and audit
+//! event — (the exclusion constraint refuses any overlap, whoever wins the race), then waitlist
+//! holds in a *later* statement: if a concurrent cancellation just committed a hold on this slot,
+//! our insert waited for it and this fresh snapshot sees the hold. With `Idempotency-Key`, and
+//! when rescheduling, the same statement runs inside the request's transaction.
+//!
+//! Writes are audited through the outbox (`events::audit_row`): the audit event commits with the
+//! write, so the trail holds every write made and none refused.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use episante_kit::audit::Purpose;
@@ -20,7 +26,8 @@ use uuid::Uuid;
 
 use super::idempotency::{Idempotency, Started};
 use super::{next_offset, AppState, Listed, PageParams};
-use crate::db::appointments::{AppointmentFilter, AppointmentRow, NewAppointment};
+use crate::db::appointments::{AppointmentFilter, AppointmentRow, NewAppointment, PlaceError};
+use crate::db::outbox::NewOutboxRow;
 use crate::db::practitioners::ScheduleRow;
 use crate::db::{self, CONSTRAINTS};
 use crate::domain::appointment::Status;
@@ -130,33 +137,35 @@ pub async fn book(
         booked_by: caller.subject(),
         previous: None,
     };
-    // Without a key, validate before opening a transaction: under contention most attempts end
-    // here with a 409 at the cost of one query. With a key, a stored answer must win, so
-    // everything happens after the claim.
-    let early = if idempotency.is_keyed() {
-        None
-    } else {
-        match load_slot(&state.pool, &placement).await {
-            Ok(loaded) => Some(loaded),
+    // Without a key, validate first (under contention most attempts end here with a 409 at the
+    // cost of one query), then book in one statement committed on its own: one more round trip.
+    // With a key, a stored answer must win, so everything happens in a transaction after the
+    // claim.
+    if !idempotency.is_keyed() {
+        let placed = async {
+            let (schedule, slot) = load_slot(&state.pool, &placement).await?;
+            place(&state, &state.pool, &caller, &purpose, &placement, &schedule, slot).await
+        }
+        .await;
+        return match placed {
+            Ok(row) => {
+                state.outbox.wake();
+                state.count_outcome("booked");
+                Ok((StatusCode::CREATED, Json(Appointment::from(row))).into_response())
+            }
             Err(e) => {
                 state.count_outcome(outcome_label(&e));
-                return Err(e);
+                Err(e)
             }
-        }
-    };
+        };
+    }
     let mut tx = match idempotency.begin(&state.pool).await? {
         Started::Proceed(tx) => tx,
         Started::Replay(response) => return Ok(response),
     };
     let placed = async {
-        let (schedule, slot) = match early {
-            Some(loaded) => loaded,
-            None => load_slot(&mut *tx, &placement).await?,
-        };
-        let row = place(&state, &mut tx, &placement, &schedule, slot).await?;
-        // Audited before the commit: a write the trail cannot take is not made.
-        audit_write(&state, &caller, &purpose, "appointment.book", &row, None).await?;
-        Ok(row)
+        let (schedule, slot) = load_slot(&mut *tx, &placement).await?;
+        place(&state, &mut *tx, &caller, &purpose, &placement, &schedule, slot).await
     }
     .await;
     match placed {
@@ -231,35 +240,20 @@ async fn load_slot(
     Ok((schedule, slot))
 }
 
-/// Applies the rules and inserts the appointment with its outbox rows, in `tx`.
+/// Applies the rules and books the slot with its outbox rows — the booking event, reminders and
+/// the write's audit event — in one statement (`db::appointments::place`), on `db`: the pool
+/// (committed on its own) or a transaction.
+#[allow(clippy::too_many_arguments)]
 async fn place(
     state: &AppState,
-    tx: &mut Transaction<'static, Postgres>,
+    db: impl sqlx::PgExecutor<'_>,
+    caller: &AuthUser,
+    purpose: &Purpose,
     p: &Placement<'_>,
     schedule: &ScheduleRow,
     slot: Span,
 ) -> ApiResult<AppointmentRow> {
     let now = Utc::now();
-    let exclusion = state.rules.same_specialty_exclusion(slot.start);
-    db::appointments::lock_booking(tx, p.practitioner_id, exclusion.map(|_| p.patient_id)).await?;
-    if let Some(exclusion) = exclusion {
-        if let Some(other) = db::appointments::same_specialty_start(
-            &mut **tx,
-            p.patient_id,
-            &schedule.specialty,
-            exclusion,
-        )
-        .await?
-        {
-            return Err(ApiError::Conflict(format!(
-                "the patient already has a {} appointment at {}; two must be at least {} days apart",
-                schedule.specialty,
-                other.to_rfc3339(),
-                state.rules.same_specialty_min.num_days()
-            )));
-        }
-    }
-
     let new = NewAppointment {
         id: Uuid::new_v4(),
         practitioner_id: p.practitioner_id,
@@ -286,42 +280,45 @@ async fn place(
         created_at: now,
         updated_at: now,
     };
-    let outbox = events::booked_rows(&preview, p.previous);
-    let row = db::appointments::insert_with_outbox(&mut **tx, &new, &outbox)
+    let mut outbox = events::booked_rows(&preview, p.previous);
+    let action = match p.previous {
+        None => "appointment.book",
+        Some(_) => "appointment.reschedule",
+    };
+    outbox.push(audit_row(state, caller, purpose, action, &preview, new.rescheduled_from));
+    let exclusion = state.rules.same_specialty_exclusion(slot.start);
+    db::appointments::place(db, &new, exclusion, &outbox)
         .await
-        .map_err(|e| ApiError::from_db(e, CONSTRAINTS))?;
-
-    for hold in db::waitlist::active_holds(&mut **tx, &[p.practitioner_id], slot).await? {
-        if hold.patient_id != p.patient_id {
-            return Err(ApiError::Conflict(format!(
+        .map_err(|e| match e {
+            PlaceError::SameSpecialty(other) => ApiError::Conflict(format!(
+                "the patient already has a {} appointment at {}; two must be at least {} days apart",
+                schedule.specialty,
+                other.to_rfc3339(),
+                state.rules.same_specialty_min.num_days()
+            )),
+            PlaceError::Held(until) => ApiError::Conflict(format!(
                 "this slot is held for a patient from the waitlist until {}",
-                hold.expires_at.to_rfc3339()
-            )));
-        }
-        db::waitlist::release_hold(&mut **tx, hold.id).await?;
-        db::waitlist::set_status(&mut **tx, hold.waitlist_entry_id, "fulfilled").await?;
-    }
-    Ok(row)
+                until.to_rfc3339()
+            )),
+            PlaceError::Db(e) => ApiError::from_db(e, CONSTRAINTS),
+        })
 }
 
-/// Publishes the audit event of a write to `row` (`from`: the appointment it replaced), before
-/// the write commits.
-async fn audit_write(
+/// The audit event of a write to `row` (`from`: the appointment it replaced), as an outbox row
+/// committed with the write.
+fn audit_row(
     state: &AppState,
     caller: &AuthUser,
     purpose: &Purpose,
     action: &str,
     row: &AppointmentRow,
     from: Option<Uuid>,
-) -> ApiResult<()> {
+) -> NewOutboxRow {
     let mut detail = serde_json::json!({ "appointment_id": row.id, "status": row.status });
     if let Some(from) = from {
         detail["rescheduled_from"] = serde_json::json!(from);
     }
-    state
-        .audit
-        .record(caller, purpose, action, Some(row.patient_id), detail)
-        .await
+    events::audit_row(&state.audit.event(caller, purpose, action, Some(row.patient_id), detail))
 }
 
 /// Loads an appointment the caller may act on as patient or admin (404 for other patients').
@@ -372,7 +369,8 @@ pub async fn cancel(
             .await?
             .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
     db::outbox::withdraw_reminders(&mut *tx, id).await?;
-    db::outbox::insert(&mut *tx, &[events::cancelled_row(&cancelled)]).await?;
+    let audit = audit_row(&state, &caller, &purpose, "appointment.cancel", &cancelled, None);
+    db::outbox::insert(&mut *tx, &[events::cancelled_row(&cancelled), audit]).await?;
     crate::waitlist::offer_freed_slot(
         &mut tx,
         &state.rules,
@@ -380,15 +378,6 @@ pub async fn cancel(
         row.appointment_type_id,
         row.span(),
         row.patient_id,
-    )
-    .await?;
-    audit_write(
-        &state,
-        &caller,
-        &purpose,
-        "appointment.cancel",
-        &cancelled,
-        None,
     )
     .await?;
     tx.commit().await?;
@@ -477,7 +466,7 @@ async fn reschedule_in(
         previous: Some(&old),
     };
     let (schedule, slot) = load_slot(&mut **tx, &placement).await?;
-    let new = place(state, tx, &placement, &schedule, slot).await?;
+    let new = place(state, &mut **tx, caller, purpose, &placement, &schedule, slot).await?;
     db::appointments::set_rescheduled_to(&mut **tx, old.id, new.id).await?;
     if !new.span().overlaps(&old.span()) {
         crate::waitlist::offer_freed_slot(
@@ -490,8 +479,6 @@ async fn reschedule_in(
         )
         .await?;
     }
-    let action = "appointment.reschedule";
-    audit_write(state, caller, purpose, action, &new, Some(old.id)).await?;
     tracing::info!(by = %caller.subject(), from = %old.id, to = %new.id, "appointment rescheduled");
     Ok(new)
 }

@@ -175,3 +175,28 @@ async fn racing_relays_send_each_outbox_row_exactly_once() {
     let unique: HashSet<_> = events.iter().map(|e| e.event_id).collect();
     assert_eq!(unique.len(), 300);
 }
+
+#[tokio::test]
+async fn published_rows_are_purged_after_a_week_and_nothing_else_is() {
+    let app = spawn_app().await;
+    sqlx::query(
+        "INSERT INTO outbox (topic, event_id, kind, key, payload, due_at, published_at)
+         SELECT 'bookings.events.v1', gen_random_uuid(), 'booked', 'k', '\\x7b7d', now(), p
+         FROM unnest(ARRAY[now() - interval '8 days', now() - interval '6 days', NULL]::timestamptz[]) AS p",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // (The app's own relay purges when it starts and every ten minutes: the state is what counts.)
+    episante_kit::events::outbox::purge_published(&app.pool)
+        .await
+        .unwrap();
+    let left: Vec<Option<chrono::DateTime<Utc>>> =
+        sqlx::query_scalar("SELECT published_at FROM outbox ORDER BY published_at NULLS LAST")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(left.len(), 2);
+    assert!(left[0].is_some_and(|at| at < Utc::now() - Duration::days(5)));
+    assert!(left[1].is_none());
+}

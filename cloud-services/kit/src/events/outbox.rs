@@ -26,7 +26,7 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
 use sqlx::{PgConnection, PgPool};
@@ -103,6 +103,7 @@ impl OutboxRelay {
             published,
         } = settings;
         let batch = batch.max(1);
+        let purge_pool = pool.clone();
         let round = move || {
             let (pool, bus, published) = (pool.clone(), bus.clone(), published.clone());
             async move {
@@ -113,7 +114,14 @@ impl OutboxRelay {
         };
         shutdown.clone().spawn(async move {
             let mut backoff = Duration::from_millis(100);
+            let mut purged_at: Option<Instant> = None;
             loop {
+                if purged_at.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                    purged_at = Some(Instant::now());
+                    if let Err(error) = purge_published(&purge_pool).await {
+                        tracing::warn!(%error, "purging published outbox rows failed");
+                    }
+                }
                 match round().await {
                     Ok(n) if n == batch as usize => continue,
                     Ok(_) => backoff = Duration::from_millis(100),
@@ -186,9 +194,22 @@ pub async fn publish_due(pool: &PgPool, bus: &dyn EventBus, batch: i64) -> anyho
         .bind(&ids)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM outbox WHERE published_at < now() - interval '7 days'")
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     Ok(rows.len())
+}
+
+/// How often a relay deletes rows published more than a week ago. The delete scans the table:
+/// run on every round, it cost a busy booking service a quarter of a core of PostgreSQL
+/// (docs/BENCHMARKS.md, "Bookings").
+pub const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Deletes rows published more than a week ago (kept that long for investigations); returns how
+/// many.
+pub async fn purge_published(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM outbox WHERE published_at < now() - interval '7 days'")
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }
