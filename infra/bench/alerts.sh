@@ -50,7 +50,7 @@ echo "ceilings: broker $broker_max msgs/s, alerts consumer $consumer_max msgs/s 
 # bus, batch gathering, batch application, reading → alert committed), for the profile.
 path_histograms() {
   { curl -sf "$registry/metrics"; curl -sf "$alerts/metrics"; } \
-    | awk '$1 ~ /^episante_(broker_kafka_delivery|alerts_bus_delay|alerts_batch_gather|alerts_batch|alerts_reading_to_alert)_seconds_(sum|count)$/ {print $1, $2}'
+    | awk '{sub(/\{.*\}/, "", $1)} $1 ~ /^episante_(broker_kafka_delivery|alerts_bus_delay|alerts_batch_gather|alerts_batch|alerts_reading_to_alert)_seconds_(sum|count)$/ {print $1, $2}'
 }
 
 phase=0
