@@ -144,7 +144,16 @@ pub async fn book(
     if !idempotency.is_keyed() {
         let placed = async {
             let (schedule, slot) = load_slot(&state.pool, &placement).await?;
-            place(&state, &state.pool, &caller, &purpose, &placement, &schedule, slot).await
+            place(
+                &state,
+                &state.pool,
+                &caller,
+                &purpose,
+                &placement,
+                &schedule,
+                slot,
+            )
+            .await
         }
         .await;
         return match placed {
@@ -165,7 +174,10 @@ pub async fn book(
     };
     let placed = async {
         let (schedule, slot) = load_slot(&mut *tx, &placement).await?;
-        place(&state, &mut *tx, &caller, &purpose, &placement, &schedule, slot).await
+        place(
+            &state, &mut *tx, &caller, &purpose, &placement, &schedule, slot,
+        )
+        .await
     }
     .await;
     match placed {
@@ -285,7 +297,14 @@ async fn place(
         None => "appointment.book",
         Some(_) => "appointment.reschedule",
     };
-    outbox.push(audit_row(state, caller, purpose, action, &preview, new.rescheduled_from));
+    outbox.push(audit_row(
+        state,
+        caller,
+        purpose,
+        action,
+        &preview,
+        new.rescheduled_from,
+    ));
     let exclusion = state.rules.same_specialty_exclusion(slot.start);
     db::appointments::place(db, &new, exclusion, &outbox)
         .await
@@ -318,7 +337,11 @@ fn audit_row(
     if let Some(from) = from {
         detail["rescheduled_from"] = serde_json::json!(from);
     }
-    events::audit_row(&state.audit.event(caller, purpose, action, Some(row.patient_id), detail))
+    events::audit_row(
+        &state
+            .audit
+            .event(caller, purpose, action, Some(row.patient_id), detail),
+    )
 }
 
 /// Loads an appointment the caller may act on as patient or admin (404 for other patients').
@@ -369,7 +392,14 @@ pub async fn cancel(
             .await?
             .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
     db::outbox::withdraw_reminders(&mut *tx, id).await?;
-    let audit = audit_row(&state, &caller, &purpose, "appointment.cancel", &cancelled, None);
+    let audit = audit_row(
+        &state,
+        &caller,
+        &purpose,
+        "appointment.cancel",
+        &cancelled,
+        None,
+    );
     db::outbox::insert(&mut *tx, &[events::cancelled_row(&cancelled), audit]).await?;
     crate::waitlist::offer_freed_slot(
         &mut tx,
@@ -466,7 +496,10 @@ async fn reschedule_in(
         previous: Some(&old),
     };
     let (schedule, slot) = load_slot(&mut **tx, &placement).await?;
-    let new = place(state, &mut **tx, caller, purpose, &placement, &schedule, slot).await?;
+    let new = place(
+        state, &mut **tx, caller, purpose, &placement, &schedule, slot,
+    )
+    .await?;
     db::appointments::set_rescheduled_to(&mut **tx, old.id, new.id).await?;
     if !new.span().overlaps(&old.span()) {
         crate::waitlist::offer_freed_slot(

@@ -179,10 +179,15 @@ async fn appointment_and_waitlist_writes_are_audited_with_the_write() {
         .await;
     assert_eq!(left.status(), StatusCode::NO_CONTENT);
 
-    let writes = ["appointment.book", "appointment.reschedule", "appointment.cancel"];
-    let events =
-        audit_events_until(&app, |e| writes.iter().all(|w| e.iter().any(|e| e.action == *w)))
-            .await;
+    let writes = [
+        "appointment.book",
+        "appointment.reschedule",
+        "appointment.cancel",
+    ];
+    let events = audit_events_until(&app, |e| {
+        writes.iter().all(|w| e.iter().any(|e| e.action == *w))
+    })
+    .await;
     let of = |action: &str| -> Vec<&AuditEvent> {
         events.iter().filter(|e| e.action == action).collect()
     };

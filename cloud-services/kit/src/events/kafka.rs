@@ -8,9 +8,18 @@
 //! `retention.bytes` per partition): nothing in the platform consumes them, so without it they
 //! would grow until the disk is full. Other topics keep the cluster's defaults. Topics that already
 //! exist are left as they are (brokers that ignore these settings, such as tansu, keep theirs).
+//!
+//! How long a fetch may wait for data (`fetch.wait.max.ms`) is chosen per subscription:
+//! `readings_fetch_wait_ms` (10 ms) for one that reads vital-sign readings (alerts are raised from
+//! them: a latency floor for patients), `fetch_wait_ms` (200 ms) for every other (revocations,
+//! audit events, assignments alone). A fetch costs the broker
+//! work even when nothing is new — tansu answers every fetch only after about this wait, through
+//! one storage task it shares with every produce — so quiet consumers polling a hundred times a
+//! second slowed the readings path for everyone (docs/BENCHMARKS.md, "Clinical safety").
 
 use std::time::Duration;
 
+use episante_protocol::topics::KAFKA_READINGS;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -28,6 +37,8 @@ pub struct KafkaBus {
     partitions: i32,
     /// `retention.ms` and `retention.bytes` of dead-letter topics created here.
     dead_letter_retention: (String, String),
+    /// `fetch.wait.max.ms` of readings consumers, of the others (see the module docs).
+    fetch_waits: (u32, u32),
     producer: FutureProducer,
 }
 
@@ -36,17 +47,33 @@ fn kafka_err(e: impl std::fmt::Display) -> EventBusError {
 }
 
 impl KafkaBus {
-    /// A consumer of `group` that never stores offsets by itself (see the module docs).
-    fn consumer(&self, group: &str) -> Result<StreamConsumer, EventBusError> {
+    /// `fetch.wait.max.ms` for a consumer of `topics` (see the module docs). librdkafka's
+    /// default, 500 ms, would be a half-second latency floor for alerts.
+    fn fetch_wait_ms<'a>(&self, mut topics: impl Iterator<Item = &'a str>) -> u32 {
+        if topics.any(|t| t == KAFKA_READINGS) {
+            self.fetch_waits.0
+        } else {
+            self.fetch_waits.1
+        }
+    }
+
+    /// A consumer of `group` that never stores offsets by itself (see the module docs), waiting
+    /// at most `fetch_wait_ms` for data per fetch.
+    fn consumer<'a>(
+        &self,
+        group: &str,
+        topics: impl IntoIterator<Item = &'a str>,
+    ) -> Result<StreamConsumer, EventBusError> {
         ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            // librdkafka's default (500 ms) lets a fetch wait that long for data on a quiet
-            // partition: a latency floor for alerts. Consumers here want events promptly.
-            .set("fetch.wait.max.ms", "10")
+            .set(
+                "fetch.wait.max.ms",
+                self.fetch_wait_ms(topics.into_iter()).to_string(),
+            )
             .create()
             .map_err(kafka_err)
     }
@@ -67,6 +94,7 @@ impl KafkaBus {
         Ok(KafkaBus {
             brokers,
             partitions: config.partitions,
+            fetch_waits: (config.readings_fetch_wait_ms, config.fetch_wait_ms),
             dead_letter_retention: (
                 config.dead_letter_retention_ms.to_string(),
                 config.dead_letter_max_bytes.to_string(),
@@ -100,7 +128,7 @@ impl EventBus for KafkaBus {
         group: &str,
         topics: &[&str],
     ) -> Result<Box<dyn EventSubscription>, EventBusError> {
-        let consumer = self.consumer(group)?;
+        let consumer = self.consumer(group, topics.iter().copied())?;
         consumer.subscribe(topics).map_err(kafka_err)?;
         Ok(Box::new(KafkaSubscription {
             consumer: Some(consumer),
@@ -112,7 +140,7 @@ impl EventBus for KafkaBus {
         group: &str,
         partitions: &[(String, i32)],
     ) -> Result<Box<dyn EventSubscription>, EventBusError> {
-        let consumer = self.consumer(group)?;
+        let consumer = self.consumer(group, partitions.iter().map(|(t, _)| t.as_str()))?;
         let mut list = TopicPartitionList::new();
         for (topic, partition) in partitions {
             // The group's committed offset, else `auto.offset.reset` (earliest).

@@ -98,6 +98,12 @@ pub struct EventBusConfig {
     pub linger_ms: u32,
     /// How long a produced event may wait for the cluster before it fails, ms.
     pub message_timeout_ms: u32,
+    /// `fetch.wait.max.ms` of consumers that read vital-sign readings (a latency floor for
+    /// alerts), ms.
+    pub readings_fetch_wait_ms: u32,
+    /// `fetch.wait.max.ms` of every other consumer (revocations, audit events), ms: each fetch
+    /// costs the broker work even when nothing is new.
+    pub fetch_wait_ms: u32,
     /// In-memory bus: bytes of events one topic keeps at most (payload, key and topic name); over
     /// it the oldest go, like Kafka's `retention.bytes`.
     pub memory_topic_max_bytes: u64,
@@ -115,6 +121,8 @@ impl Default for EventBusConfig {
             partitions: 6,
             linger_ms: 5,
             message_timeout_ms: 300_000,
+            readings_fetch_wait_ms: 10,
+            fetch_wait_ms: 200,
             memory_topic_max_bytes: 256 << 20,
             dead_letter_max_bytes: 16 << 20,
             dead_letter_retention_ms: 7 * 24 * 3_600_000,
