@@ -92,6 +92,9 @@ def watch(alerts_base, token, out_path):
                     continue
                 out.write(json.dumps({"alert_id": event.get("alert_id"), "kind": event.get("kind"),
                                       "arrived_ms": arrived}) + "\n")
+    # Killed at the end of a phase; ending on its own means the stream closed (an expired token).
+    print("watch: the alert stream ended", file=sys.stderr)
+    sys.exit(1)
 
 
 def fetch_alerts(alerts_base, token):

@@ -67,6 +67,11 @@ start_platform() {
   # tansu can take tens of seconds to open its sqlite store on a busy machine.
   for _ in $(seq 1 1200); do curl -sf "http://127.0.0.1:$alerts_port/ready" >/dev/null && break; sleep 0.1; done
   curl -sf "http://127.0.0.1:$alerts_port/ready" >/dev/null || { cat "$work/up.log"; exit 1; }
+  login
+}
+
+# Sets token: a fresh access token of the bootstrap admin.
+login() {
   token=$(curl -sf "http://127.0.0.1:$auth_port/v1/auth/login" -H 'content-type: application/json' \
     -d '{"email":"admin@episante.local","password":"benchmark-admin-password"}' \
     | python3 -c 'import json,sys;print(json.load(sys.stdin)["access_token"])')

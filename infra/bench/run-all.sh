@@ -14,7 +14,9 @@
 # recorded run of the same mode, flagging any figure that fell by more than 15 %. Noise is
 # reported, never failed: the exit status is non-zero only when a correctness check inside a
 # benchmark failed (a double booking, a lost reading, a missed alert) or a benchmark did not
-# finish. Not part of CI (.ci/run): it needs the machine to itself.
+# finish — for the benchmarks that wait for every acknowledgement (ingest, storm, edge, fleet),
+# finishing is itself the check that nothing was lost. Not part of CI (.ci/run): it needs the
+# machine to itself.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 mode=full
@@ -30,6 +32,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 export PATH="$HOME/.cargo/bin:$PATH"
+if [ "$record" = 1 ] && [ -n "$only" ]; then
+  echo "--record needs every benchmark (a partial run would replace the recorded baselines of the others)" >&2
+  exit 2
+fi
 
 # name | full-size settings | quick settings | command
 benches=(
@@ -71,7 +77,7 @@ for entry in "${benches[@]}"; do
   echo "== $name ($settings) → $log" >&2
   t0=$(date +%s)
   # shellcheck disable=SC2086 # settings are NAME=VALUE words
-  env BENCH_RESULTS="$PWD/$figures" $settings timeout 1200 "$cmd" >"$log" 2>&1
+  env BENCH_RESULTS="$PWD/$figures" $settings timeout --foreground 1200 "$cmd" >"$log" 2>&1 </dev/null
   status=$?
   t1=$(date +%s)
   echo "   $((t1 - t0)) s, exit $status" >&2

@@ -32,7 +32,7 @@ BEGIN
          ORDER BY starts_at LIMIT 1;
         IF FOUND THEN
             RAISE EXCEPTION 'same specialty too close' USING ERRCODE = 'EB001',
-                DETAIL = to_char(other_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
+                DETAIL = to_char(other_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
         END IF;
     END IF;
 
@@ -53,7 +53,7 @@ BEGIN
     LOOP
         IF hold.patient_id <> p_patient THEN
             RAISE EXCEPTION 'slot held' USING ERRCODE = 'EB002',
-                DETAIL = to_char(hold.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
+                DETAIL = to_char(hold.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
         END IF;
         UPDATE slot_holds SET released_at = now() WHERE id = hold.id;
         UPDATE waitlist_entries SET status = 'fulfilled' WHERE id = hold.waitlist_entry_id;

@@ -2,16 +2,14 @@
 //! (`episante_kit::events::outbox`).
 //!
 //! Handlers never publish directly: they write outbox rows in the same transaction as the change
-//! (an appointment booked, cancelled, rescheduled; a slot offered to the waitlist; the audit event
-//! of an appointment write, on the audit topic), so an event exists if and only if the change
-//! committed. Reminders are outbox rows due 24 h and 1 h before
+//! (an appointment booked, cancelled, rescheduled; a slot offered to the waitlist), so an event
+//! exists if and only if the change committed. Reminders are outbox rows due 24 h and 1 h before
 //! the appointment: a restart loses none (they are rows, not timers), and cancelling withdraws
 //! them in the same transaction. Delivery is at least once only if the process dies between the
 //! bus's acknowledgement and the relay's commit; each event carries an `event_id` so consumers
 //! can drop that rare duplicate.
 
 use chrono::{DateTime, Utc};
-use episante_kit::audit::{AuditEvent, AUDIT_TOPIC};
 use episante_protocol::topics::KAFKA_BOOKING_EVENTS;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -128,21 +126,6 @@ pub fn booked_rows(a: &AppointmentRow, previous: Option<&AppointmentRow>) -> Vec
         }
     }
     rows
-}
-
-/// A write's audit event as an outbox row: committed with the write it describes, so the trail
-/// holds every write that happened and none that did not.
-pub fn audit_row(event: &AuditEvent) -> NewOutboxRow {
-    NewOutboxRow {
-        topic: AUDIT_TOPIC,
-        event_id: event.event_id,
-        kind: "audit",
-        appointment_id: None,
-        key: event.key(),
-        // Plain data with string keys: serialising cannot fail.
-        payload: serde_json::to_string(event).unwrap_or_default(),
-        due_at: event.at,
-    }
 }
 
 pub fn cancelled_row(a: &AppointmentRow) -> NewOutboxRow {

@@ -10,11 +10,10 @@ use uuid::Uuid;
 /// One row to write.
 #[derive(Debug, Clone)]
 pub struct NewOutboxRow {
-    /// `bookings.events.v1`, or the audit trail's topic for a write's audit event.
+    /// `bookings.events.v1`.
     pub topic: &'static str,
     pub event_id: Uuid,
-    /// `booked`, `cancelled`, `rescheduled`, `reminder_24h`, `reminder_1h`, `slot_offered`,
-    /// `audit`.
+    /// `booked`, `cancelled`, `rescheduled`, `reminder_24h`, `reminder_1h`, `slot_offered`.
     pub kind: &'static str,
     pub appointment_id: Option<Uuid>,
     /// The bus key (appointment id; per-key order).

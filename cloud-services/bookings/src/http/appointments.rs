@@ -1,16 +1,15 @@
 //! Booking, cancelling, rescheduling, agendas and the practitioner's status marks.
 //!
-//! A booking is two round trips: a read that checks the slot against the practitioner's schedule
-//! (the schedule rules are Rust: `domain::schedule`), then one statement that commits on its own
-//! (`db::appointments::place`, migration 0003): the practitioner's and patient's advisory locks,
-//! the same-specialty rule, the appointment with its outbox rows — its event, reminders and audit
-//! event — (the exclusion constraint refuses any overlap, whoever wins the race), then waitlist
-//! holds in a *later* statement: if a concurrent cancellation just committed a hold on this slot,
-//! our insert waited for it and this fresh snapshot sees the hold. With `Idempotency-Key`, and
-//! when rescheduling, the same statement runs inside the request's transaction.
-//!
-//! Writes are audited through the outbox (`events::audit_row`): the audit event commits with the
-//! write, so the trail holds every write made and none refused.
+//! A booking is a read that checks the slot against the practitioner's schedule (the schedule
+//! rules are Rust: `domain::schedule`), the audit event published, then one statement that
+//! commits on its own (`db::appointments::place`, migration 0003): the practitioner's and
+//! patient's advisory locks, the same-specialty rule, the appointment with its outbox rows (the
+//! exclusion constraint refuses any overlap, whoever wins the race), then waitlist holds in a
+//! *later* statement: if a concurrent cancellation just committed a hold on this slot, our insert
+//! waited for it and this fresh snapshot sees the hold. With `Idempotency-Key`, and when
+//! rescheduling, the same statement runs inside the request's transaction, audited before the
+//! commit. Every write is audited before it is made (`kit/src/audit.rs` says why not through the
+//! outbox): at worst the trail shows an attempt that was then refused.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -27,7 +26,6 @@ use uuid::Uuid;
 use super::idempotency::{Idempotency, Started};
 use super::{next_offset, AppState, Listed, PageParams};
 use crate::db::appointments::{AppointmentFilter, AppointmentRow, NewAppointment, PlaceError};
-use crate::db::outbox::NewOutboxRow;
 use crate::db::practitioners::ScheduleRow;
 use crate::db::{self, CONSTRAINTS};
 use crate::domain::appointment::Status;
@@ -130,6 +128,7 @@ pub async fn book(
     let patient_id = patient_for(&caller, body.patient_id)?;
     let idempotency = Idempotency::from_request(&caller, &headers, "book", &body)?;
     let placement = Placement {
+        id: Uuid::new_v4(),
         practitioner_id: body.practitioner_id,
         appointment_type_id: body.appointment_type_id,
         starts_at: body.starts_at,
@@ -138,22 +137,18 @@ pub async fn book(
         previous: None,
     };
     // Without a key, validate first (under contention most attempts end here with a 409 at the
-    // cost of one query), then book in one statement committed on its own: one more round trip.
+    // cost of one query), audit, then book in one statement committed on its own: one more round
+    // trip.
     // With a key, a stored answer must win, so everything happens in a transaction after the
     // claim.
     if !idempotency.is_keyed() {
         let placed = async {
             let (schedule, slot) = load_slot(&state.pool, &placement).await?;
-            place(
-                &state,
-                &state.pool,
-                &caller,
-                &purpose,
-                &placement,
-                &schedule,
-                slot,
-            )
-            .await
+            // Audited before the write is made: a write the trail cannot take is not made (at
+            // worst the trail shows an attempt that was then refused).
+            let audit = Audited::booking(&placement);
+            audit_write(&state, &caller, &purpose, "appointment.book", &audit).await?;
+            place(&state, &state.pool, &placement, &schedule, slot).await
         }
         .await;
         return match placed {
@@ -174,10 +169,17 @@ pub async fn book(
     };
     let placed = async {
         let (schedule, slot) = load_slot(&mut *tx, &placement).await?;
-        place(
-            &state, &mut *tx, &caller, &purpose, &placement, &schedule, slot,
+        let row = place(&state, &mut *tx, &placement, &schedule, slot).await?;
+        // Audited before the commit: a write the trail cannot take is not made.
+        audit_write(
+            &state,
+            &caller,
+            &purpose,
+            "appointment.book",
+            &Audited::of(&row, None),
         )
-        .await
+        .await?;
+        Ok(row)
     }
     .await;
     match placed {
@@ -199,6 +201,8 @@ pub async fn book(
 }
 
 struct Placement<'a> {
+    /// The new appointment's id.
+    id: Uuid,
     practitioner_id: Uuid,
     appointment_type_id: Uuid,
     starts_at: DateTime<Utc>,
@@ -252,22 +256,19 @@ async fn load_slot(
     Ok((schedule, slot))
 }
 
-/// Applies the rules and books the slot with its outbox rows — the booking event, reminders and
-/// the write's audit event — in one statement (`db::appointments::place`), on `db`: the pool
-/// (committed on its own) or a transaction.
-#[allow(clippy::too_many_arguments)]
+/// Applies the rules and books the slot with its outbox rows — the booking event and reminders —
+/// in one statement (`db::appointments::place`), on `db`: the pool (committed on its own) or a
+/// transaction.
 async fn place(
     state: &AppState,
     db: impl sqlx::PgExecutor<'_>,
-    caller: &AuthUser,
-    purpose: &Purpose,
     p: &Placement<'_>,
     schedule: &ScheduleRow,
     slot: Span,
 ) -> ApiResult<AppointmentRow> {
     let now = Utc::now();
     let new = NewAppointment {
-        id: Uuid::new_v4(),
+        id: p.id,
         practitioner_id: p.practitioner_id,
         patient_id: p.patient_id,
         appointment_type_id: p.appointment_type_id,
@@ -292,19 +293,7 @@ async fn place(
         created_at: now,
         updated_at: now,
     };
-    let mut outbox = events::booked_rows(&preview, p.previous);
-    let action = match p.previous {
-        None => "appointment.book",
-        Some(_) => "appointment.reschedule",
-    };
-    outbox.push(audit_row(
-        state,
-        caller,
-        purpose,
-        action,
-        &preview,
-        new.rescheduled_from,
-    ));
+    let outbox = events::booked_rows(&preview, p.previous);
     let exclusion = state.rules.same_specialty_exclusion(slot.start);
     db::appointments::place(db, &new, exclusion, &outbox)
         .await
@@ -323,25 +312,53 @@ async fn place(
         })
 }
 
-/// The audit event of a write to `row` (`from`: the appointment it replaced), as an outbox row
-/// committed with the write.
-fn audit_row(
+/// What an appointment write's audit event says: the appointment, its patient and status, and
+/// the appointment it replaced.
+struct Audited {
+    appointment_id: Uuid,
+    patient_id: Uuid,
+    status: Status,
+    from: Option<Uuid>,
+}
+
+impl Audited {
+    fn of(row: &AppointmentRow, from: Option<Uuid>) -> Audited {
+        Audited {
+            appointment_id: row.id,
+            patient_id: row.patient_id,
+            status: row.status,
+            from,
+        }
+    }
+
+    /// A booking about to be made.
+    fn booking(p: &Placement<'_>) -> Audited {
+        Audited {
+            appointment_id: p.id,
+            patient_id: p.patient_id,
+            status: Status::Booked,
+            from: None,
+        }
+    }
+}
+
+/// Publishes the audit event of a write, before the write commits (`kit/src/audit.rs` says why).
+async fn audit_write(
     state: &AppState,
     caller: &AuthUser,
     purpose: &Purpose,
     action: &str,
-    row: &AppointmentRow,
-    from: Option<Uuid>,
-) -> NewOutboxRow {
-    let mut detail = serde_json::json!({ "appointment_id": row.id, "status": row.status });
-    if let Some(from) = from {
+    audited: &Audited,
+) -> ApiResult<()> {
+    let mut detail =
+        serde_json::json!({ "appointment_id": audited.appointment_id, "status": audited.status });
+    if let Some(from) = audited.from {
         detail["rescheduled_from"] = serde_json::json!(from);
     }
-    events::audit_row(
-        &state
-            .audit
-            .event(caller, purpose, action, Some(row.patient_id), detail),
-    )
+    state
+        .audit
+        .record(caller, purpose, action, Some(audited.patient_id), detail)
+        .await
 }
 
 /// Loads an appointment the caller may act on as patient or admin (404 for other patients').
@@ -392,15 +409,7 @@ pub async fn cancel(
             .await?
             .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
     db::outbox::withdraw_reminders(&mut *tx, id).await?;
-    let audit = audit_row(
-        &state,
-        &caller,
-        &purpose,
-        "appointment.cancel",
-        &cancelled,
-        None,
-    );
-    db::outbox::insert(&mut *tx, &[events::cancelled_row(&cancelled), audit]).await?;
+    db::outbox::insert(&mut *tx, &[events::cancelled_row(&cancelled)]).await?;
     crate::waitlist::offer_freed_slot(
         &mut tx,
         &state.rules,
@@ -410,6 +419,8 @@ pub async fn cancel(
         row.patient_id,
     )
     .await?;
+    let audited = Audited::of(&cancelled, None);
+    audit_write(&state, &caller, &purpose, "appointment.cancel", &audited).await?;
     tx.commit().await?;
     state.outbox.wake();
     tracing::info!(by = %caller.subject(), appointment = %id, "appointment cancelled");
@@ -488,6 +499,7 @@ async fn reschedule_in(
         .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
     db::outbox::withdraw_reminders(&mut **tx, id).await?;
     let placement = Placement {
+        id: Uuid::new_v4(),
         practitioner_id: old.practitioner_id,
         appointment_type_id: body.appointment_type_id.unwrap_or(old.appointment_type_id),
         starts_at: body.starts_at,
@@ -496,10 +508,7 @@ async fn reschedule_in(
         previous: Some(&old),
     };
     let (schedule, slot) = load_slot(&mut **tx, &placement).await?;
-    let new = place(
-        state, &mut **tx, caller, purpose, &placement, &schedule, slot,
-    )
-    .await?;
+    let new = place(state, &mut **tx, &placement, &schedule, slot).await?;
     db::appointments::set_rescheduled_to(&mut **tx, old.id, new.id).await?;
     if !new.span().overlaps(&old.span()) {
         crate::waitlist::offer_freed_slot(
@@ -512,6 +521,8 @@ async fn reschedule_in(
         )
         .await?;
     }
+    let audited = Audited::of(&new, Some(old.id));
+    audit_write(state, caller, purpose, "appointment.reschedule", &audited).await?;
     tracing::info!(by = %caller.subject(), from = %old.id, to = %new.id, "appointment rescheduled");
     Ok(new)
 }
