@@ -15,8 +15,8 @@ CREATE FUNCTION place_appointment(
     p_id uuid, p_practitioner uuid, p_patient uuid, p_type uuid, p_specialty text,
     p_starts timestamptz, p_ends timestamptz, p_booked_by text, p_rescheduled_from uuid,
     p_exclusion_start timestamptz, p_exclusion_end timestamptz,
-    p_topics text[], p_event_ids uuid[], p_kinds text[], p_appointment_ids uuid[],
-    p_keys text[], p_payloads text[], p_due timestamptz[]
+    p_event_ids uuid[], p_kinds text[], p_appointment_ids uuid[], p_keys text[],
+    p_payloads text[], p_due timestamptz[], p_topic text
 ) RETURNS SETOF appointments LANGUAGE plpgsql AS $$
 DECLARE
     other_start timestamptz;
@@ -41,9 +41,9 @@ BEGIN
     VALUES (p_id, p_practitioner, p_patient, p_type, p_specialty, p_starts, p_ends, p_booked_by,
         p_rescheduled_from);
     INSERT INTO outbox (topic, event_id, kind, appointment_id, key, payload, due_at)
-    SELECT u.topic, u.e, u.k, u.appt, u.key, convert_to(u.p, 'UTF8'), u.d
-    FROM UNNEST(p_topics, p_event_ids, p_kinds, p_appointment_ids, p_keys, p_payloads, p_due)
-        AS u (topic, e, k, appt, key, p, d);
+    SELECT p_topic, u.e, u.k, u.appt, u.key, convert_to(u.p, 'UTF8'), u.d
+    FROM UNNEST(p_event_ids, p_kinds, p_appointment_ids, p_keys, p_payloads, p_due)
+        AS u (e, k, appt, key, p, d);
 
     FOR hold IN
         SELECT id, patient_id, waitlist_entry_id, expires_at FROM slot_holds

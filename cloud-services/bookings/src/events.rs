@@ -10,7 +10,6 @@
 //! can drop that rare duplicate.
 
 use chrono::{DateTime, Utc};
-use episante_protocol::topics::KAFKA_BOOKING_EVENTS;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -85,7 +84,6 @@ impl BookingEvent {
 
     fn into_row(self, kind: &'static str, key: Uuid, due_at: DateTime<Utc>) -> NewOutboxRow {
         NewOutboxRow {
-            topic: KAFKA_BOOKING_EVENTS,
             event_id: self.event_id,
             kind,
             appointment_id: self.appointment_id,

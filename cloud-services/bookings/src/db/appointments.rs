@@ -1,7 +1,8 @@
 //! The `appointments` table. Double booking is refused by the `appointments_no_overlap`
-//! exclusion constraint, which `insert` surfaces as a database error the caller maps to 409.
+//! exclusion constraint, which `place` surfaces as a database error the caller maps to 409.
 
 use chrono::{DateTime, Utc};
+use episante_protocol::topics::KAFKA_BOOKING_EVENTS;
 use sqlx::{FromRow, PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -103,13 +104,13 @@ pub async fn place(
     .bind(new.rescheduled_from)
     .bind(exclusion.map(|w| w.start))
     .bind(exclusion.map(|w| w.end))
-    .bind(&c.topics)
     .bind(&c.event_ids)
     .bind(&c.kinds)
     .bind(&c.appointment_ids)
     .bind(&c.keys)
     .bind(&c.payloads)
     .bind(&c.due)
+    .bind(KAFKA_BOOKING_EVENTS)
     .fetch_one(db)
     .await?)
 }

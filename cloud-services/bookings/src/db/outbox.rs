@@ -4,14 +4,13 @@
 //! the appointment, so that cancelling withdraws its reminders.
 
 use chrono::{DateTime, Utc};
+use episante_protocol::topics::KAFKA_BOOKING_EVENTS;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
 /// One row to write.
 #[derive(Debug, Clone)]
 pub struct NewOutboxRow {
-    /// `bookings.events.v1`.
-    pub topic: &'static str,
     pub event_id: Uuid,
     /// `booked`, `cancelled`, `rescheduled`, `reminder_24h`, `reminder_1h`, `slot_offered`.
     pub kind: &'static str,
@@ -24,7 +23,6 @@ pub struct NewOutboxRow {
 
 /// Rows as column arrays, for `INSERT … SELECT * FROM UNNEST(…)`.
 pub struct OutboxColumns<'a> {
-    pub topics: Vec<&'a str>,
     pub event_ids: Vec<Uuid>,
     pub kinds: Vec<&'a str>,
     pub appointment_ids: Vec<Option<Uuid>>,
@@ -36,7 +34,6 @@ pub struct OutboxColumns<'a> {
 impl<'a> From<&'a [NewOutboxRow]> for OutboxColumns<'a> {
     fn from(rows: &'a [NewOutboxRow]) -> Self {
         OutboxColumns {
-            topics: rows.iter().map(|r| r.topic).collect(),
             event_ids: rows.iter().map(|r| r.event_id).collect(),
             kinds: rows.iter().map(|r| r.kind).collect(),
             appointment_ids: rows.iter().map(|r| r.appointment_id).collect(),
@@ -54,9 +51,9 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewOutboxRow]) -> Result<()
     let c = OutboxColumns::from(rows);
     sqlx::query(
         "INSERT INTO outbox (topic, event_id, kind, appointment_id, key, payload, due_at)
-         SELECT t, e, k, a, key, convert_to(p, 'UTF8'), d
-         FROM UNNEST($7::text[], $1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],
-                     $6::timestamptz[]) AS u (t, e, k, a, key, p, d)",
+         SELECT $7, e, k, a, key, convert_to(p, 'UTF8'), d
+         FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],
+                     $6::timestamptz[]) AS u (e, k, a, key, p, d)",
     )
     .bind(&c.event_ids)
     .bind(&c.kinds)
@@ -64,7 +61,7 @@ pub async fn insert(db: impl PgExecutor<'_>, rows: &[NewOutboxRow]) -> Result<()
     .bind(&c.keys)
     .bind(&c.payloads)
     .bind(&c.due)
-    .bind(&c.topics)
+    .bind(KAFKA_BOOKING_EVENTS)
     .execute(db)
     .await?;
     Ok(())
