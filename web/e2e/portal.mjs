@@ -175,6 +175,9 @@ try {
   await page.getByRole('heading', { name: `Ward ${stamp}` }).waitFor();
   await axe(page, 'teams');
   await page.getByRole('link', { name: 'Practitioners' }).click();
+  // The page first: until the care teams page unmounts, its items (whose clinician pickers list
+  // Dr Portal too) would also match the filter below.
+  await page.getByRole('heading', { name: 'Practitioners and schedules' }).waitFor();
   await page.getByRole('listitem').filter({ hasText: `Dr Portal ${stamp}` }).waitFor();
   await axe(page, 'practitioners');
   // A phone's width: no page scrolls sideways.
