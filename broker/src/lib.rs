@@ -88,6 +88,7 @@ pub async fn build_with_bus(
 
     let metrics = Metrics::new("broker");
     let broker_metrics = BrokerMetrics::register(&metrics);
+    bus.register_metrics(&metrics);
     let auth = DeviceAuthenticator::new(
         pool.clone(),
         Duration::from_secs(config.credential_cache_secs),

@@ -38,9 +38,15 @@ start_platform() {
     --advertised-listener-url "tcp://127.0.0.1:$tansu_port" --storage-engine sqlite://tansu.db >tansu.log 2>&1) &
   tansu_pid=$!
   pids+=("$tansu_pid")
-  # BUS=memory: the in-memory bus instead of tansu (what the platform does without Kafka's cost).
+  # BUS=kafka (default): tansu; BUS=postgres: `up`'s own durable bus (its default without Kafka);
+  # BUS=memory: the in-memory bus (not durable; the peer the durable bus is measured against).
   kafka_env=("EPISANTE_KAFKA__BROKERS=127.0.0.1:$tansu_port")
-  [ "${BUS:-kafka}" = memory ] && kafka_env=()
+  case "${BUS:-kafka}" in
+    memory) kafka_env=(EPISANTE_BUS__IN_MEMORY=true) ;;
+    postgres) kafka_env=() ;;
+  esac
+  bench_dbs+=("${prefix}_bus_$stamp")
+  kafka_env+=("EPISANTE_BUS__DATABASE__NAME=${prefix}_bus_$stamp" "EPISANTE_BUS__DATABASE__ROLE=${prefix}_bus_$stamp")
   auth_port=$(free_port); registry_port=$(free_port); mqtt_port=$(free_port)
   records_port=$(free_port); alerts_port=$(free_port); bookings_port=$(free_port); gateway_port=$(free_port)
   local env=()

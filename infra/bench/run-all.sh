@@ -41,6 +41,7 @@ fi
 benches=(
   "auth|DURATION=10s|DURATION=4s|./infra/bench/auth.sh"
   "ingest|DEVICES=100 MESSAGES=1000|DEVICES=100 MESSAGES=1000|./infra/bench/ingest.sh"
+  "bus|DEVICES=20 MESSAGES=400|DEVICES=20 MESSAGES=200 ALERT_DURATION=30|./infra/bench/bus.sh"
   "storm|DEVICES=10000 TIMEOUT_SECS=60|DEVICES=1000 TIMEOUT_SECS=60|./infra/bench/connect_storm.sh"
   "edge|READINGS=1000000|READINGS=200000|./infra/bench/edge.sh"
   "fleet|DEVICES=10000 DURATION=60|DEVICES=1000 DURATION=15 CONNECT_RATE=500|./infra/bench/fleet.sh"

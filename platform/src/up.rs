@@ -163,7 +163,12 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals();
     let bus_config: episante_kit::events::EventBusConfig = source.section("kafka")?;
-    let bus = episante_kit::events::connect(&bus_config)?;
+    let log_config: episante_kit::events::postgres::LogBusConfig = source.section("bus")?;
+    let database: episante_kit::DatabaseConfig = source.section("database")?;
+    let bus =
+        episante_kit::events::connect_platform(&bus_config, &database, &log_config, &shutdown)
+            .await
+            .context("the event bus could not start")?;
     let auth_service = episante_auth::AuthService::build(auth, bus.clone(), shutdown.clone())
         .await
         .map_err(|e| {
@@ -380,6 +385,10 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
                 eprintln!("error: {name} task: {e}");
             }
         }
+    }
+    if let Err(e) = bus.close().await {
+        failed = true;
+        eprintln!("error: event bus: {e}");
     }
     let _ = std::fs::remove_file(&hint);
     println!("EpiSante stopped.");

@@ -18,7 +18,7 @@ pub struct Platform {
     pub admin_email: String,
     pub admin_password: String,
     pub data: tempfile::TempDir,
-    _dbs: Vec<TestDb>,
+    dbs: Vec<TestDb>,
 }
 
 impl Drop for Platform {
@@ -43,7 +43,86 @@ impl Platform {
 
     /// `episante up ARGS…`.
     pub fn start_with(config_dir: &Path, args: &[&str]) -> Platform {
+        Self::start_env(config_dir, args, &[])
+    }
+
+    /// `episante up ARGS…` with extra environment variables (set last: they win).
+    pub fn start_env(config_dir: &Path, args: &[&str], env: &[(&str, String)]) -> Platform {
         let data = tempfile::tempdir().unwrap();
+        let mut dbs = vec![TestDb::new()];
+        dbs.extend(SERVICES.iter().map(|_| TestDb::new()));
+        let (child, rx) = Self::spawn(config_dir, args, env, data.path(), &dbs);
+        let mut platform = Platform {
+            child,
+            admin_email: String::new(),
+            admin_password: String::new(),
+            lines: vec![],
+            rx,
+            endpoints: HashMap::new(),
+            data,
+            dbs: dbs,
+        };
+        platform.read_banner("first admin");
+        let admin_line = platform
+            .lines
+            .iter()
+            .find(|l| l.contains("first admin"))
+            .unwrap();
+        let creds = admin_line.split(": ").nth(1).unwrap();
+        let (email, password) = creds.split_once(" / ").unwrap();
+        (platform.admin_email, platform.admin_password) = (email.to_string(), password.to_string());
+        platform
+    }
+
+    /// Starts `up` again on the same databases and data directory (after `child` ended or was
+    /// killed), with the same arguments and environment.
+    pub fn restart(&mut self, config_dir: &Path, args: &[&str], env: &[(&str, String)]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, rx) = Self::spawn(config_dir, args, env, self.data.path(), &self.dbs);
+        self.child = child;
+        self.rx = rx;
+        self.lines.clear();
+        self.endpoints.clear();
+        self.read_banner("  metrics ");
+    }
+
+    /// Reads `up`'s output up to the line containing `last`, and its endpoints.
+    fn read_banner(&mut self, last: &str) {
+        while !self.lines.iter().any(|l| l.contains(last)) {
+            self.lines.push(
+                self.rx
+                    .recv_timeout(Duration::from_secs(90))
+                    .expect("startup output"),
+            );
+        }
+        for line in &self.lines {
+            let mut words = line.split_whitespace();
+            if let (Some(name), Some(url)) = (words.next(), words.next()) {
+                if url.contains("://") {
+                    self.endpoints.insert(name.to_string(), url.to_string());
+                }
+            }
+        }
+    }
+
+    /// The database of `service` (`alerts`, …), for tests that count what it stored.
+    pub fn database(&self, service: &str) -> &TestDb {
+        let index = SERVICES
+            .iter()
+            .position(|(s, _)| s.eq_ignore_ascii_case(service))
+            .unwrap_or_else(|| panic!("no service {service}"));
+        &self.dbs[index + 1]
+    }
+
+    /// `dbs`: the bus's, then one per entry of [`SERVICES`].
+    fn spawn(
+        config_dir: &Path,
+        args: &[&str],
+        env: &[(&str, String)],
+        data: &Path,
+        dbs: &[TestDb],
+    ) -> (Child, Receiver<String>) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_episante"));
         command
             .arg("up")
@@ -55,19 +134,21 @@ impl Platform {
             // Simulated anomalies run fast: keep their alerts open for the test's duration.
             .env("EPISANTE_ALERTS__RESOLVE_HOLD_SECS", "86400")
             .env_remove("EPISANTE_KAFKA__BROKERS")
-            .env("EPISANTE_DATA_DIR", data.path())
+            .env("EPISANTE_DATA_DIR", data)
             .env("EPISANTE_CONFIG_DIR", config_dir)
             .env_remove("VAULT_ADDR")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let mut dbs = Vec::new();
-        for (service, bind) in SERVICES {
-            let db = TestDb::new();
+        command.env("EPISANTE_BUS__DATABASE__NAME", &dbs[0].name);
+        command.env("EPISANTE_BUS__DATABASE__ROLE", &dbs[0].name);
+        for ((service, bind), db) in SERVICES.iter().zip(&dbs[1..]) {
             command
                 .env(format!("EPISANTE_{service}__DATABASE__NAME"), &db.name)
                 .env(format!("EPISANTE_{service}__DATABASE__ROLE"), &db.name)
                 .env(format!("EPISANTE_{service}__{bind}"), "127.0.0.1:0");
-            dbs.push(db);
+        }
+        for (key, value) in env {
+            command.env(key, value);
         }
         let mut child = command.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -77,35 +158,7 @@ impl Platform {
                 let _ = tx.send(line);
             }
         });
-        let mut lines: Vec<String> = vec![];
-        while !lines.iter().any(|l| l.contains("first admin")) {
-            lines.push(
-                rx.recv_timeout(Duration::from_secs(90))
-                    .expect("startup output"),
-            );
-        }
-        let mut endpoints = HashMap::new();
-        for line in &lines {
-            let mut words = line.split_whitespace();
-            if let (Some(name), Some(url)) = (words.next(), words.next()) {
-                if url.contains("://") {
-                    endpoints.insert(name.to_string(), url.to_string());
-                }
-            }
-        }
-        let admin_line = lines.iter().find(|l| l.contains("first admin")).unwrap();
-        let creds = admin_line.split(": ").nth(1).unwrap();
-        let (email, password) = creds.split_once(" / ").unwrap();
-        Platform {
-            child,
-            admin_email: email.to_string(),
-            admin_password: password.to_string(),
-            lines,
-            rx,
-            endpoints,
-            data,
-            _dbs: dbs,
-        }
+        (child, rx)
     }
 
     /// The demo clinician's (email, password), from the line `up --demo` prints once its ward

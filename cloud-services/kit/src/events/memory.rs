@@ -1,18 +1,22 @@
 //! The in-process event bus: one partition per topic, consumer groups with committed offsets,
-//! all in memory. For one-process setups without Kafka; nothing survives a restart.
+//! all in memory. For tests that want a bus without storage; nothing survives a restart
+//! (`episante up` uses the durable [`super::postgres::PostgresBus`]).
 //!
-//! Retention, so a long-running `episante up` does not grow without bound: events every group
-//! reading a topic has committed are dropped, and a topic keeps at most [`MAX_RETAINED`] events
-//! and at most its byte budget ([`Retention`]; the oldest go first), like Kafka's retention. Counting
-//! events alone bounded nothing: a million 100 KB events is 100 GB. A topic nobody consumes (dead
-//! letters) is bounded by retention alone, so it gets a smaller budget. A group behind the log
-//! start, or one that subscribes later, continues from the oldest event still held.
+//! Bounds, so memory does not grow without limit: events every group reading a topic has
+//! committed are dropped, and a topic holds at most [`MAX_RETAINED`] events and at most its byte
+//! budget ([`Retention`]). Counting events alone bounded nothing: a million 100 KB events is
+//! 100 GB. At its bound, a topic that some consumer group reads **refuses** new events
+//! ([`EventBusError::Full`]) rather than dropping ones the group has not read: the broker then
+//! does not acknowledge readings, and hubs keep them (acknowledged means kept). A topic nobody
+//! consumes (dead letters) drops its oldest events instead, like Kafka's retention, and gets a
+//! smaller budget. A group that subscribes later continues from the oldest event still held.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
+use super::metrics::BusMetrics;
 use super::{
     is_dead_letter_topic, BusFuture, EventBus, EventBusConfig, EventBusError, EventRecord,
     EventSubscription,
@@ -93,14 +97,29 @@ impl TopicLog {
         while self.base < offset && self.pop_oldest() {}
     }
 
-    /// Appends `record`, first dropping the oldest events as far as the count and byte limits
-    /// need (the log start advances, as with Kafka's retention).
-    fn append(&mut self, record: EventRecord, max_bytes: u64) {
-        let size = record_bytes(&record);
-        let mut expired = 0;
-        while !self.records.is_empty()
+    fn full(&self, size: u64, max_bytes: u64) -> bool {
+        !self.records.is_empty()
             && (self.records.len() >= MAX_RETAINED || self.bytes + size > max_bytes)
-        {
+    }
+
+    /// Appends `record`. Over the count or byte limit, a topic that consumer groups read
+    /// (`consumed`) refuses it; one nobody reads first drops its oldest events (the log start
+    /// advances, as with Kafka's retention).
+    fn append(
+        &mut self,
+        record: EventRecord,
+        max_bytes: u64,
+        consumed: bool,
+    ) -> Result<(), EventBusError> {
+        let size = record_bytes(&record);
+        if consumed && self.full(size, max_bytes) {
+            return Err(EventBusError::Full {
+                topic: record.topic,
+                max_bytes,
+            });
+        }
+        let mut expired = 0;
+        while self.full(size, max_bytes) {
             self.pop_oldest();
             expired += 1;
         }
@@ -109,12 +128,13 @@ impl TopicLog {
                 topic = %record.topic,
                 max_bytes,
                 max_events = MAX_RETAINED,
-                "in-memory topic over its retention limit: dropping its oldest events"
+                "in-memory topic nobody consumes over its retention limit: dropping its oldest events"
             );
         }
         self.expired += expired;
         self.bytes += size;
         self.records.push_back(record);
+        Ok(())
     }
 }
 
@@ -131,6 +151,7 @@ pub struct MemoryBus {
     logs: Arc<Mutex<Logs>>,
     appended: Arc<Notify>,
     retention: Retention,
+    metrics: BusMetrics,
 }
 
 impl MemoryBus {
@@ -144,9 +165,10 @@ impl MemoryBus {
 
 impl EventBus for MemoryBus {
     fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> BusFuture<'static, ()> {
-        {
+        let appended = {
             let max_bytes = self.retention.max_bytes(topic);
             let mut logs = self.logs.lock().expect("memory bus poisoned");
+            let consumed = logs.committed.keys().any(|(_, t)| t == topic);
             let log = logs.topics.entry(topic.to_string()).or_default();
             let offset = log.end();
             let record = EventRecord {
@@ -157,10 +179,16 @@ impl EventBus for MemoryBus {
                 payload,
                 timestamp_ms: Some(chrono::Utc::now().timestamp_millis()),
             };
-            log.append(record, max_bytes);
+            let appended = log.append(record, max_bytes, consumed);
+            self.metrics
+                .topic(topic, log.records.len() as i64, log.bytes, max_bytes);
+            appended
+        };
+        match &appended {
+            Ok(()) => self.appended.notify_waiters(),
+            Err(_) => self.metrics.refused(topic),
         }
-        self.appended.notify_waiters();
-        Box::pin(async { Ok(()) })
+        Box::pin(async move { appended })
     }
 
     fn subscribe(
@@ -215,6 +243,10 @@ impl EventBus for MemoryBus {
 
     fn describe(&self) -> String {
         "in-memory bus (not durable)".into()
+    }
+
+    fn register_metrics(&self, metrics: &crate::metrics::Metrics) {
+        self.metrics.register(metrics);
     }
 }
 
@@ -349,46 +381,64 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_topic_keeps_its_byte_budget_and_lagging_groups_read_the_newest() {
+    async fn a_consumed_topic_at_its_bound_refuses_instead_of_dropping_unread_events() {
         let budget = 10_000_000;
         let bus = MemoryBus::new(Retention {
             topic_max_bytes: budget,
             dead_letter_max_bytes: budget,
         });
-        // A group that reads nothing while 100 MB are published.
+        // A group that reads nothing while 100 MB are offered.
         let mut behind = bus.subscribe("slow", &["t"]).unwrap();
+        let mut accepted = 0u32;
+        let mut refused = 0u32;
         for i in 0..1_000u32 {
             let mut payload = vec![0u8; 100_000];
             payload[..4].copy_from_slice(&i.to_le_bytes());
-            bus.publish("t", "k", payload).await.unwrap();
+            match bus.publish("t", "k", payload).await {
+                Ok(()) => accepted += 1,
+                Err(EventBusError::Full { topic, max_bytes }) => {
+                    assert_eq!((topic.as_str(), max_bytes), ("t", budget));
+                    refused += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
             assert!(
                 held_bytes(&bus, "t").0 <= budget,
                 "over budget at event {i}"
             );
         }
-        let (bytes, held) = held_bytes(&bus, "t");
-        assert!(bytes > budget - 100_100, "the budget is used: {bytes}");
-        assert_eq!(held, 99);
+        assert_eq!((accepted, refused), (99, 901));
 
-        // The group continues from the new log start, with offsets unchanged, up to the newest.
-        let first = behind.next().await.unwrap();
-        assert_eq!(first.offset, 1_000 - held as i64);
-        let mut last = first;
-        for _ in 1..held {
-            last = behind.next().await.unwrap();
+        // Every accepted event is still there, from the first, in order.
+        for i in 0..accepted {
+            let record = behind.next().await.unwrap();
+            assert_eq!(record.offset, i as i64);
+            assert_eq!(record.payload[..4], i.to_le_bytes());
+            behind.commit(&record).unwrap();
         }
-        assert_eq!(last.offset, 999);
-        assert_eq!(last.payload[..4], 999u32.to_le_bytes());
-        behind.commit(&last).unwrap();
-        assert_eq!(
-            held_bytes(&bus, "t"),
-            (0, 0),
-            "committed events go as before"
-        );
+        assert_eq!(held_bytes(&bus, "t"), (0, 0), "committed events go");
 
-        // An event alone over the budget is still kept, so that it can be consumed.
+        // Once read, the topic accepts again; an event alone over the budget is still kept.
         bus.publish("t", "k", vec![1; 11_000_000]).await.unwrap();
-        assert_eq!(behind.next().await.unwrap().offset, 1_000);
+        assert_eq!(behind.next().await.unwrap().offset, 99);
+    }
+
+    #[tokio::test]
+    async fn a_topic_nobody_consumes_drops_its_oldest_at_its_bound() {
+        let budget = 1_000_000;
+        let bus = MemoryBus::new(Retention {
+            topic_max_bytes: budget,
+            dead_letter_max_bytes: budget,
+        });
+        for i in 0..100u32 {
+            let mut payload = vec![0u8; 100_000];
+            payload[..4].copy_from_slice(&i.to_le_bytes());
+            bus.publish("t", "k", payload).await.unwrap();
+        }
+        assert_eq!(held_bytes(&bus, "t").1, 9);
+        // A group that subscribes later starts from the oldest event still held.
+        let mut late = bus.subscribe("late", &["t"]).unwrap();
+        assert_eq!(late.next().await.unwrap().offset, 91);
     }
 
     #[tokio::test]

@@ -1,16 +1,24 @@
 //! The event bus every service publishes to and consumes from.
 //!
-//! Two implementations behind one small trait: [`kafka::KafkaBus`] (rdkafka; durable, partitioned,
-//! consumer groups — the distributed path, and the one integration tests exercise) and
-//! [`memory::MemoryBus`] (in-process, for `episante up` on one machine without Kafka; like
-//! ThingsBoard's in-memory queue it is **not durable**: a restart loses unconsumed events).
+//! Three implementations behind one small trait:
+//! - [`kafka::KafkaBus`] (rdkafka; durable, partitioned, consumer groups — the distributed path);
+//! - [`postgres::PostgresBus`] (a log in its own PostgreSQL database: durable, one process —
+//!   `episante up`'s default on one machine without Kafka; why PostgreSQL: the module's docs and
+//!   docs/ARCHITECTURE.md, "The embedded event bus");
+//! - [`memory::MemoryBus`] (in-process, for tests that want no storage; **not durable**).
+//!
 //! `publish` resolves only once the bus has the event (Kafka: acknowledged by all in-sync
-//! replicas), which is what lets the MQTT broker acknowledge readings end to end.
+//! replicas; PostgreSQL: committed, so fsynced), which is what lets the MQTT broker acknowledge
+//! readings end to end. A bus that keeps its events itself never drops an event a consumer group
+//! has not committed: a topic at its bound refuses new ones ([`EventBusError::Full`]), so the
+//! broker does not acknowledge them and hubs keep their buffers (backpressure).
 
 pub mod kafka;
 pub mod leases;
 pub mod memory;
+pub mod metrics;
 pub mod outbox;
+pub mod postgres;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -37,6 +45,13 @@ pub enum EventBusError {
     Kafka(String),
     #[error("event bus closed")]
     Closed,
+    /// The topic holds its bound of events that some consumer group has not committed yet:
+    /// nothing is dropped, the publish is refused (try again later).
+    #[error("topic {topic} is full ({max_bytes} bytes of unconsumed events): not accepted")]
+    Full { topic: String, max_bytes: u64 },
+    /// The bus's own storage failed (the event was not accepted).
+    #[error("event storage: {0}")]
+    Storage(String),
 }
 
 pub type BusFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, EventBusError>> + Send + 'a>>;
@@ -71,6 +86,17 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// For logs and `episante up`'s banner.
     fn describe(&self) -> String;
+
+    /// Registers the bus's own figures (bytes held per topic, refusals) in `metrics`; buses
+    /// whose brokers export them (Kafka) register nothing.
+    fn register_metrics(&self, _metrics: &crate::metrics::Metrics) {}
+
+    /// Called once every consumer has stopped: saves what is still only in memory (committed
+    /// offsets not yet written). A bus dropped without it loses nothing it acknowledged, only
+    /// the last commits, so those events are delivered again.
+    fn close(&self) -> BusFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 pub trait EventSubscription: Send {
@@ -137,7 +163,8 @@ pub fn is_dead_letter_topic(topic: &str) -> bool {
     topic.split('.').any(|segment| segment == "dead-letter")
 }
 
-/// The bus `config` asks for.
+/// The bus `config` asks for, for a service running alone: Kafka, else the in-memory bus (a
+/// service on its own has nobody to share a bus with; `episante up` uses [`connect_platform`]).
 pub fn connect(config: &EventBusConfig) -> Result<Arc<dyn EventBus>, EventBusError> {
     match &config.brokers {
         Some(_) => Ok(Arc::new(kafka::KafkaBus::new(config)?)),
@@ -148,4 +175,27 @@ pub fn connect(config: &EventBusConfig) -> Result<Arc<dyn EventBus>, EventBusErr
             )))
         }
     }
+}
+
+/// The bus of a whole platform in one process (`episante up`): Kafka when configured, else the
+/// durable PostgreSQL log ([`postgres::PostgresBus`], in `log`'s database), or the in-memory bus
+/// when `log.in_memory` asks for it (benchmarks).
+pub async fn connect_platform(
+    config: &EventBusConfig,
+    database: &crate::DatabaseConfig,
+    log: &postgres::LogBusConfig,
+    shutdown: &crate::Shutdown,
+) -> anyhow::Result<Arc<dyn EventBus>> {
+    if config.brokers.is_some() {
+        return Ok(Arc::new(kafka::KafkaBus::new(config)?));
+    }
+    if log.in_memory {
+        tracing::warn!("bus.in_memory is set: using the in-memory event bus (not durable)");
+        return Ok(Arc::new(memory::MemoryBus::new(
+            memory::Retention::from_config(config),
+        )));
+    }
+    Ok(Arc::new(
+        postgres::PostgresBus::open(database, log, shutdown).await?,
+    ))
 }
