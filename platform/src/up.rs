@@ -87,6 +87,11 @@ fn display_url(listener: &TcpListener) -> String {
     format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
 }
 
+/// What to do when PostgreSQL, which every service and the bus need, is not there.
+const POSTGRES_HINT: &str = "PostgreSQL must be reachable at DATABASE_URL \
+     (default postgres://postgres@127.0.0.1:5432/postgres); on Debian: \
+     apt-get install postgresql, or run `docker run -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres`";
+
 type ServiceTask = tokio::task::JoinHandle<anyhow::Result<()>>;
 
 /// Runs `serve` until it ends; its end (error or shutdown) stops every other service.
@@ -168,16 +173,10 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     let bus =
         episante_kit::events::connect_platform(&bus_config, &database, &log_config, &shutdown)
             .await
-            .context("the event bus could not start")?;
+            .map_err(|e| e.context(format!("the event bus could not start. {POSTGRES_HINT}")))?;
     let auth_service = episante_auth::AuthService::build(auth, bus.clone(), shutdown.clone())
         .await
-        .map_err(|e| {
-        e.context(
-            "the auth service could not start. PostgreSQL must be reachable at DATABASE_URL \
-             (default postgres://postgres@127.0.0.1:5432/postgres); on Debian: \
-             apt-get install postgresql, or run `docker run -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres`",
-        )
-    })?;
+        .map_err(|e| e.context(format!("the auth service could not start. {POSTGRES_HINT}")))?;
 
     let with_jwks = |mut tokens: episante_kit::TokenConfig| {
         if !source.is_set("tokens.jwks_url") {
