@@ -60,7 +60,7 @@ impl Platform {
             rx,
             endpoints: HashMap::new(),
             data,
-            dbs: dbs,
+            dbs,
         };
         platform.read_banner("first admin");
         let admin_line = platform
