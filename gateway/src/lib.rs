@@ -47,6 +47,7 @@ pub struct Upstreams {
     pub bookings: Option<String>,
     pub alerts: Option<String>,
     pub devices: Option<String>,
+    pub notify: Option<String>,
 }
 
 impl Upstreams {
@@ -80,6 +81,7 @@ impl Upstreams {
             "care-teams" | "audit" | "records" => &self.records,
             "alerts" => &self.alerts,
             "devices" => &self.devices,
+            "notifications" => &self.notify,
             "appointments" | "practitioners" | "slots" | "appointment-types" | "waitlist" => {
                 &self.bookings
             }
@@ -504,8 +506,10 @@ mod tests {
             bookings: Some("B".into()),
             alerts: Some("L".into()),
             devices: Some("D".into()),
+            notify: Some("N".into()),
         };
         for (path, owner) in [
+            ("/api/v1/notifications/deliveries", Some("N")),
             ("/api/v1/auth/login", Some("A")),
             ("/.well-known/jwks.json", Some("A")),
             ("/api/v1/patients", Some("R")),

@@ -56,6 +56,7 @@ fn everything_at(url: &str) -> Upstreams {
         bookings: Some(url.into()),
         alerts: Some(url.into()),
         devices: Some(url.into()),
+        notify: Some(url.into()),
     }
 }
 

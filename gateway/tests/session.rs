@@ -63,6 +63,7 @@ async fn start(auth: &TestAuth) -> Site {
             bookings: Some(echo.clone()),
             alerts: Some(echo.clone()),
             devices: Some(echo),
+            notify: None,
         },
         Portal {
             dir: Some(portal.path().to_path_buf()),

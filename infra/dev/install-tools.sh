@@ -6,7 +6,7 @@
 #   - Debian packages: mosquitto-clients, nginx, prometheus (promtool), tmux, wrk, curl, openssl,
 #     postgresql-client (pg_dump), chromium (the portal's browser tests), haproxy (the cluster's
 #     MQTT load balancer), docker-compose (validates infra/docker-compose.yml; needs no daemon)
-#   - openapi-spec-validator and schemathesis (PyPI), and the FHIR validator's npm packages (infra/fhir-validate)
+#   - openapi-spec-validator, schemathesis and aiosmtpd (PyPI), and the FHIR validator's npm packages (infra/fhir-validate)
 set -euo pipefail
 
 TOOLS_DIR="${EPISANTE_TOOLS_DIR:-$HOME/.local/share/episante-tools}"
@@ -61,6 +61,14 @@ if python3 -c 'import yaml' 2>/dev/null; then
 else
   log "installing PyYAML 6.0.3"
   python3 -m pip install --quiet --disable-pip-version-check PyYAML==6.0.3
+fi
+
+# --- aiosmtpd (testkit::smtp: the real SMTP server notify's tests deliver to) -----------------
+if python3 -c 'import aiosmtpd' 2>/dev/null; then
+  log "aiosmtpd present"
+else
+  log "installing aiosmtpd 1.4.6"
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6
 fi
 
 # --- schemathesis (testkit::fuzz: property-based API fuzzing) ---------------------------------

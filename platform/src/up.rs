@@ -41,6 +41,9 @@ pub struct UpArgs {
     /// Port of the alerts service (default 8086; `EPISANTE_ALERTS__BIND`).
     #[arg(long)]
     pub alerts_port: Option<u16>,
+    /// Port of the notify service (default 8087; `EPISANTE_NOTIFY__BIND`).
+    #[arg(long)]
+    pub notify_port: Option<u16>,
     /// Port of the MQTT-over-mTLS listener (default 8883; `EPISANTE_BROKER__MQTT_BIND`).
     #[arg(long)]
     pub mqtt_port: Option<u16>,
@@ -120,6 +123,7 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
         (args.bookings_port, "bookings.bind"),
         (args.registry_port, "broker.http_bind"),
         (args.alerts_port, "alerts.bind"),
+        (args.notify_port, "notify.bind"),
         (args.mqtt_port, "broker.mqtt_bind"),
     ] {
         if let Some(port) = port {
@@ -155,6 +159,19 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
             scopes: vec![
                 episante_kit::Scope::DevicesRead.as_str().into(),
                 episante_kit::Scope::VitalsRead.as_str().into(),
+            ],
+        });
+
+    // Notify reads contacts (auth) and practitioners (bookings) with its own credentials.
+    let notify_secret = episante_kit::Secret::new(random_secret());
+    auth.auth
+        .bootstrap_clients
+        .push(episante_auth::config::BootstrapClient {
+            client_id: "notify".into(),
+            secret: notify_secret.clone(),
+            scopes: vec![
+                episante_kit::Scope::ContactsRead.as_str().into(),
+                episante_kit::Scope::ScheduleRead.as_str().into(),
             ],
         });
 
@@ -268,12 +285,39 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
         episante_bookings::BookingsService::build(bookings, bus.clone(), shutdown.clone()).await?;
 
     let gateway_url = display_url(&gateway_listener);
+
+    // Notify.
+    let mut notify = episante_notify::config::Settings::from_source(&source)?;
+    notify.tokens = with_jwks(notify.tokens);
+    bind_default("notify.bind", &mut notify.notify.bind);
+    let notify_listener =
+        listen("notify", &notify.notify.bind, source.is_set("notify.bind")).await?;
+    let notify_url = display_url(&notify_listener);
+    if !source.is_set("notify.auth_url") {
+        notify.notify.auth_url = auth_url.clone();
+    }
+    if !source.is_set("notify.bookings_url") {
+        notify.notify.bookings_url = bookings_url.clone();
+    }
+    if !source.is_set("notify.portal_url") {
+        notify.notify.portal_url = gateway_url.clone();
+    }
+    if !source.is_set("notify.mailbox_dir") {
+        notify.notify.mailbox_dir = data_dir.parent().unwrap_or(&data_dir).join("notify/mail");
+    }
+    notify.notify.client_id = "notify".into();
+    notify.notify.client_secret = Some(notify_secret);
+    let notify_service =
+        episante_notify::NotifyService::build(notify, bus.clone(), shutdown.clone()).await?;
+    let mail_destination = notify_service.mail_destination.clone();
+
     let upstreams = episante_gateway::Upstreams {
         auth: Some(auth_url.clone()),
         records: Some(records_url.clone()),
         bookings: Some(bookings_url.clone()),
         alerts: Some(alerts_url.clone()),
         devices: Some(registry_url.clone()),
+        notify: Some(notify_url.clone()),
     };
 
     let portal = episante_gateway::Portal {
@@ -298,9 +342,11 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
         "  alerts   {alerts_url}   (alerts, live stream, vitals; API {alerts_url}/openapi.json)"
     );
     println!("  devices  {registry_url}   (device registry, API {registry_url}/openapi.json)");
+    println!("  notify   {notify_url}   (messages and their delivery log, API {notify_url}/openapi.json)");
+    println!("  mail     {mail_destination}");
     println!("  mqtt     mqtts://localhost:{mqtt_port}   (mutual TLS; credentials from POST {registry_url}/v1/devices)");
     println!("  events   {}", bus.describe());
-    println!("  metrics  {auth_url}/metrics  {records_url}/metrics  {bookings_url}/metrics  {alerts_url}/metrics  {registry_url}/metrics");
+    println!("  metrics  {auth_url}/metrics  {records_url}/metrics  {bookings_url}/metrics  {alerts_url}/metrics  {notify_url}/metrics  {registry_url}/metrics");
     if let Some(admin) = &auth_service.bootstrap {
         match &admin.generated_password {
             Some(password) => {
@@ -353,6 +399,11 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
             "bookings",
             &shutdown,
             episante_kit::service::serve(bookings_service, bookings_listener, shutdown.clone()),
+        ),
+        supervise(
+            "notify",
+            &shutdown,
+            episante_kit::service::serve(notify_service, notify_listener, shutdown.clone()),
         ),
     ];
     let stop = shutdown.clone();

@@ -17,6 +17,7 @@ pub mod net;
 pub mod openapi;
 pub mod postgres;
 pub mod process;
+pub mod smtp;
 pub mod tools;
 pub mod vault;
 
@@ -26,4 +27,5 @@ pub mod kafka;
 #[cfg(feature = "kafka")]
 pub use kafka::TestKafka;
 pub use postgres::TestDb;
+pub use smtp::TestSmtp;
 pub use vault::TestVault;

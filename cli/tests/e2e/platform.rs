@@ -34,6 +34,7 @@ const SERVICES: &[(&str, &str)] = &[
     ("BOOKINGS", "BIND"),
     ("ALERTS", "BIND"),
     ("BROKER", "HTTP_BIND"),
+    ("NOTIFY", "BIND"),
 ];
 
 impl Platform {

@@ -13,6 +13,7 @@ pub mod domain_error;
 #[cfg(feature = "events")]
 pub mod events;
 pub mod fhir;
+pub mod language;
 pub mod metrics;
 pub mod openapi;
 pub mod paging;
@@ -34,6 +35,7 @@ pub mod vault;
 pub use authz::{AuthUser, Claims, Role, TokenVerifier};
 pub use config::{ConfigSource, DatabaseConfig, TokenConfig, VaultConfig};
 pub use domain_error::{Invalid, Refused};
+pub use language::Language;
 pub use metrics::Metrics;
 pub use problem::{ApiError, ApiResult, Problem};
 pub use scope::Scope;

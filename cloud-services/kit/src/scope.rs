@@ -37,16 +37,21 @@ pub enum Scope {
     /// Practitioners, appointment types, availability and free slots (bookings; no PHI).
     #[serde(rename = "schedule:read")]
     ScheduleRead,
+    /// `GET /v1/auth/users/{id}/contact`: a user's email, name and language, to write to them
+    /// (notify). No role, no security settings.
+    #[serde(rename = "contacts:read")]
+    ContactsRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::DevicesRead,
         Scope::DevicesRegister,
         Scope::DevicesManage,
         Scope::VitalsRead,
         Scope::AppointmentsRead,
         Scope::ScheduleRead,
+        Scope::ContactsRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +62,7 @@ impl Scope {
             Scope::VitalsRead => "vitals:read",
             Scope::AppointmentsRead => "appointments:read",
             Scope::ScheduleRead => "schedule:read",
+            Scope::ContactsRead => "contacts:read",
         }
     }
 

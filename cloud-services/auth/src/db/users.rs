@@ -1,7 +1,7 @@
 //! The `users` table.
 
 use chrono::{DateTime, Utc};
-use episante_kit::Role;
+use episante_kit::{Language, Role};
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
@@ -24,9 +24,16 @@ pub struct UserRow {
     /// Sealed TOTP secret of an enrolment not confirmed yet.
     pub mfa_pending_secret: Option<Vec<u8>>,
     pub mfa_enabled_at: Option<DateTime<Utc>>,
+    /// `en` or `fr` (CHECK constraint): [`episante_kit::Language`].
+    pub language: String,
 }
 
 impl UserRow {
+    pub fn language(&self) -> Language {
+        // The CHECK constraint admits exactly the tags Language parses.
+        self.language.parse().unwrap_or_default()
+    }
+
     pub fn role(&self) -> Role {
         // The CHECK constraint on `role` admits exactly the names Role parses.
         self.role.parse().unwrap_or(Role::Patient)
@@ -47,7 +54,7 @@ impl UserRow {
 }
 
 const COLUMNS: &str = "id, email, display_name, role, password_hash, active, locked_until, \
-     created_at, sessions_revoked_at, mfa_secret, mfa_pending_secret, mfa_enabled_at";
+     created_at, sessions_revoked_at, mfa_secret, mfa_pending_secret, mfa_enabled_at, language";
 
 pub async fn insert(
     db: impl PgExecutor<'_>,
@@ -286,4 +293,18 @@ pub async fn lock_for_admin_change(db: impl PgExecutor<'_>) -> sqlx::Result<()> 
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Sets the language `id` is written to in; false when there is no such user.
+pub async fn set_language(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    language: Language,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE users SET language = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(language.as_str())
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -218,6 +218,8 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::get, users::update))
         .routes(routes!(users::deactivate))
+        .routes(routes!(users::contact))
+        .routes(routes!(users::set_language))
         .routes(routes!(service_clients::create, service_clients::list))
         .routes(routes!(service_clients::deactivate))
         .routes(routes!(service_clients::set_scopes))

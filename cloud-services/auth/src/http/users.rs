@@ -1,9 +1,11 @@
-//! User administration. Admin only: every handler starts with `require(&[Role::Admin])`.
+//! User administration. Admin only: every handler starts with `require(&[Role::Admin])` — except
+//! a user's contact (email, name, language), which services holding `contacts:read` (notify)
+//! read to write to them, and each user's own language.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use episante_kit::{ApiError, ApiResult, AuthUser, Language, Problem, Role, Scope};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -114,6 +116,70 @@ pub async fn get(
         .await?
         .map(|row| Json(row.to_user()))
         .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))
+}
+
+/// What it takes to write to a user: no role, no security settings.
+#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Contact {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub language: Language,
+    pub active: bool,
+}
+
+/// A user's contact: how to write to them and in which language.
+#[utoipa::path(get, path = "/v1/auth/users/{id}/contact", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = Contact), (status = 404, body = Problem), (status = 403, body = Problem)))]
+pub async fn contact(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Contact>> {
+    caller.require(&[Role::Admin, Role::Service])?;
+    caller.require_service_scope(Scope::ContactsRead)?;
+    let row = db::users::by_id(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
+    Ok(Json(Contact {
+        id: row.id,
+        language: row.language(),
+        email: row.email,
+        display_name: row.display_name,
+        active: row.active,
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SetLanguage {
+    /// `en` or `fr`.
+    pub language: String,
+}
+
+/// Sets the language the platform writes to the caller in (the portal's language switch).
+#[utoipa::path(put, path = "/v1/auth/me/language", tag = "users", security(("bearer" = [])),
+    request_body = SetLanguage,
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, description = "Unknown language", body = Problem)))]
+pub async fn set_language(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    Json(body): Json<SetLanguage>,
+) -> ApiResult<StatusCode> {
+    caller.require(&[Role::Admin, Role::Clinician, Role::Patient])?;
+    let language: Language = body
+        .language
+        .parse()
+        .map_err(|e: String| ApiError::Invalid(format!("language: {e}")))?;
+    let id = caller
+        .subject()
+        .parse::<Uuid>()
+        .map_err(|_| ApiError::Forbidden("only user accounts have a language".into()))?;
+    if !db::users::set_language(&state.pool, id, language).await? {
+        return Err(ApiError::NotFound(format!("no user {id}")));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, Default)]

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod contact;
 mod keys;
 mod lockout;
 mod mfa;
