@@ -118,22 +118,18 @@ fn event_bytes(topic: &str, key: &[u8], payload: &[u8]) -> u64 {
 struct TopicState {
     /// Oldest offset still stored.
     start: i64,
-    /// One past the newest offset consumers may read (every round up to it has completed).
+    /// Next offset to assign.
     end: i64,
-    /// Next offset to assign (ahead of `end` while rounds are in flight).
-    next: i64,
     /// Bytes stored.
     bytes: u64,
-    /// Bytes of rounds in flight (counted against the bound before they land).
-    pending_bytes: u64,
-    /// The newest events, in offset order (offsets of a failed round are missing: a gap).
+    /// The newest events, offsets `end - tail.len() .. end`.
     tail: VecDeque<EventRecord>,
     tail_bytes: u64,
 }
 
 impl TopicState {
     fn tail_start(&self) -> i64 {
-        self.tail.front().map_or(self.end, |r| r.offset)
+        self.end - self.tail.len() as i64
     }
 
     fn pop_tail_front(&mut self) {
@@ -309,25 +305,7 @@ fn storage_err(e: impl std::fmt::Display) -> EventBusError {
     EventBusError::Storage(e.to_string())
 }
 
-/// Rounds whose `INSERT` may be in flight at once: while one waits for its WAL flush, the next
-/// is inserted, so the fsync no longer serialises the log (docs/BENCHMARKS.md, "Embedded event
-/// bus": 0.66× the in-memory bus's ingest with one round, fsync-bound).
-const ROUNDS_IN_FLIGHT: usize = 2;
-
-/// A round handed to PostgreSQL: its publishers, in row order, and what it adds per topic.
-struct InFlight {
-    insert: tokio::task::JoinHandle<Result<(), sqlx::Error>>,
-    rows: InsertRows,
-    done: Vec<oneshot::Sender<Result<(), EventBusError>>>,
-    now_ms: i64,
-    /// Bytes per topic, counted as pending until the round completes.
-    bytes: HashMap<String, u64>,
-}
-
-/// The one task that appends to the log and applies retention (see the module docs). Rounds
-/// are inserted on pooled connections, up to [`ROUNDS_IN_FLIGHT`] at once, and completed in
-/// order: a round's events become visible to consumers, and its publishers hear back, only
-/// after every earlier round has completed, so consumers see offsets in order.
+/// The one task that appends to the log and applies retention (see the module docs).
 async fn run_writer(
     shared: Arc<Shared>,
     mut conn: PgConnection,
@@ -335,41 +313,18 @@ async fn run_writer(
 ) {
     let mut retention = tokio::time::interval(RETENTION_EVERY);
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
-    let mut open = true;
-    while open || !in_flight.is_empty() {
-        let first = if in_flight.is_empty() {
-            tokio::select! {
-                write = rx.recv() => match write {
-                    Some(write) => write,
-                    None => { open = false; continue; }
-                },
-                _ = retention.tick() => {
-                    if let Err(e) = apply_retention(&shared, &mut conn, None).await {
-                        tracing::warn!(error = %e, "event bus retention failed; retrying");
-                        reconnect_after_failure(&shared, &mut conn).await;
-                    }
-                    continue;
+    loop {
+        let first = tokio::select! {
+            write = rx.recv() => match write {
+                Some(write) => write,
+                None => break,
+            },
+            _ = retention.tick() => {
+                if let Err(e) = apply_retention(&shared, &mut conn, None).await {
+                    tracing::warn!(error = %e, "event bus retention failed; retrying");
                 }
+                continue;
             }
-        } else if in_flight.len() < ROUNDS_IN_FLIGHT && open {
-            let head = &mut in_flight[0].insert;
-            tokio::select! {
-                write = rx.recv() => match write {
-                    Some(write) => write,
-                    None => { open = false; continue; }
-                },
-                result = head => {
-                    let round = in_flight.pop_front().expect("a head");
-                    complete_round(&shared, round, result);
-                    continue;
-                }
-            }
-        } else {
-            let mut round = in_flight.pop_front().expect("a head");
-            let result = (&mut round.insert).await;
-            complete_round(&shared, round, result);
-            continue;
         };
         let mut round = vec![first];
         let mut bytes = 0u64;
@@ -382,18 +337,12 @@ async fn run_writer(
                 Err(_) => break,
             }
         }
-        if let Some(started) = start_round(&shared, &mut conn, round).await {
-            in_flight.push_back(started);
-        }
+        append_round(&shared, &mut conn, round).await;
     }
 }
 
-/// Admits what fits under the bounds, assigns offsets and starts its `INSERT`.
-async fn start_round(
-    shared: &Shared,
-    conn: &mut PgConnection,
-    round: Vec<Write>,
-) -> Option<InFlight> {
+/// Admits what fits under the bounds, inserts it in one statement, then answers every publisher.
+async fn append_round(shared: &Shared, conn: &mut PgConnection, round: Vec<Write>) {
     // Topics over their bound get one retention pass before anything is refused.
     let over: Vec<String> = {
         let state = shared.lock();
@@ -404,10 +353,7 @@ async fn start_round(
         pending
             .into_iter()
             .filter(|(topic, add)| {
-                let held = state
-                    .topics
-                    .get(*topic)
-                    .map_or(0, |t| t.bytes + t.pending_bytes);
+                let held = state.topics.get(*topic).map_or(0, |t| t.bytes);
                 held + add > shared.config.max_bytes(topic)
             })
             .map(|(topic, _)| topic.to_string())
@@ -423,15 +369,16 @@ async fn start_round(
     let mut accepted: Vec<oneshot::Sender<Result<(), EventBusError>>> =
         Vec::with_capacity(round.len());
     let mut rows = InsertRows::default();
-    let mut added: HashMap<String, u64> = HashMap::new();
     {
         let mut state = shared.lock();
+        let mut added: HashMap<String, (i64, u64)> = HashMap::new();
         for w in round {
             let size = event_bytes(&w.topic, &w.key, &w.payload);
             let max_bytes = shared.config.max_bytes(&w.topic);
             let consumed = state.needed_from(&w.topic).is_some();
             let t = state.topics.entry(w.topic.clone()).or_default();
-            let held = t.bytes + t.pending_bytes;
+            let (count, add) = added.entry(w.topic.clone()).or_default();
+            let held = t.bytes + *add;
             // An event alone over the bound is kept when the topic is empty, so it can be read;
             // a topic nobody reads makes room by retention after this round instead.
             if consumed && held > 0 && held + size > max_bytes {
@@ -442,10 +389,9 @@ async fn start_round(
                 }));
                 continue;
             }
-            let offset = t.next.max(t.end);
-            t.next = offset + 1;
-            t.pending_bytes += size;
-            *added.entry(w.topic.clone()).or_default() += size;
+            let offset = t.end + *count;
+            *count += 1;
+            *add += size;
             rows.topics.push(w.topic);
             rows.offsets.push(offset);
             rows.keys.push(w.key);
@@ -454,141 +400,94 @@ async fn start_round(
         }
     }
     if accepted.is_empty() {
-        return None;
+        return;
     }
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let pool = shared.pool.clone();
-    let (topics, offsets, keys, payloads) = (
-        rows.topics.clone(),
-        rows.offsets.clone(),
-        std::mem::take(&mut rows.keys),
-        std::mem::take(&mut rows.payloads),
-    );
-    // The task owns the data it binds and hands the payloads back for the tail.
-    let (back, returned) = oneshot::channel();
-    let insert = tokio::spawn(async move {
-        let result = sqlx::query(
-            "WITH new AS ( \
-                 INSERT INTO bus_events (topic, event_offset, key, payload, ts_ms) \
-                 SELECT topic, event_offset, key, payload, $5 \
-                 FROM UNNEST($1::text[], $2::int8[], $3::bytea[], $4::bytea[]) \
-                      AS r(topic, event_offset, key, payload) \
-                 RETURNING topic, event_offset) \
-             INSERT INTO bus_topics (topic, next_offset) \
-             SELECT topic, max(event_offset) + 1 FROM new GROUP BY topic \
-             ON CONFLICT (topic) DO UPDATE \
-             SET next_offset = greatest(bus_topics.next_offset, EXCLUDED.next_offset)",
-        )
-        .bind(&topics)
-        .bind(&offsets)
-        .bind(&keys)
-        .bind(&payloads)
-        .bind(now_ms)
-        .execute(&pool)
-        .await
-        .map(|_| ());
-        let _ = back.send((keys, payloads));
-        result
-    });
-    rows.returned = Some(returned);
-    Some(InFlight {
-        insert,
-        rows,
-        done: accepted,
-        now_ms,
-        bytes: added,
-    })
-}
-
-/// Makes a completed round visible (or refused) and answers its publishers; rounds complete in
-/// the order they started.
-fn complete_round(
-    shared: &Shared,
-    mut round: InFlight,
-    result: Result<Result<(), sqlx::Error>, tokio::task::JoinError>,
-) {
-    let result = result.unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("insert task: {e}"))));
-    let (keys, payloads) = round
-        .rows
-        .returned
-        .take()
-        .and_then(|mut r| r.try_recv().ok())
-        .unwrap_or_default();
-    {
-        let mut state = shared.lock();
-        for (topic, bytes) in &round.bytes {
-            if let Some(t) = state.topics.get_mut(topic) {
-                t.pending_bytes = t.pending_bytes.saturating_sub(*bytes);
-            }
-        }
-        if result.is_ok() {
-            let tail_budget = shared.config.tail_cache_bytes;
-            let mut touched = HashSet::new();
-            for (((topic, offset), key), payload) in round
-                .rows
-                .topics
-                .iter()
-                .zip(&round.rows.offsets)
-                .zip(keys)
-                .zip(payloads)
+    let inserted = sqlx::query(
+        "WITH new AS ( \
+             INSERT INTO bus_events (topic, event_offset, key, payload, ts_ms) \
+             SELECT topic, event_offset, key, payload, $5 \
+             FROM UNNEST($1::text[], $2::int8[], $3::bytea[], $4::bytea[]) \
+                  AS r(topic, event_offset, key, payload) \
+             RETURNING topic, event_offset) \
+         INSERT INTO bus_topics (topic, next_offset) \
+         SELECT topic, max(event_offset) + 1 FROM new GROUP BY topic \
+         ON CONFLICT (topic) DO UPDATE SET next_offset = EXCLUDED.next_offset",
+    )
+    .bind(&rows.topics)
+    .bind(&rows.offsets)
+    .bind(&rows.keys)
+    .bind(&rows.payloads)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => {
             {
-                let size = event_bytes(topic, &key, &payload);
-                let t = state.topics.entry(topic.clone()).or_default();
-                t.end = t.end.max(offset + 1);
-                t.bytes += size;
-                t.tail.push_back(EventRecord {
-                    topic: topic.clone(),
-                    partition: 0,
-                    offset: *offset,
-                    key: Some(key),
-                    payload,
-                    timestamp_ms: Some(round.now_ms),
-                });
-                t.tail_bytes += size;
-                while t.tail_bytes > tail_budget && t.tail.len() > 1 {
-                    t.pop_tail_front();
+                let mut state = shared.lock();
+                let tail_budget = shared.config.tail_cache_bytes;
+                let mut touched = HashSet::new();
+                let InsertRows {
+                    topics,
+                    offsets,
+                    keys,
+                    payloads,
+                } = rows;
+                for (((topic, offset), key), payload) in
+                    topics.into_iter().zip(offsets).zip(keys).zip(payloads)
+                {
+                    let size = event_bytes(&topic, &key, &payload);
+                    let t = state.topics.entry(topic.clone()).or_default();
+                    debug_assert_eq!(t.end, offset);
+                    t.end = offset + 1;
+                    t.bytes += size;
+                    t.tail.push_back(EventRecord {
+                        topic: topic.clone(),
+                        partition: 0,
+                        offset,
+                        key: Some(key),
+                        payload,
+                        timestamp_ms: Some(now_ms),
+                    });
+                    t.tail_bytes += size;
+                    while t.tail_bytes > tail_budget && t.tail.len() > 1 {
+                        t.pop_tail_front();
+                    }
+                    touched.insert(topic);
                 }
-                touched.insert(topic.clone());
-            }
-            for topic in touched {
-                let t = &state.topics[&topic];
-                shared.metrics.topic(
-                    &topic,
-                    t.end - t.start,
-                    t.bytes,
-                    shared.config.max_bytes(&topic),
-                );
-            }
-        } else {
-            // Its offsets stay unused (a gap consumers step over): a later round may already
-            // hold the next ones.
-            for (topic, offset) in round.rows.topics.iter().zip(&round.rows.offsets) {
-                if let Some(t) = state.topics.get_mut(topic) {
-                    t.end = t.end.max(offset + 1);
+                for topic in touched {
+                    let t = &state.topics[&topic];
+                    shared.metrics.topic(
+                        &topic,
+                        t.end - t.start,
+                        t.bytes,
+                        shared.config.max_bytes(&topic),
+                    );
                 }
             }
-        }
-    }
-    match result {
-        Ok(()) => {
             shared.appended.notify_waiters();
-            for done in round.done {
+            for done in accepted {
                 let _ = done.send(Ok(()));
+            }
+            for topic in &over {
+                if let Err(e) = apply_retention(shared, conn, Some(topic)).await {
+                    tracing::warn!(topic, error = %e, "event bus retention failed");
+                }
             }
         }
         Err(e) => {
-            // If the commit did happen but its answer was lost, those events exist without
-            // their publishers knowing: they resend, and consumers drop the copies.
-            tracing::warn!(error = %e, events = round.done.len(), "event bus: append failed; publishers will retry");
-            for (done, topic) in round.done.into_iter().zip(&round.rows.topics) {
+            // Nothing was assigned: the next round reuses these offsets. If the commit did happen
+            // but its answer was lost, the stored ends are reloaded first, and those events exist
+            // without their publishers knowing — they resend, and consumers drop the copies.
+            tracing::warn!(error = %e, events = accepted.len(), "event bus: append failed; publishers will retry");
+            for (done, topic) in accepted.into_iter().zip(&rows.topics) {
                 shared.metrics.refused(topic);
                 let _ = done.send(Err(storage_err(&e)));
             }
+            reconnect_after_failure(shared, conn).await;
         }
     }
 }
-
-type KeysAndPayloads = (Vec<Vec<u8>>, Vec<Vec<u8>>);
 
 #[derive(Default)]
 struct InsertRows {
@@ -596,12 +495,11 @@ struct InsertRows {
     offsets: Vec<i64>,
     keys: Vec<Vec<u8>>,
     payloads: Vec<Vec<u8>>,
-    /// The keys and payloads, back from the insert task.
-    returned: Option<oneshot::Receiver<KeysAndPayloads>>,
 }
 
-/// After a failed retention pass: make sure the writer's lock connection is alive and holds the
-/// lock (a new one if the old died, and with it its lock).
+/// After a failed append: make sure the writer has a live connection holding the lock (a new
+/// one if the old died, and with it its lock), and re-read the topics' ends in case the failed
+/// statement committed after all.
 async fn reconnect_after_failure(shared: &Shared, conn: &mut PgConnection) {
     let mut has_lock = true;
     loop {
@@ -618,18 +516,42 @@ async fn reconnect_after_failure(shared: &Shared, conn: &mut PgConnection) {
                 }
             }
         }
-        if has_lock {
-            return;
+        if !has_lock {
+            let locked = sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+                .bind(WRITER_LOCK)
+                .fetch_one(&mut *conn)
+                .await;
+            if !matches!(locked, Ok(true)) {
+                tracing::error!(database = %shared.database, "event bus: cannot take the writer lock again (another process?); retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            has_lock = true;
         }
-        let locked = sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
-            .bind(WRITER_LOCK)
-            .fetch_one(&mut *conn)
-            .await;
-        if matches!(locked, Ok(true)) {
-            return;
+        match sqlx::query("SELECT topic, next_offset FROM bus_topics")
+            .fetch_all(&mut *conn)
+            .await
+        {
+            Ok(rows) => {
+                let mut state = shared.lock();
+                for row in rows {
+                    let topic: String = row.get("topic");
+                    let next: i64 = row.get("next_offset");
+                    let t = state.topics.entry(topic).or_default();
+                    if next > t.end {
+                        // Committed after all: those events exist but are not in the tail.
+                        t.end = next;
+                        t.tail.clear();
+                        t.tail_bytes = 0;
+                    }
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "event bus: cannot read its topics; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
-        tracing::error!(database = %shared.database, "event bus: cannot take the writer lock again (another process?); retrying");
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -908,7 +830,7 @@ struct PostgresSubscription {
 enum Source {
     Nothing,
     Memory(Vec<EventRecord>),
-    Table { topic: String, from: i64, end: i64 },
+    Table { topic: String, from: i64 },
 }
 
 impl PostgresSubscription {
@@ -928,32 +850,27 @@ impl PostgresSubscription {
             }
             self.turn = (index + 1) % n;
             if *cursor >= t.tail_start() {
-                let skip = t.tail.partition_point(|r| r.offset < *cursor);
+                let skip = (*cursor - t.tail_start()) as usize;
                 let taken: Vec<EventRecord> = t.tail.range(skip..).take(256).cloned().collect();
-                *cursor = taken.last().map_or(t.end, |r| r.offset + 1);
+                *cursor += taken.len() as i64;
                 return Source::Memory(taken);
             }
             return Source::Table {
                 topic: topic.clone(),
                 from: *cursor,
-                end: t.end,
             };
         }
         Source::Nothing
     }
 
-    async fn fetch(&mut self, topic: &str, from: i64, end: i64) -> Result<(), EventBusError> {
-        // Only below `end`: rows of a round still completing may be committed already, but an
-        // earlier round may not be.
+    async fn fetch(&mut self, topic: &str, from: i64) -> Result<(), EventBusError> {
         let rows = sqlx::query(
             "SELECT event_offset, key, payload, ts_ms FROM bus_events \
-             WHERE topic = $1 AND event_offset >= $2 AND event_offset < $4 \
-             ORDER BY event_offset LIMIT $3",
+             WHERE topic = $1 AND event_offset >= $2 ORDER BY event_offset LIMIT $3",
         )
         .bind(topic)
         .bind(from)
         .bind(FETCH_EVENTS)
-        .bind(end)
         .fetch_all(&self.shared.pool)
         .await
         .map_err(storage_err)?;
@@ -971,8 +888,8 @@ impl PostgresSubscription {
             });
         }
         if let Some((_, cursor)) = self.cursors.iter_mut().find(|(t, _)| t == topic) {
-            // No row below `end`: deleted by retention, or a gap left by a failed round.
-            *cursor = last.map_or(end, |l| l + 1).max(*cursor);
+            // Rows deleted meanwhile: the next look moves the cursor up to the topic's start.
+            *cursor = last.map_or(from, |l| l + 1).max(*cursor);
         }
         Ok(())
     }
@@ -992,7 +909,7 @@ impl EventSubscription for PostgresSubscription {
                 notified.as_mut().enable();
                 match self.look() {
                     Source::Memory(records) => self.buffered.extend(records),
-                    Source::Table { topic, from, end } => self.fetch(&topic, from, end).await?,
+                    Source::Table { topic, from } => self.fetch(&topic, from).await?,
                     Source::Nothing => notified.await,
                 }
             }
