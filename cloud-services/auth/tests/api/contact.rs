@@ -22,22 +22,7 @@ async fn service(app: &TestApp, scopes: &[&str]) -> String {
         .json()
         .await
         .unwrap();
-    let secret = created["client_secret"].as_str().unwrap();
-    let answer: serde_json::Value = app
-        .http
-        .post(app.url("/v1/auth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id.as_str()),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_string()
+    client_token(app, &id, created["client_secret"].as_str().unwrap()).await
 }
 
 #[tokio::test]

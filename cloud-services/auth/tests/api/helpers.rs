@@ -252,3 +252,22 @@ pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
     body
 }
+
+/// An access token of service client `client_id` (client-credentials grant).
+pub async fn client_token(app: &TestApp, client_id: &str, secret: &str) -> String {
+    let answer: Value = app
+        .http
+        .post(app.url("/v1/auth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_string()
+}

@@ -7,24 +7,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-async fn client_token(app: &TestApp, client_id: &str, secret: &str) -> String {
-    let answer: Value = app
-        .http
-        .post(app.url("/v1/auth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", secret),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn service_tokens_carry_exactly_the_scopes_granted_to_their_client() {
     let app = spawn_app().await;

@@ -221,12 +221,7 @@ impl EventBus for MemoryBus {
         partitions: &[(String, i32)],
     ) -> Result<Box<dyn EventSubscription>, EventBusError> {
         // One partition (0) per topic here.
-        let topics: Vec<&str> = partitions
-            .iter()
-            .filter(|(_, p)| *p == 0)
-            .map(|(t, _)| t.as_str())
-            .collect();
-        self.subscribe(group, &topics)
+        self.subscribe(group, &super::single_partition_topics(partitions))
     }
 
     fn partition_count<'a>(&'a self, _topic: &'a str) -> BusFuture<'a, i32> {

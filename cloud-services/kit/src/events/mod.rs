@@ -156,6 +156,16 @@ impl Default for EventBusConfig {
     }
 }
 
+/// The topics among `partitions` that a bus with one partition per topic holds (partition 0):
+/// what its `assign` reads.
+fn single_partition_topics(partitions: &[(String, i32)]) -> Vec<&str> {
+    partitions
+        .iter()
+        .filter(|(_, p)| *p == 0)
+        .map(|(t, _)| t.as_str())
+        .collect()
+}
+
 /// Whether `topic` holds dead letters (`telemetry.dead-letter.v1`: a `dead-letter` name segment).
 /// Nobody in the platform has to consume them, so only retention bounds them: they get the smaller
 /// [`EventBusConfig::dead_letter_max_bytes`].

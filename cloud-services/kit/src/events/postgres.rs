@@ -763,12 +763,7 @@ impl EventBus for PostgresBus {
         partitions: &[(String, i32)],
     ) -> Result<Box<dyn EventSubscription>, EventBusError> {
         // One partition (0) per topic: one process reads everything.
-        let topics: Vec<&str> = partitions
-            .iter()
-            .filter(|(_, p)| *p == 0)
-            .map(|(t, _)| t.as_str())
-            .collect();
-        self.subscribe(group, &topics)
+        self.subscribe(group, &super::single_partition_topics(partitions))
     }
 
     fn partition_count<'a>(&'a self, _topic: &'a str) -> BusFuture<'a, i32> {
