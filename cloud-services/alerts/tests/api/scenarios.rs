@@ -292,11 +292,12 @@ async fn a_killed_instance_hands_its_partitions_to_the_other() {
     app.publish(&batches).await;
     let total: i64 = batches.iter().map(|b| b.readings.len() as i64).sum();
     wait_until_consumed(&pair, total).await;
-    let left = owners(pair.clone()).await.unwrap();
-    assert_eq!(
-        left.len(),
-        1,
-        "one instance holds every partition: {left:?}"
-    );
+    // Leases last 2 s here: on a loaded machine a renewal can land just after one expired, so
+    // the count is read until it settles rather than once.
+    eventually(30, "one instance holding every partition", || {
+        let pair = pair.clone();
+        async move { owners(pair).await.filter(|o| o.len() == 1).map(|_| ()) }
+    })
+    .await;
     b_shutdown.trigger();
 }
