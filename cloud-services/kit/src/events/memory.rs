@@ -17,10 +17,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use super::metrics::BusMetrics;
-use super::{
-    is_dead_letter_topic, BusFuture, EventBus, EventBusConfig, EventBusError, EventRecord,
-    EventSubscription,
-};
+use super::{BusFuture, EventBus, EventBusConfig, EventBusError, EventRecord, EventSubscription};
 
 /// Events kept per topic at most.
 pub const MAX_RETAINED: usize = 1_000_000;
@@ -30,7 +27,7 @@ pub const MAX_RETAINED: usize = 1_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     pub topic_max_bytes: u64,
-    /// For dead-letter topics ([`is_dead_letter_topic`]).
+    /// For dead-letter topics ([`super::is_dead_letter_topic`]).
     pub dead_letter_max_bytes: u64,
 }
 
@@ -43,11 +40,7 @@ impl Retention {
     }
 
     fn max_bytes(&self, topic: &str) -> u64 {
-        if is_dead_letter_topic(topic) {
-            self.dead_letter_max_bytes
-        } else {
-            self.topic_max_bytes
-        }
+        super::bound_for(topic, self.topic_max_bytes, self.dead_letter_max_bytes)
     }
 }
 
@@ -59,7 +52,11 @@ impl Default for Retention {
 
 /// What an event counts against its topic's byte budget.
 fn record_bytes(record: &EventRecord) -> u64 {
-    (record.payload.len() + record.key.as_ref().map_or(0, Vec::len) + record.topic.len()) as u64
+    super::event_bytes(
+        &record.topic,
+        record.key.as_deref().unwrap_or_default(),
+        &record.payload,
+    )
 }
 
 /// One topic's retained events: offsets `base..base + records.len()`, `bytes` in all.
@@ -456,7 +453,9 @@ mod tests {
             300,
             "30 MB is within 256 MiB"
         );
-        assert!(is_dead_letter_topic("telemetry.dead-letter.v1"));
-        assert!(!is_dead_letter_topic("telemetry.readings.v1"));
+        assert!(super::super::is_dead_letter_topic(
+            "telemetry.dead-letter.v1"
+        ));
+        assert!(!super::super::is_dead_letter_topic("telemetry.readings.v1"));
     }
 }

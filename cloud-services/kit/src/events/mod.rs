@@ -166,6 +166,22 @@ fn single_partition_topics(partitions: &[(String, i32)]) -> Vec<&str> {
         .collect()
 }
 
+/// What an event counts against its topic's bound, on every bus that keeps events itself:
+/// payload, key and topic name. Counting events alone bounded nothing: a million 100 KB events is
+/// 100 GB.
+fn event_bytes(topic: &str, key: &[u8], payload: &[u8]) -> u64 {
+    (topic.len() + key.len() + payload.len()) as u64
+}
+
+/// `topic`'s bound in bytes: dead-letter topics ([`is_dead_letter_topic`]) get their own.
+fn bound_for(topic: &str, topic_max_bytes: u64, dead_letter_max_bytes: u64) -> u64 {
+    if is_dead_letter_topic(topic) {
+        dead_letter_max_bytes
+    } else {
+        topic_max_bytes
+    }
+}
+
 /// Whether `topic` holds dead letters (`telemetry.dead-letter.v1`: a `dead-letter` name segment).
 /// Nobody in the platform has to consume them, so only retention bounds them: they get the smaller
 /// [`EventBusConfig::dead_letter_max_bytes`].

@@ -42,9 +42,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::metrics::BusMetrics;
-use super::{
-    is_dead_letter_topic, BusFuture, EventBus, EventBusError, EventRecord, EventSubscription,
-};
+use super::{event_bytes, BusFuture, EventBus, EventBusError, EventRecord, EventSubscription};
 use crate::db::ServiceDatabase;
 use crate::{DatabaseConfig, Shutdown};
 
@@ -100,17 +98,8 @@ impl Default for LogBusConfig {
 
 impl LogBusConfig {
     fn max_bytes(&self, topic: &str) -> u64 {
-        if is_dead_letter_topic(topic) {
-            self.dead_letter_max_bytes
-        } else {
-            self.topic_max_bytes
-        }
+        super::bound_for(topic, self.topic_max_bytes, self.dead_letter_max_bytes)
     }
-}
-
-/// What an event counts against its topic's bound (as the in-memory bus counts it).
-fn event_bytes(topic: &str, key: &[u8], payload: &[u8]) -> u64 {
-    (topic.len() + key.len() + payload.len()) as u64
 }
 
 /// One topic as the writer and consumers see it.
