@@ -132,6 +132,10 @@ impl BookingConsumer {
 
     /// Writes the message `event` calls for; false when it existed already.
     async fn compose(&self, event: &BookingEvent, kind: MessageKind) -> Result<bool, Stop> {
+        // A redelivered event: its message exists, so auth and bookings need not be asked again.
+        if db::deliveries::exists(&self.pool, event.event_id, event.patient_id).await? {
+            return Ok(false);
+        }
         let contact = match self.directory.contact(event.patient_id).await {
             Ok(contact) => Some(contact),
             Err(LookupError::NotFound(_)) => None,

@@ -56,6 +56,22 @@ pub async fn insert(db: impl PgExecutor<'_>, d: &NewDelivery<'_>) -> Result<bool
     Ok(inserted.rows_affected() == 1)
 }
 
+/// Whether `event` already produced its email to `recipient` (a redelivered event).
+pub async fn exists(
+    db: impl PgExecutor<'_>,
+    event_id: Uuid,
+    recipient_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM deliveries \
+         WHERE event_id = $1 AND channel = 'email' AND recipient_id = $2)",
+    )
+    .bind(event_id)
+    .bind(recipient_id)
+    .fetch_one(db)
+    .await
+}
+
 /// A message to send.
 #[derive(Debug, Clone, FromRow)]
 pub struct Due {
