@@ -6,6 +6,7 @@
 //! well as for the cloud, and be trivially testable.
 
 pub mod ack;
+pub mod alerts;
 pub mod bookings;
 pub mod reading;
 pub mod records;

@@ -1,6 +1,8 @@
 //! The alerts service's configuration: section `[alerts]` plus the shared `[database]`,
 //! `[tokens]`, `[vault]`, `[kafka]` and `[log]` sections.
 
+use std::time::Duration;
+
 use episante_kit::db::ServiceDatabase;
 use episante_kit::events::EventBusConfig;
 use episante_kit::service::ServiceSettings;
@@ -25,8 +27,11 @@ pub struct AlertsConfig {
     /// A resolved-looking vital must stay normal this long before the alert auto-resolves, s, on
     /// the platform's clock (batches' receive time), whatever the device clocks say.
     pub resolve_hold_secs: u64,
-    /// A critical alert not acknowledged within this is escalated, s.
+    /// A critical alert not acknowledged within this is escalated to its whole care team, s.
     pub escalate_after_secs: u64,
+    /// ...and, still unacknowledged this long after it was raised, to the on-call staff, s
+    /// (never sooner than `escalate_after_secs`).
+    pub escalate_to_on_call_after_secs: u64,
     /// How often the escalation check runs, s.
     pub escalation_check_secs: u64,
     /// A device none of whose readings is accepted this long (wall clock: silent, or sending only
@@ -45,6 +50,16 @@ pub struct AlertsConfig {
     pub webhook_initial_backoff_ms: u64,
 }
 
+impl AlertsConfig {
+    /// The delay before each escalation level, from the alert's creation, s (see
+    /// `domain::alert::LAST_ESCALATION_LEVEL`).
+    pub fn escalation_delays(&self) -> Vec<Duration> {
+        let first = self.escalate_after_secs;
+        let second = self.escalate_to_on_call_after_secs.max(first);
+        vec![Duration::from_secs(first), Duration::from_secs(second)]
+    }
+}
+
 impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig {
@@ -55,6 +70,7 @@ impl Default for AlertsConfig {
             max_batch: 1000,
             resolve_hold_secs: 120,
             escalate_after_secs: 300,
+            escalate_to_on_call_after_secs: 600,
             escalation_check_secs: 5,
             dropout_watchdog_secs: 120,
             webhook_urls: Vec::new(),

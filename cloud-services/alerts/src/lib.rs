@@ -174,7 +174,7 @@ impl Service for AlertsService {
             pool.clone(),
             webhook_urls.clone(),
             outbox.clone(),
-            Duration::from_secs(cfg.escalate_after_secs),
+            cfg.escalation_delays(),
             Duration::from_secs(cfg.escalation_check_secs.max(1)),
             shutdown.clone(),
         );

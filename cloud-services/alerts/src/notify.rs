@@ -26,12 +26,13 @@ pub fn signature(key: &hmac::Key, t: i64, body: &[u8]) -> String {
     format!("t={t},v1={}", hex::encode(hmac::sign(key, &input).as_ref()))
 }
 
-/// Escalates critical alerts left unacknowledged for `after`.
+/// Escalates critical alerts left unacknowledged, one level per delay of `delays` (from the
+/// alert's creation; see `domain::alert::LAST_ESCALATION_LEVEL` for who each level reaches).
 pub fn spawn_escalation(
     pool: PgPool,
     webhook_urls: Arc<Vec<String>>,
     outbox: OutboxRelay,
-    after: Duration,
+    delays: Vec<Duration>,
     every: Duration,
     shutdown: Shutdown,
 ) {
@@ -41,7 +42,7 @@ pub fn spawn_escalation(
                 _ = shutdown.wait() => return,
                 _ = tokio::time::sleep(every) => {}
             }
-            if let Err(error) = escalate_due(&pool, &webhook_urls, after).await {
+            if let Err(error) = escalate_due(&pool, &webhook_urls, &delays).await {
                 tracing::warn!(%error, "escalation check failed");
             } else {
                 outbox.wake();
@@ -50,8 +51,9 @@ pub fn spawn_escalation(
     });
 }
 
-async fn escalate_due(pool: &PgPool, urls: &[String], after: Duration) -> anyhow::Result<()> {
-    for id in crate::db::alerts::due_for_escalation(pool, after.as_secs() as i64).await? {
+async fn escalate_due(pool: &PgPool, urls: &[String], delays: &[Duration]) -> anyhow::Result<()> {
+    let delays_secs: Vec<f64> = delays.iter().map(Duration::as_secs_f64).collect();
+    for id in crate::db::alerts::due_for_escalation(pool, &delays_secs).await? {
         let mut tx = pool.begin().await?;
         let Some(alert) = crate::db::alerts::by_id_for_update(&mut tx, id).await? else {
             continue;
@@ -59,12 +61,19 @@ async fn escalate_due(pool: &PgPool, urls: &[String], after: Duration) -> anyhow
         // Acknowledged or escalated meanwhile: nothing to do.
         let Ok(state) = alert
             .state
-            .after(alert.escalated_at.is_some(), Transition::Escalate)
+            .after(alert.escalation_level, Transition::Escalate)
         else {
             continue;
         };
+        let Some(after) = delays.get(alert.escalation_level.max(0) as usize) else {
+            continue;
+        };
         let alert = crate::db::alerts::apply(&mut tx, id, state, &Action::Escalate).await?;
-        let note = format!("critical alert unacknowledged for {} s", after.as_secs());
+        let note = format!(
+            "critical alert unacknowledged for {} s: escalated to level {}",
+            after.as_secs(),
+            alert.escalation_level
+        );
         crate::lifecycle::record(
             &mut tx,
             urls,
@@ -75,7 +84,7 @@ async fn escalate_due(pool: &PgPool, urls: &[String], after: Duration) -> anyhow
         )
         .await?;
         tx.commit().await?;
-        tracing::warn!(alert = %id, patient = %alert.patient_id, "critical alert escalated");
+        tracing::warn!(alert = %id, patient = %alert.patient_id, level = alert.escalation_level, "critical alert escalated");
     }
     Ok(())
 }

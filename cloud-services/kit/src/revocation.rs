@@ -127,6 +127,26 @@ impl SessionRevocations {
     }
 }
 
+/// Resolves when a long-lived response's token (an SSE stream, authorised once when it opened)
+/// expires or is revoked, with the reason. Revocations wake it
+/// at once; it also re-checks every second.
+pub async fn authorisation_ends(claims: &Claims, revocations: &SessionRevocations) -> &'static str {
+    let mut changes = revocations.subscribe();
+    let left_ms = claims.exp.saturating_mul(1000) - chrono::Utc::now().timestamp_millis();
+    let expiry = tokio::time::sleep(Duration::from_millis(left_ms.max(0) as u64));
+    tokio::pin!(expiry);
+    loop {
+        if revocations.is_revoked(claims) {
+            return "token revoked";
+        }
+        tokio::select! {
+            _ = &mut expiry => return "token expired",
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 /// Consumes `auth.sessions.v1` into `revocations` until `shutdown`. `service` names the consumer
 /// group, made unique per instance (each instance must see every event); a new group reads the
 /// topic from its start, so a restarted instance relearns the revocations still in force.
@@ -190,6 +210,7 @@ pub fn spawn_listener(
 mod tests {
     use super::*;
     use crate::Role;
+    use std::time::Instant;
 
     fn claims(sub: &str, sid: Option<&str>, iat: i64) -> Claims {
         Claims {
@@ -273,5 +294,51 @@ mod tests {
             revoked_at_ms: now,
         });
         assert_eq!(list.len(), 1);
+    }
+
+    fn claims_expiring(exp_in_secs: i64) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            iss: "i".into(),
+            aud: "a".into(),
+            sub: "u".into(),
+            role: Role::Clinician,
+            iat: now - 1,
+            nbf: now - 1,
+            exp: now + exp_in_secs,
+            jti: "j".into(),
+            sid: Some("s".into()),
+            scope: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_ends_when_its_token_expires() {
+        let revocations = SessionRevocations::new(Duration::from_secs(3600));
+        let start = Instant::now();
+        let why = authorisation_ends(&claims_expiring(1), &revocations).await;
+        assert_eq!(why, "token expired");
+        assert!(start.elapsed() <= Duration::from_millis(2_100));
+    }
+
+    #[tokio::test]
+    async fn a_stream_ends_as_soon_as_its_session_is_revoked() {
+        let revocations = std::sync::Arc::new(SessionRevocations::new(Duration::from_secs(3600)));
+        let list = revocations.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            list.apply(&SessionRevoked {
+                user_id: "u".into(),
+                session_id: Some("s".into()),
+                revoked_at_ms: chrono::Utc::now().timestamp_millis(),
+            });
+        });
+        let start = Instant::now();
+        let why = authorisation_ends(&claims_expiring(600), &revocations).await;
+        assert_eq!(why, "token revoked");
+        assert!(
+            start.elapsed() < Duration::from_millis(900),
+            "woken, not polled"
+        );
     }
 }

@@ -27,6 +27,19 @@ pub fn client(config: &VaultConfig) -> anyhow::Result<Option<VaultClient>> {
     Ok(Some(client))
 }
 
+/// The KV v2 secret at `mount`/`path`, `None` if there is none (credentials an operator writes,
+/// such as an SMS provider's).
+pub async fn read<T>(client: &VaultClient, mount: &str, path: &str) -> anyhow::Result<Option<T>>
+where
+    T: serde::de::DeserializeOwned,
+{
+    match vaultrs::kv2::read::<T>(client, mount, path).await {
+        Ok(value) => Ok(Some(value)),
+        Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {mount}/{path} from Vault")),
+    }
+}
+
 /// The KV v2 secret at `mount`/`path`, written first with `make()` if it does not exist yet (a
 /// bootstrap normally writes it; creating it here keeps a fresh dev Vault working).
 ///
@@ -43,10 +56,8 @@ pub async fn read_or_create<T>(
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {
-    match vaultrs::kv2::read::<T>(client, mount, path).await {
-        Ok(value) => return Ok(value),
-        Err(vaultrs::error::ClientError::APIError { code: 404, .. }) => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {mount}/{path} from Vault")),
+    if let Some(value) = read(client, mount, path).await? {
+        return Ok(value);
     }
     let value = make();
     let create_only = vaultrs::api::kv2::requests::SetSecretRequestOptions { cas: 0 };

@@ -1,5 +1,5 @@
 //! The notify service's configuration: section `[notify]` plus the shared `[database]`,
-//! `[tokens]`, `[kafka]` and `[log]` sections (see `episante_kit::config`).
+//! `[tokens]`, `[vault]`, `[kafka]` and `[log]` sections (see `episante_kit::config`).
 
 use std::path::PathBuf;
 
@@ -7,7 +7,7 @@ use episante_kit::db::ServiceDatabase;
 use episante_kit::events::EventBusConfig;
 use episante_kit::service::ServiceSettings;
 use episante_kit::telemetry::LogConfig;
-use episante_kit::{DatabaseConfig, Secret, TokenConfig};
+use episante_kit::{DatabaseConfig, Secret, TokenConfig, VaultConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -18,6 +18,12 @@ pub struct NotifyConfig {
     pub database: ServiceDatabase,
     /// Where email goes: an SMTP relay, or (no `smtp.host`) files in `mailbox_dir`.
     pub smtp: SmtpConfig,
+    /// Text messages: a provider's API (unset `sms.url`: no SMS).
+    pub sms: SmsConfig,
+    /// More alert pages than this to one person on one channel within `page_window_secs` are
+    /// folded into one digest sent at the window's end.
+    pub page_burst: i64,
+    pub page_window_secs: i64,
     /// Development mailbox: one `.eml` file per message, when no SMTP relay is configured.
     pub mailbox_dir: PathBuf,
     /// The portal's address, for links in messages.
@@ -46,6 +52,9 @@ impl Default for NotifyConfig {
             bind: "0.0.0.0:8087".into(),
             database: ServiceDatabase::named("episante_notify"),
             smtp: SmtpConfig::default(),
+            sms: SmsConfig::default(),
+            page_burst: 5,
+            page_window_secs: 60,
             mailbox_dir: dirs_data().join("notify/mail"),
             portal_url: "http://localhost".into(),
             auth_url: "http://127.0.0.1:8081".into(),
@@ -112,6 +121,35 @@ impl Default for SmtpConfig {
     }
 }
 
+/// Twilio's Programmable Messaging API, or any endpoint of the same shape (see
+/// `channels/sms.rs`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmsConfig {
+    /// The API's base URL, e.g. `https://api.twilio.com`; unset, nobody is sent SMS.
+    pub url: Option<String>,
+    /// The sender: a number in E.164 or a messaging service id.
+    pub from: String,
+    /// Credentials; unset, read from Vault KV `kv_mount`/`credentials_path`.
+    pub account_sid: Option<String>,
+    pub auth_token: Option<Secret>,
+    pub kv_mount: String,
+    pub credentials_path: String,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            url: None,
+            from: String::new(),
+            account_sid: None,
+            auth_token: None,
+            kv_mount: "secret".into(),
+            credentials_path: "episante/notify/sms".into(),
+        }
+    }
+}
+
 /// Everything the notify service reads.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -119,6 +157,7 @@ pub struct Settings {
     pub notify: NotifyConfig,
     pub database: DatabaseConfig,
     pub tokens: TokenConfig,
+    pub vault: VaultConfig,
     pub kafka: EventBusConfig,
     pub log: LogConfig,
 }

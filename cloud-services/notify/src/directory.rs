@@ -33,6 +33,8 @@ pub struct Contact {
     pub display_name: String,
     pub language: Language,
     pub active: bool,
+    /// `patient`, `clinician`, `admin`: who may be put on call.
+    pub role: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

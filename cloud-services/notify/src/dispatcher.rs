@@ -1,7 +1,7 @@
 //! Sends what is due: claims queued messages (`db::deliveries::claim_due`), checks once more that
 //! each is still wanted (`domain::message::still_due`: a reminder of an appointment cancelled or
-//! moved since, a hold that expired), sends up to `send_concurrency` at once, and records each
-//! outcome. Transient failures come back after an exponential backoff with ±25 % jitter (so a
+//! moved since, a hold that expired, a page of an alert somebody acknowledged), sends up to
+//! `send_concurrency` at once by email or SMS, and records each outcome. Transient failures come back after an exponential backoff with ±25 % jitter (so a
 //! relay that was down is not hit by every message at the same instant); permanent ones and the
 //! last of `max_attempts` are recorded as failed with the reason.
 
@@ -14,12 +14,13 @@ use rand::Rng;
 use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::channels::email::{Email, EmailChannel};
-use crate::channels::SendError;
+use crate::channels::email::Email;
+use crate::channels::{Channels, SendError};
 use crate::db;
 use crate::db::deliveries::{Due, Outcome};
-use crate::domain::address::EmailAddress;
-use crate::domain::message::{still_due, MessageKind};
+use crate::domain::address::{EmailAddress, PhoneNumber};
+use crate::domain::message::{still_due, Circumstances, MessageKind};
+use crate::domain::preferences::Channel;
 use crate::metrics::{NotifyMetrics, OutcomeLabel};
 
 /// How long a claim holds a message: longer than any send takes.
@@ -35,7 +36,7 @@ enum NotSent {
 
 pub struct Dispatcher {
     pub pool: PgPool,
-    pub email: Arc<EmailChannel>,
+    pub channels: Arc<Channels>,
     pub queued: Arc<Notify>,
     pub metrics: Arc<NotifyMetrics>,
     pub max_attempts: i32,
@@ -124,32 +125,61 @@ impl Dispatcher {
             .kind
             .parse()
             .map_err(|e: String| NotSent::Failed(SendError::Permanent(e)))?;
+        let channel: Channel = due
+            .channel
+            .parse()
+            .map_err(|e: String| NotSent::Failed(SendError::Permanent(e)))?;
+        let database =
+            |e: sqlx::Error| NotSent::Failed(SendError::Transient(format!("database: {e}")));
         let appointment = match due.appointment_id {
             Some(id) => db::appointments::get(&self.pool, id)
                 .await
-                .map_err(|e| NotSent::Failed(SendError::Transient(format!("database: {e}"))))?,
+                .map_err(database)?,
             None => None,
         };
-        still_due(
-            kind,
-            due.starts_at,
+        let alert_active = match due.alert_id {
+            Some(id) => db::alerts::active(&self.pool, id).await.map_err(database)?,
+            None => None,
+        };
+        let known = Circumstances {
+            starts_at: due.starts_at,
             appointment,
-            due.hold_expires_at,
-            Utc::now(),
-        )
-        .map_err(NotSent::Withdrawn)?;
-        let to = EmailAddress::parse(&due.address)
-            .map_err(|e| NotSent::Failed(SendError::Permanent(e)))?;
-        self.email
-            .send(&Email {
-                to: &to,
-                subject: &due.subject,
-                text: &due.body_text,
-                html: &due.body_html,
-                invitation: due.invitation.as_deref(),
-            })
-            .await
-            .map_err(NotSent::Failed)
+            hold_expires_at: due.hold_expires_at,
+            alert_active,
+        };
+        still_due(kind, known, Utc::now()).map_err(NotSent::Withdrawn)?;
+        // A digest's count is known only now that its minute is over.
+        let fill = |text: &str| text.replace("{count}", &due.digest_count.to_string());
+        match channel {
+            Channel::Email => {
+                let to = EmailAddress::parse(&due.address)
+                    .map_err(|e| NotSent::Failed(SendError::Permanent(e)))?;
+                self.channels
+                    .email
+                    .send(&Email {
+                        to: &to,
+                        subject: &fill(&due.subject),
+                        text: &fill(&due.body_text),
+                        html: &fill(&due.body_html),
+                        invitation: due.invitation.as_deref(),
+                    })
+                    .await
+                    .map_err(NotSent::Failed)
+            }
+            Channel::Sms => {
+                let Some(sms) = &self.channels.sms else {
+                    return Err(NotSent::Failed(SendError::Permanent(
+                        "SMS is not configured on this platform (notify.sms.url)".into(),
+                    )));
+                };
+                let to = PhoneNumber::parse(&due.address)
+                    .map_err(|e| NotSent::Failed(SendError::Permanent(e)))?;
+                let body = fill(due.body_sms.as_deref().unwrap_or(&due.subject));
+                sms.send(&to, &body).await.map_err(NotSent::Failed)
+            }
+            // Written as delivered; nothing to send.
+            Channel::Portal => Ok(()),
+        }
     }
 
     /// `initial_backoff × 2^attempts`, capped at an hour, ±25 %.

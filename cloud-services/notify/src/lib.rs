@@ -1,15 +1,21 @@
 //! EpiSante notify service: the messages that reach people who are not looking at a screen.
-//! This first part sends patients their booking confirmations, moves and cancellations (with a
-//! calendar invitation), the 24 h and 1 h reminders and waitlist offers, by email, in their
-//! language, exactly once per event and recipient, with a delivery log.
+//! Patients get their booking confirmations, moves and cancellations (with a calendar
+//! invitation), the 24 h and 1 h reminders and waitlist offers; clinicians get pages for critical
+//! and high alerts of their patients, and the escalations the alerts service decides. By email,
+//! SMS and the portal's bell as each person chooses, in their language, exactly once per event,
+//! channel and recipient, with a delivery log.
 //!
-//! Layout: `config` (settings), `domain` (which message, what it says, how times read —
-//! no I/O), `directory` (contacts and practitioners, asked of auth and bookings), `consumer`
-//! (booking events → `deliveries` rows), `dispatcher` (due rows → channels, retries), `channels`
-//! (email), `calendar` (.ics), `db` (+ `migrations/`), `http` (the delivery log).
+//! Layout: `config` (settings), `domain` (which message, who is paged, preferences, what it
+//! says, how times read — no I/O), `directory` (contacts and practitioners, asked of auth and
+//! bookings), `consumer` (events → `booking_messages` / `alert_pages` → `compose`, which writes
+//! `deliveries` rows), `dispatcher` (due rows → `channels`, retries), `calendar` (.ics), `db`
+//! (+ `migrations/`), `http` (preferences, the bell, the delivery log).
 
+pub mod alert_pages;
+pub mod booking_messages;
 pub mod calendar;
 pub mod channels;
+pub mod compose;
 pub mod config;
 pub mod consumer;
 pub mod db;
@@ -17,6 +23,7 @@ pub mod directory;
 pub mod dispatcher;
 pub mod domain;
 pub mod http;
+pub mod inbox;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -29,7 +36,8 @@ use episante_kit::service_token::ServiceToken;
 use episante_kit::{Metrics, Shutdown, TokenVerifier};
 use tokio::sync::Notify;
 
-use crate::channels::email::EmailChannel;
+use crate::channels::Channels;
+use crate::compose::Composer;
 use crate::config::Settings;
 use crate::domain::template::Templates;
 use crate::http::AppState;
@@ -41,6 +49,8 @@ pub struct NotifyService {
     pub state: AppState,
     /// Where email goes, for `episante up`'s banner.
     pub mail_destination: String,
+    /// Where SMS go, if anywhere.
+    pub sms_destination: Option<String>,
 }
 
 impl Service for NotifyService {
@@ -54,7 +64,7 @@ impl Service for NotifyService {
     ) -> anyhow::Result<Self> {
         let config = &settings.notify;
         let templates = Arc::new(Templates::load().map_err(anyhow::Error::msg)?);
-        let email = Arc::new(EmailChannel::new(config)?);
+        let channels = Arc::new(Channels::connect(&settings).await?);
         let pool = episante_kit::db::provision(&settings.database, &config.database, &db::MIGRATOR)
             .await?;
         let verifier = TokenVerifier::remote(&settings.tokens);
@@ -80,22 +90,28 @@ impl Service for NotifyService {
             &config.bookings_url,
         )?);
         let queued = Arc::new(Notify::new());
-        consumer::BookingConsumer {
+        let composer = Arc::new(Composer {
             pool: pool.clone(),
+            directory: directory.clone(),
+            templates,
+            metrics: notify_metrics.clone(),
+            page_burst: config.page_burst.max(1),
+            page_window_secs: config.page_window_secs.max(1),
+            portal_url: config.portal_url.clone(),
+        });
+        consumer::EventConsumer {
+            composer,
             bus,
             group: config.group.clone(),
-            directory,
-            templates,
-            portal_url: config.portal_url.clone(),
             queued: queued.clone(),
-            metrics: notify_metrics.clone(),
             shutdown: shutdown.clone(),
         }
         .spawn();
-        let mail_destination = email.destination.clone();
+        let mail_destination = channels.email.destination.clone();
+        let sms_destination = channels.sms_destination.clone();
         dispatcher::Dispatcher {
             pool: pool.clone(),
-            email,
+            channels,
             queued,
             metrics: notify_metrics,
             max_attempts: config.max_attempts.max(1),
@@ -103,13 +119,20 @@ impl Service for NotifyService {
             poll: Duration::from_millis(config.poll_ms.max(10)),
             concurrency: config.send_concurrency,
         }
-        .spawn(shutdown);
-        let state = AppState { pool, verifier };
+        .spawn(shutdown.clone());
+        let inbox = inbox::InboxFeed::start(pool.clone(), shutdown).await?;
+        let state = AppState {
+            pool,
+            verifier,
+            directory,
+            inbox,
+        };
         let router = http::router(state.clone(), metrics);
         Ok(NotifyService {
             router,
             state,
             mail_destination,
+            sms_destination,
         })
     }
 

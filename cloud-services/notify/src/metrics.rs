@@ -34,6 +34,10 @@ pub struct NotifyMetrics {
     pub outcomes: Family<OutcomeLabel, Counter>,
     pub unreachable: Counter,
     pub malformed_events: Counter,
+    /// Pages folded into a digest.
+    pub digested: Counter,
+    /// Pages nobody could be found for (an empty care team, nobody on call).
+    pub unpaged: Counter,
 }
 
 impl NotifyMetrics {
@@ -58,6 +62,16 @@ impl NotifyMetrics {
             "episante_notify_malformed_events",
             "Events skipped because they could not be read",
             m.malformed_events.clone(),
+        );
+        metrics.register(
+            "episante_notify_digested_pages",
+            "Alert pages folded into their recipient's digest (a burst of pages)",
+            m.digested.clone(),
+        );
+        metrics.register(
+            "episante_notify_unpaged_alerts",
+            "Alert pages with nobody to page: the patient's care team is empty or nobody is on call",
+            m.unpaged.clone(),
         );
         Arc::new(m)
     }

@@ -37,13 +37,17 @@ pub struct Alert {
     pub resolved_by: Option<String>,
     pub resolution_note: Option<String>,
     pub assigned_to: Option<Uuid>,
+    /// When it was first escalated.
     pub escalated_at: Option<DateTime<Utc>>,
+    /// How far it was escalated (see `domain::alert::LAST_ESCALATION_LEVEL`): 0 when never.
+    #[serde(default)]
+    pub escalation_level: i16,
 }
 
 const COLUMNS: &str = "id, patient_id, device_id, rule_key, vital, severity, state, message, \
     first_value, last_value, occurrences, triggered_at, last_seen_at, reading_received_at, \
     created_at, updated_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, \
-    resolution_note, assigned_to, escalated_at";
+    resolution_note, assigned_to, escalated_at, escalation_level";
 
 /// A triggered rule to record.
 pub struct Trigger<'a> {
@@ -225,7 +229,8 @@ pub async fn apply(
              RETURNING {COLUMNS}"
         ),
         Action::Escalate => format!(
-            "UPDATE alerts SET state = $5, escalated_at = now(), updated_at = now() WHERE id = $1 \
+            "UPDATE alerts SET state = $5, escalated_at = coalesce(escalated_at, now()), \
+             escalation_level = escalation_level + 1, updated_at = now() WHERE id = $1 \
              RETURNING {COLUMNS}"
         ),
     };
@@ -245,14 +250,16 @@ pub async fn apply(
         .await
 }
 
-/// Critical alerts nobody acknowledged within `after_secs`, not escalated yet.
-pub async fn due_for_escalation(pool: &PgPool, after_secs: i64) -> sqlx::Result<Vec<Uuid>> {
+/// Critical alerts nobody acknowledged that are due for their next escalation level: level `n`
+/// (counting from 1) is due `delays_secs[n - 1]` after the alert was raised.
+pub async fn due_for_escalation(pool: &PgPool, delays_secs: &[f64]) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "SELECT id FROM alerts WHERE state = 'active' AND severity = 'critical' \
-         AND escalated_at IS NULL AND created_at <= now() - make_interval(secs => $1) \
+         AND escalation_level < cardinality($1::float8[]) \
+         AND created_at <= now() - make_interval(secs => ($1::float8[])[escalation_level + 1]) \
          ORDER BY created_at LIMIT 100",
     )
-    .bind(after_secs as f64)
+    .bind(delays_secs)
     .fetch_all(pool)
     .await
 }

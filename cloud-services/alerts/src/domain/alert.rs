@@ -67,18 +67,22 @@ impl AlertState {
     ];
 
     /// The lifecycle, in one place: the state after `transition` is done to an alert in this
-    /// state (`escalated`: whether it was escalated already), or why it cannot be. Every caller
-    /// (clinicians' actions over HTTP, the escalation timer) asks here before writing.
+    /// state (`escalation_level`: how many times it was escalated already), or why it cannot be.
+    /// Every caller (clinicians' actions over HTTP, the escalation timer) asks here before writing.
     ///
-    /// | from \ do   | acknowledge  | resolve  | assign   | escalate             |
-    /// |--------------|--------------|----------|----------|----------------------|
-    /// | active       | acknowledged | resolved | active   | active (once)        |
+    /// | from \ do   | acknowledge  | resolve  | assign   | escalate                          |
+    /// |--------------|--------------|----------|----------|-----------------------------------|
+    /// | active       | acknowledged | resolved | active   | active (once per level, up to [`LAST_ESCALATION_LEVEL`]) |
     /// | acknowledged | refused      | resolved | same     | refused              |
     /// | resolved     | refused      | refused  | refused  | refused              |
     ///
     /// Raising (a new episode is `active`) and the engine's own clearing (an open episode whose
     /// vitals stayed normal for the hold is `resolved` by `system`) are the two other edges.
-    pub fn after(self, escalated: bool, transition: Transition) -> Result<AlertState, Refusal> {
+    pub fn after(
+        self,
+        escalation_level: i16,
+        transition: Transition,
+    ) -> Result<AlertState, Refusal> {
         use AlertState::*;
         match (self, transition) {
             (Resolved, _) => Err(Refusal::AlreadyResolved),
@@ -86,12 +90,25 @@ impl AlertState {
             (state, Transition::Acknowledge) => Err(Refusal::NotActive(state)),
             (_, Transition::Resolve) => Ok(Resolved),
             (state, Transition::Assign) => Ok(state),
-            (Active, Transition::Escalate) if escalated => Err(Refusal::AlreadyEscalated),
+            (Active, Transition::Escalate) if escalation_level >= LAST_ESCALATION_LEVEL => {
+                Err(Refusal::AlreadyEscalated)
+            }
             (Active, Transition::Escalate) => Ok(Active),
             (state, Transition::Escalate) => Err(Refusal::NotActive(state)),
         }
     }
 }
+
+/// How far an unacknowledged critical alert is escalated, each level after its own delay from
+/// the alert's creation (`AlertsConfig::escalation_delays`), and who the notify service pages at
+/// each (`cloud-services/notify/src/domain/page.rs`):
+///
+/// | level | reached after (default)                 | paged                                      |
+/// |-------|-----------------------------------------|--------------------------------------------|
+/// | 0     | raised                                  | the assigned clinician, else the care team |
+/// | 1     | `escalate_after_secs` (300 s)           | the whole care team                        |
+/// | 2     | `escalate_to_on_call_after_secs` (600 s)| the on-call staff                          |
+pub const LAST_ESCALATION_LEVEL: i16 = 2;
 
 /// What is done to a raised alert: by a clinician, or (escalation) by the platform when a
 /// critical alert stays unacknowledged.
@@ -183,27 +200,28 @@ mod tests {
         let refused_resolved = Err(Refusal::AlreadyResolved);
         #[rustfmt::skip]
         let table = [
-            // (from, escalated, transition, outcome)
-            (Active, false, Acknowledge, Ok(Acknowledged)),
-            (Active, true, Acknowledge, Ok(Acknowledged)),
-            (Acknowledged, false, Acknowledge, Err(Refusal::NotActive(Acknowledged))),
-            (Resolved, false, Acknowledge, refused_resolved),
-            (Active, false, Resolve, Ok(Resolved)),
-            (Acknowledged, true, Resolve, Ok(Resolved)),
-            (Resolved, false, Resolve, refused_resolved),
-            (Active, false, Assign, Ok(Active)),
-            (Acknowledged, false, Assign, Ok(Acknowledged)),
-            (Resolved, false, Assign, refused_resolved),
-            (Active, false, Escalate, Ok(Active)),
-            (Active, true, Escalate, Err(Refusal::AlreadyEscalated)),
-            (Acknowledged, false, Escalate, Err(Refusal::NotActive(Acknowledged))),
-            (Resolved, true, Escalate, refused_resolved),
+            // (from, escalation level, transition, outcome)
+            (Active, 0, Acknowledge, Ok(Acknowledged)),
+            (Active, 2, Acknowledge, Ok(Acknowledged)),
+            (Acknowledged, 0, Acknowledge, Err(Refusal::NotActive(Acknowledged))),
+            (Resolved, 0, Acknowledge, refused_resolved),
+            (Active, 0, Resolve, Ok(Resolved)),
+            (Acknowledged, 1, Resolve, Ok(Resolved)),
+            (Resolved, 0, Resolve, refused_resolved),
+            (Active, 0, Assign, Ok(Active)),
+            (Acknowledged, 0, Assign, Ok(Acknowledged)),
+            (Resolved, 0, Assign, refused_resolved),
+            (Active, 0, Escalate, Ok(Active)),
+            (Active, 1, Escalate, Ok(Active)),
+            (Active, 2, Escalate, Err(Refusal::AlreadyEscalated)),
+            (Acknowledged, 0, Escalate, Err(Refusal::NotActive(Acknowledged))),
+            (Resolved, 2, Escalate, refused_resolved),
         ];
-        for (from, escalated, transition, outcome) in table {
+        for (from, level, transition, outcome) in table {
             assert_eq!(
-                from.after(escalated, transition),
+                from.after(level, transition),
                 outcome,
-                "{from:?} (escalated: {escalated}) + {transition:?}"
+                "{from:?} (escalation level: {level}) + {transition:?}"
             );
         }
     }

@@ -194,7 +194,7 @@ async fn act(
     let transition = action.transition();
     let next = current
         .state
-        .after(current.escalated_at.is_some(), transition)
+        .after(current.escalation_level, transition)
         .map_err(|refusal: Refusal| ApiError::Conflict(refusal.to_string()))?;
     let kind = transition.event_kind();
     // Published before the change commits: the trail may show an attempt that failed, never a

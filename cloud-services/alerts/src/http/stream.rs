@@ -15,8 +15,8 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use episante_kit::audit::Purpose;
-use episante_kit::revocation::SessionRevocations;
-use episante_kit::{ApiError, ApiResult, AuthUser, Claims, Problem};
+use episante_kit::revocation::authorisation_ends;
+use episante_kit::{ApiError, ApiResult, AuthUser, Problem};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
@@ -96,25 +96,6 @@ pub async fn stream(
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
-/// Resolves when the stream's token expires or is revoked, with the reason. Revocations wake it
-/// at once; it also re-checks every second.
-async fn authorisation_ends(claims: &Claims, revocations: &SessionRevocations) -> &'static str {
-    let mut changes = revocations.subscribe();
-    let left_ms = claims.exp.saturating_mul(1000) - chrono::Utc::now().timestamp_millis();
-    let expiry = tokio::time::sleep(Duration::from_millis(left_ms.max(0) as u64));
-    tokio::pin!(expiry);
-    loop {
-        if revocations.is_revoked(claims) {
-            return "token revoked";
-        }
-        tokio::select! {
-            _ = &mut expiry => return "token expired",
-            _ = changes.changed() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
-}
-
 fn to_sse(e: &AlertEvent) -> Event {
     Event::default()
         .id(e.id.to_string())
@@ -187,58 +168,5 @@ async fn pump(
                 Err(RecvError::Closed) => return,
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use episante_kit::revocation::SessionRevoked;
-    use episante_kit::Role;
-
-    fn claims(exp_in_secs: i64) -> Claims {
-        let now = chrono::Utc::now().timestamp();
-        Claims {
-            iss: "i".into(),
-            aud: "a".into(),
-            sub: "u".into(),
-            role: Role::Clinician,
-            iat: now - 1,
-            nbf: now - 1,
-            exp: now + exp_in_secs,
-            jti: "j".into(),
-            sid: Some("s".into()),
-            scope: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn a_stream_ends_when_its_token_expires() {
-        let revocations = SessionRevocations::new(Duration::from_secs(3600));
-        let start = Instant::now();
-        let why = authorisation_ends(&claims(1), &revocations).await;
-        assert_eq!(why, "token expired");
-        assert!(start.elapsed() <= Duration::from_millis(2_100));
-    }
-
-    #[tokio::test]
-    async fn a_stream_ends_as_soon_as_its_session_is_revoked() {
-        let revocations = std::sync::Arc::new(SessionRevocations::new(Duration::from_secs(3600)));
-        let list = revocations.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            list.apply(&SessionRevoked {
-                user_id: "u".into(),
-                session_id: Some("s".into()),
-                revoked_at_ms: chrono::Utc::now().timestamp_millis(),
-            });
-        });
-        let start = Instant::now();
-        let why = authorisation_ends(&claims(600), &revocations).await;
-        assert_eq!(why, "token revoked");
-        assert!(
-            start.elapsed() < Duration::from_millis(900),
-            "woken, not polled"
-        );
     }
 }

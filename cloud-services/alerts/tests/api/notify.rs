@@ -45,6 +45,7 @@ async fn critical_alerts_escalate_and_webhooks_retry_until_delivered() {
     let app = spawn_app_with(Options {
         tweak: |c| {
             c.escalate_after_secs = 1;
+            c.escalate_to_on_call_after_secs = 2;
             c.escalation_check_secs = 1;
             c.webhook_urls = vec![URL.get().unwrap().clone()];
             c.webhook_secret = Some(Secret::new("whsec-test"));
@@ -60,19 +61,26 @@ async fn critical_alerts_escalate_and_webhooks_retry_until_delivered() {
     assert_eq!(alert["severity"], "critical");
     let id = alert["id"].as_str().unwrap().to_string();
 
-    // Nobody acknowledges: escalated.
+    // Nobody acknowledges: escalated to the care team (level 1), then to the on-call staff (2),
+    // and no further.
     let escalated = eventually(20, "escalation", || async {
         let (_, a) = app.get(&format!("/v1/alerts/{id}"), &clinician.token).await;
-        a["escalated_at"].is_string().then_some(a)
+        (a["escalation_level"] == 2).then_some(a)
     })
     .await;
-    let kinds: Vec<_> = escalated["history"]
+    assert!(escalated["escalated_at"].is_string());
+    let notes: Vec<_> = escalated["history"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["kind"].clone())
+        .filter(|e| e["kind"] == "escalated")
+        .map(|e| e["note"].as_str().unwrap().to_string())
         .collect();
-    assert!(kinds.contains(&"escalated".into()), "{kinds:?}");
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].ends_with("level 1") && notes[1].ends_with("level 2"), "{notes:?}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let (_, later) = app.get(&format!("/v1/alerts/{id}"), &clinician.token).await;
+    assert_eq!(later["escalation_level"], 2, "level 2 is the last");
 
     // Webhooks: each critical creation (three vitals) and the escalations, each retried past two
     // failures of the receiver's first requests; all eventually delivered exactly once each.

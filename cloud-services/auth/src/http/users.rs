@@ -118,7 +118,8 @@ pub async fn get(
         .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))
 }
 
-/// What it takes to write to a user: no role, no security settings.
+/// What it takes to write to a user (and whether they may be paged: the role), no security
+/// settings.
 #[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Contact {
     pub id: Uuid,
@@ -126,6 +127,7 @@ pub struct Contact {
     pub display_name: String,
     pub language: Language,
     pub active: bool,
+    pub role: Role,
 }
 
 /// A user's contact: how to write to them and in which language.
@@ -145,6 +147,7 @@ pub async fn contact(
     Ok(Json(Contact {
         id: row.id,
         language: row.language(),
+        role: row.role(),
         email: row.email,
         display_name: row.display_name,
         active: row.active,

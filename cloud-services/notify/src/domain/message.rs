@@ -1,4 +1,4 @@
-//! Which message a booking event calls for.
+//! Which message an event calls for, and whether it is still wanted when it is sent.
 //!
 //! | event (`bookings.events.v1`)            | message                | attachment           | sent when        |
 //! |-----------------------------------------|------------------------|----------------------|------------------|
@@ -7,14 +7,19 @@
 //! | `appointment.cancelled`                 | `appointment_cancelled`| `.ics` CANCEL        | at once          |
 //! | `appointment.reminder` (`24h` / `1h`)   | `reminder_24h` / `reminder_1h` | —            | only if the appointment is still booked at that time |
 //! | `waitlist.slot_offered`                 | `slot_offered`         | —                    | only before the hold expires |
+//! | alert `created` / `assigned` (`alerts.events.v1`, see `page.rs`) | `alert_page` | — | only while nobody acknowledged the alert |
+//! | alert `escalated`                       | `alert_escalated`      | —                    | only while nobody acknowledged the alert |
+//! | more pages to one person in a minute than `page_burst` | `alert_digest` (one, at the minute's end, counting them) | — | at once |
 //!
-//! A reminder or an offer is checked again when it is about to be sent ([`still_due`]): an
-//! appointment cancelled or moved since the event, or a hold that expired, sends nothing.
+//! A reminder, an offer or a page is checked again when it is about to be sent ([`still_due`]):
+//! an appointment cancelled or moved since the event, a hold that expired, an alert somebody
+//! acknowledged, sends nothing. Pages are urgent ([`MessageKind::is_urgent`]): quiet hours never
+//! hold them.
 
 use chrono::{DateTime, Utc};
 use episante_protocol::bookings::{BookingEvent, BookingEventKind};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MessageKind {
     AppointmentBooked,
     AppointmentRescheduled,
@@ -22,16 +27,22 @@ pub enum MessageKind {
     Reminder24h,
     Reminder1h,
     SlotOffered,
+    AlertPage,
+    AlertEscalated,
+    AlertDigest,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 6] = [
+    pub const ALL: [MessageKind; 9] = [
         MessageKind::AppointmentBooked,
         MessageKind::AppointmentRescheduled,
         MessageKind::AppointmentCancelled,
         MessageKind::Reminder24h,
         MessageKind::Reminder1h,
         MessageKind::SlotOffered,
+        MessageKind::AlertPage,
+        MessageKind::AlertEscalated,
+        MessageKind::AlertDigest,
     ];
 
     /// As stored and as the templates' section names.
@@ -43,6 +54,27 @@ impl MessageKind {
             MessageKind::Reminder24h => "reminder_24h",
             MessageKind::Reminder1h => "reminder_1h",
             MessageKind::SlotOffered => "slot_offered",
+            MessageKind::AlertPage => "alert_page",
+            MessageKind::AlertEscalated => "alert_escalated",
+            MessageKind::AlertDigest => "alert_digest",
+        }
+    }
+
+    /// A page about an alert (what on-call staff cannot turn off, what is digested in bursts).
+    pub fn is_page(self) -> bool {
+        matches!(self, MessageKind::AlertPage | MessageKind::AlertEscalated)
+    }
+
+    /// Sent whatever the hour: never held by quiet hours.
+    pub fn is_urgent(self) -> bool {
+        self.is_page() || self == MessageKind::AlertDigest
+    }
+
+    /// The kind whose channel choice applies (a digest goes where pages go).
+    pub fn preference_key(self) -> MessageKind {
+        match self {
+            MessageKind::AlertDigest => MessageKind::AlertPage,
+            kind => kind,
         }
     }
 
@@ -95,6 +127,18 @@ pub enum InviteMethod {
     Cancel,
 }
 
+/// What is known, at send time, of what a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Circumstances {
+    /// When the appointment started as the event said it.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// The appointment as notify last heard of it.
+    pub appointment: Option<AppointmentNow>,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    /// Whether the alert is still unacknowledged (`None`: not about an alert, or unknown).
+    pub alert_active: Option<bool>,
+}
+
 /// An appointment as notify last heard of it (from the events, in order per appointment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppointmentNow {
@@ -102,15 +146,22 @@ pub struct AppointmentNow {
     pub starts_at: DateTime<Utc>,
 }
 
-/// Whether a message of `kind` about an appointment that started at `starts_at` (when the event
-/// was written) should still go out `now`, given what is known of the appointment and of a hold.
+/// Whether a message of `kind` should still go out `now`, given what is known of its appointment,
+/// hold or alert.
 pub fn still_due(
     kind: MessageKind,
-    starts_at: Option<DateTime<Utc>>,
-    appointment: Option<AppointmentNow>,
-    hold_expires_at: Option<DateTime<Utc>>,
+    known: Circumstances,
     now: DateTime<Utc>,
 ) -> Result<(), &'static str> {
+    let Circumstances {
+        starts_at,
+        appointment,
+        hold_expires_at,
+        alert_active,
+    } = known;
+    if kind.is_page() && alert_active == Some(false) {
+        return Err("the alert was acknowledged or resolved");
+    }
     if kind.needs_booked_appointment() {
         match appointment {
             Some(a) if !a.booked => return Err("the appointment was cancelled"),
@@ -160,31 +211,57 @@ mod tests {
             ),
             (None, Err("the appointment is unknown")),
         ];
+        let about = |starts_at, appointment| Circumstances {
+            starts_at: Some(starts_at),
+            appointment,
+            ..Circumstances::default()
+        };
         for (appointment, expected) in table {
-            assert_eq!(still_due(r, Some(at), appointment, None, now), expected);
+            assert_eq!(still_due(r, about(at, appointment), now), expected);
         }
         assert_eq!(
             still_due(
                 r,
-                Some(now),
-                booked.map(|a| AppointmentNow {
-                    starts_at: now,
-                    ..a
-                }),
-                None,
+                about(
+                    now,
+                    booked.map(|a| AppointmentNow {
+                        starts_at: now,
+                        ..a
+                    })
+                ),
                 now
             ),
             Err("the appointment has started")
         );
         // Confirmations do not wait for anything.
         assert_eq!(
-            still_due(MessageKind::AppointmentCancelled, Some(at), None, None, now),
+            still_due(MessageKind::AppointmentCancelled, about(at, None), now),
             Ok(())
         );
-        let expired = Some(now - chrono::Duration::seconds(1));
+        let expired = Circumstances {
+            hold_expires_at: Some(now - chrono::Duration::seconds(1)),
+            ..about(at, None)
+        };
         assert_eq!(
-            still_due(MessageKind::SlotOffered, Some(at), None, expired, now),
+            still_due(MessageKind::SlotOffered, expired, now),
             Err("the held slot has expired")
+        );
+        // Pages go only while the alert waits for someone.
+        let alert = |active| Circumstances {
+            alert_active: active,
+            ..Circumstances::default()
+        };
+        for kind in [MessageKind::AlertPage, MessageKind::AlertEscalated] {
+            assert_eq!(still_due(kind, alert(Some(true)), now), Ok(()));
+            assert_eq!(
+                still_due(kind, alert(Some(false)), now),
+                Err("the alert was acknowledged or resolved")
+            );
+        }
+        // A digest counts pages already decided: it goes.
+        assert_eq!(
+            still_due(MessageKind::AlertDigest, alert(Some(false)), now),
+            Ok(())
         );
     }
 

@@ -1,6 +1,6 @@
 //! Messages in the recipient's language: one TOML file per language (`templates/en.toml`,
-//! `templates/fr.toml`), a section per message kind with a `subject` and a plain-text body; the
-//! HTML part is the same text, escaped, in a minimal layout. Placeholders are `{name}`; values are
+//! `templates/fr.toml`), a section per message kind with a `subject`, a plain-text body and a
+//! short `sms`; the HTML part is the same text, escaped, in a minimal layout. Placeholders are `{name}`; values are
 //! inserted as they are in the text part and HTML-escaped in the HTML part, so nothing a user
 //! typed (a name) can inject markup.
 
@@ -15,6 +15,7 @@ use super::message::MessageKind;
 struct Section {
     subject: String,
     text: String,
+    sms: String,
 }
 
 /// Every language's messages, parsed once.
@@ -29,6 +30,8 @@ pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The SMS body.
+    pub sms: String,
 }
 
 fn source(language: Language) -> &'static str {
@@ -70,6 +73,7 @@ impl Templates {
             subject: substitute(&section.subject, vars, |v| v.to_string()),
             text,
             html,
+            sms: substitute(&section.sms, vars, |v| v.to_string()),
         }
     }
 
@@ -79,7 +83,7 @@ impl Templates {
             .iter()
             .map(|(key, s)| {
                 let mut found = BTreeSet::new();
-                for part in [&s.subject, &s.text] {
+                for part in [&s.subject, &s.text, &s.sms] {
                     let mut rest = part.as_str();
                     while let Some(start) = rest.find('{') {
                         let Some(len) = rest[start..].find('}') else {

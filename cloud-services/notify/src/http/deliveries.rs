@@ -11,16 +11,19 @@ use uuid::Uuid;
 use super::AppState;
 use crate::db;
 use crate::db::deliveries::LogEntry;
+use crate::domain::preferences::Channel;
 
-const STATUSES: [&str; 4] = ["queued", "sent", "failed", "withdrawn"];
+const STATUSES: [&str; 5] = ["queued", "sent", "failed", "withdrawn", "digested"];
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Only messages to this user (admins; others always see only their own).
     pub recipient: Option<Uuid>,
-    /// `queued`, `sent`, `failed` or `withdrawn`.
+    /// `queued`, `sent`, `failed`, `withdrawn` or `digested`.
     pub status: Option<String>,
+    /// `email`, `sms` or `portal`.
+    pub channel: Option<String>,
     /// 1 to 500, default 50.
     pub limit: Option<i64>,
     pub offset: Option<i64>,
@@ -54,6 +57,10 @@ pub async fn list(
             )));
         }
     }
+    let channel = match query.channel.as_deref() {
+        None => None,
+        Some(c) => Some(c.parse::<Channel>().map_err(ApiError::Invalid)?),
+    };
     let recipient = if caller.role() == Role::Admin {
         query.recipient
     } else {
@@ -72,6 +79,7 @@ pub async fn list(
         &state.pool,
         recipient,
         query.status.as_deref(),
+        channel,
         limit,
         offset,
     )

@@ -1,6 +1,8 @@
 //! Notify's HTTP API, under `/v1/notifications` (the gateway maps `/api/v1/notifications` here).
 
 pub mod deliveries;
+pub mod inbox;
+pub mod preferences;
 
 use std::sync::Arc;
 
@@ -9,6 +11,9 @@ use axum::Router;
 use episante_kit::server::service_router;
 use episante_kit::{Metrics, TokenVerifier};
 use sqlx::PgPool;
+
+use crate::directory::Directory;
+use crate::inbox::InboxFeed;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,6 +22,8 @@ use utoipa_axum::routes;
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: Arc<TokenVerifier>,
+    pub directory: Arc<Directory>,
+    pub inbox: InboxFeed,
 }
 
 #[derive(OpenApi)]
@@ -30,6 +37,12 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let pool = state.pool.clone();
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(deliveries::list))
+        .routes(routes!(preferences::get_mine, preferences::put_mine))
+        .routes(routes!(preferences::get_user, preferences::put_user))
+        .routes(routes!(inbox::list))
+        .routes(routes!(inbox::read_one))
+        .routes(routes!(inbox::read_all))
+        .routes(routes!(inbox::stream))
         .with_state(state);
     service_router(api, metrics, pool)
 }

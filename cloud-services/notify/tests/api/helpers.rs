@@ -46,6 +46,11 @@ async fn serve<S: Service>(service: S, shutdown: &Shutdown) -> String {
 
 /// Everything, with notify sending to the SMTP server on `smtp_port`.
 pub async fn spawn_app(smtp_port: u16) -> TestApp {
+    spawn_app_with(smtp_port, |_| {}).await
+}
+
+/// Same, with notify's settings changed by `configure` first.
+pub async fn spawn_app_with(smtp_port: u16, configure: impl FnOnce(&mut NotifyConfig)) -> TestApp {
     let auth = TestAuth::start().await;
     let (client_id, secret) = auth
         .create_service_client_with_scopes(
@@ -81,7 +86,7 @@ pub async fn spawn_app(smtp_port: u16) -> TestApp {
     let bookings = serve(bookings, &shutdown).await;
 
     let notify_db = TestDb::new();
-    let settings = Settings {
+    let mut settings = Settings {
         notify: NotifyConfig {
             bind: "127.0.0.1:0".into(),
             database: notify_db.service_database(),
@@ -103,9 +108,11 @@ pub async fn spawn_app(smtp_port: u16) -> TestApp {
         },
         database: notify_db.config(),
         tokens: auth.token_config(),
+        vault: Default::default(),
         kafka: Default::default(),
         log: LogConfig::default(),
     };
+    configure(&mut settings.notify);
     let service = episante_notify::NotifyService::build(settings, shared, shutdown.clone())
         .await
         .expect("notify builds");
@@ -198,7 +205,12 @@ impl TestApp {
 
     /// A patient account speaking `language`.
     pub async fn patient(&self, name: &str, language: &str) -> TestUser {
-        let patient = self.auth.create_user(Role::Patient, name).await;
+        self.person(Role::Patient, name, language).await
+    }
+
+    /// An account of `role` speaking `language`.
+    pub async fn person(&self, role: Role, name: &str, language: &str) -> TestUser {
+        let patient = self.auth.create_user(role, name).await;
         let response = self
             .http
             .put(format!("{}/v1/auth/me/language", self.auth.base))
@@ -255,6 +267,7 @@ impl TestApp {
             let (_, log) = self.log(&self.auth.admin_token, "?limit=500").await;
             if let Some(entry) = log["items"].as_array().unwrap().iter().find(|e| {
                 e["appointment_id"] == json!(appointment)
+                    && e["channel"] == "email"
                     && e["kind"] == kind
                     && e["status"] == status
             }) {
@@ -267,6 +280,123 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+impl TestApp {
+    /// Puts `payload` on `topic` as its producer would.
+    pub async fn publish(&self, topic: &str, key: &str, payload: &Value) {
+        self.bus.ensure_topics(&[topic]).await.unwrap();
+        self.bus
+            .publish(topic, key, serde_json::to_vec(payload).unwrap())
+            .await
+            .unwrap();
+    }
+
+    /// `records.care-teams.v1`: `clinicians` now care for `patient`. Returns once notify has
+    /// applied it (topics are not ordered with each other: an alert published next must not
+    /// overtake it).
+    pub async fn care_team(&self, patient: Uuid, clinicians: &[&TestUser]) {
+        let ids: Vec<String> = clinicians.iter().map(|c| c.id.to_string()).collect();
+        self.publish(
+            episante_protocol::topics::KAFKA_CARE_TEAMS,
+            &patient.to_string(),
+            &json!({"patient_id": patient, "clinicians": ids, "at": Utc::now()}),
+        )
+        .await;
+        let db = sqlx::PgPool::connect(&self._dbs.1.admin_url())
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let applied: Option<i64> = sqlx::query_scalar(
+                "SELECT cardinality(clinicians)::bigint FROM care_teams WHERE patient_id = $1",
+            )
+            .bind(patient)
+            .fetch_optional(&db)
+            .await
+            .unwrap();
+            if applied == Some(ids.len() as i64) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "care team not applied"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        db.close().await;
+    }
+
+    /// `PUT` preferences (`who`: `me` or a user id) as `token`.
+    pub async fn preferences(&self, token: &str, who: &str, body: Value) -> (u16, Value) {
+        self.call(
+            reqwest::Method::PUT,
+            &format!("{}/v1/notifications/preferences/{who}", self.notify),
+            token,
+            Some(body),
+        )
+        .await
+    }
+
+    /// The log entries of `alert` as the admin sees them.
+    pub async fn alert_log(&self, alert: Uuid) -> Vec<Value> {
+        let (_, log) = self.log(&self.auth.admin_token, "?limit=500").await;
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["alert_id"] == json!(alert))
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `alert`'s log has an entry matching `matches`.
+    pub async fn wait_for_alert_entry(
+        &self,
+        alert: Uuid,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let entries = self.alert_log(alert).await;
+            if let Some(e) = entries.iter().find(|e| matches(e)) {
+                return e.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not found in {entries:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// An alert event exactly as the alerts service writes it (`db::alerts::AlertEvent`: the change
+/// and the alert's snapshot), with the clinical details a page must not carry.
+pub fn alert_event(
+    id: i64,
+    alert: Uuid,
+    patient: Uuid,
+    kind: &str,
+    severity: &str,
+    state: &str,
+    escalation_level: i16,
+) -> Value {
+    let created = Utc::now() - chrono::Duration::minutes(5 * escalation_level as i64);
+    json!({
+        "id": id, "alert_id": alert, "patient_id": patient, "kind": kind,
+        "actor": null, "note": null, "at": Utc::now(),
+        "snapshot": {
+            "id": alert, "patient_id": patient, "device_id": "hub-0042", "rule_key": "spo2_low",
+            "vital": "spo2", "severity": severity, "state": state,
+            "message": "SpO2 84 % below 90 %", "first_value": 84.0, "last_value": 84.0,
+            "occurrences": 1, "triggered_at": created, "last_seen_at": created,
+            "reading_received_at": created, "created_at": created, "updated_at": Utc::now(),
+            "acknowledged_at": null, "acknowledged_by": null, "resolved_at": null,
+            "resolved_by": null, "resolution_note": null, "assigned_to": null,
+            "escalated_at": null, "escalation_level": escalation_level
+        }
+    })
 }
 
 /// Starts an SMTP server and the platform sending to it.

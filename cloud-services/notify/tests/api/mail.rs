@@ -239,7 +239,7 @@ async fn a_relay_that_is_down_is_retried_until_it_takes_the_message() {
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let retried = loop {
-        let (_, log) = app.log(&patient.token, "").await;
+        let (_, log) = app.log(&patient.token, "?channel=email").await;
         let entry = log["items"][0].clone();
         if entry["attempts"].as_i64().unwrap_or(0) >= 1 {
             break entry;
@@ -270,10 +270,15 @@ async fn each_person_reads_only_their_own_messages() {
     app.book(&practice, &other, chrono::Duration::days(3)).await;
     smtp.wait_for(2, Duration::from_secs(30)).await;
 
-    let (status, mine) = app.log(&one.token, "").await;
+    let (status, mine) = app.log(&one.token, "?channel=email").await;
     assert_eq!(status, 200);
     let items = mine["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{mine}");
+    // The same confirmation is in her bell (every channel, as nothing else was chosen).
+    let (_, bell) = app.log(&one.token, "?channel=portal").await;
+    assert_eq!(bell["items"].as_array().unwrap().len(), 1, "{bell}");
+    let (status, _) = app.log(&one.token, "?channel=fax").await;
+    assert_eq!(status, 422);
     assert_eq!(items[0]["recipient_id"], json!(one.id));
     assert_eq!(items[0]["status"], "sent");
     let (status, _) = app

@@ -1,5 +1,7 @@
-//! Notify against real servers: auth, bookings, PostgreSQL and an SMTP server (aiosmtpd)
-//! delivering into a Maildir the tests read.
+//! Notify against real servers: auth, bookings, PostgreSQL, an SMTP server (aiosmtpd) delivering
+//! into a Maildir the tests read, and a local endpoint shaped like Twilio's SMS API.
 
 mod helpers;
 mod mail;
+mod pages;
+mod sms_provider;
