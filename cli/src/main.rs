@@ -148,6 +148,13 @@ enum Command {
         after_help = "Examples:\n  episante rules get <patient-id>\n  episante rules set <patient-id> --file rules.json"
     )]
     Rules(RulesCmd),
+    /// Notifications: your preferences (channels per kind, phone, quiet hours, on call) and the
+    /// delivery log.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante notify prefs show\n  episante notify prefs set --phone +33612345678 --channel alert_page=sms,email\n  episante notify deliveries --status failed"
+    )]
+    Notify(commands::notify::NotifyCmd),
     /// The PII audit trail (admin).
     #[command(
         subcommand,
@@ -246,6 +253,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Alerts(cmd) => commands::alerts::run(ctx, cmd).await,
         Command::Rules(cmd) => commands::alerts::rules(ctx, cmd).await,
         Command::Audit(cmd) => commands::audit::run(ctx, cmd).await,
+        Command::Notify(cmd) => commands::notify::run(ctx, cmd).await,
         Command::Up(_) | Command::Completions { .. } | Command::Sim(_) => {
             unreachable!("handled above")
         }

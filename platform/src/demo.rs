@@ -1,7 +1,9 @@
 //! `episante up --demo`: a small simulated ward, so a newcomer sees the platform work at once.
 //!
-//! It creates (through the services' HTTP APIs, like any admin) a clinician, a care team with a
-//! few patients, registers one hub per patient and assigns it, then runs the fleet simulator
+//! It creates (through the services' HTTP APIs, like any admin) a clinician, an on-call admin
+//! (paged when a critical alert stays unacknowledged: escalation is shortened to
+//! [`ESCALATE_AFTER_SECS`] and [`ESCALATE_TO_ON_CALL_AFTER_SECS`] unless configured), a care team
+//! with a few patients, registers one hub per patient and assigns it, then runs the fleet simulator
 //! in-process against the embedded broker: a first accelerated round whose anomalies (tachycardia,
 //! bradycardia, hypoxia…) raise alerts within a minute, then real-time rounds forever.
 //!
@@ -18,8 +20,13 @@ use episante_sim::fleet::{Output, RunArgs};
 use episante_sim::scenario::ScenarioName;
 use serde_json::{json, Value};
 
+/// The demo's escalation delays: care team, then on call.
+pub const ESCALATE_AFTER_SECS: u64 = 120;
+pub const ESCALATE_TO_ON_CALL_AFTER_SECS: u64 = 240;
+
 pub struct DemoWard {
     pub auth: String,
+    pub notify: String,
     pub records: String,
     pub registry: String,
     pub mqtt_port: u16,
@@ -67,7 +74,20 @@ async fn post(
 }
 
 async fn put(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<()> {
-    let response = http.put(url).bearer_auth(token).send().await?;
+    put_json(http, url, token, None).await
+}
+
+async fn put_json(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: Option<Value>,
+) -> anyhow::Result<()> {
+    let mut request = http.put(url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await?;
     if !response.status().is_success() {
         bail!("PUT {url}: {}", response.status());
     }
@@ -103,6 +123,22 @@ async fn demo(ward: &DemoWard) -> anyhow::Result<()> {
         .as_str()
         .context("clinician id")?
         .to_string();
+    let on_call_email = format!("on-call-{tag}@demo.episante.local");
+    let on_call = post(
+        &http,
+        &format!("{}/v1/auth/users", ward.auth),
+        &token,
+        json!({"email": on_call_email, "display_name": "On-call admin", "role": "admin", "password": password}),
+    )
+    .await?;
+    let on_call_id = on_call["id"].as_str().context("on-call admin id")?;
+    put_json(
+        &http,
+        &format!("{}/v1/notifications/preferences/{on_call_id}", ward.notify),
+        &token,
+        Some(json!({"on_call": true})),
+    )
+    .await?;
     let team = post(
         &http,
         &format!("{}/v1/care-teams", ward.records),
@@ -162,6 +198,11 @@ async fn demo(ward: &DemoWard) -> anyhow::Result<()> {
         "  demo: clinician {email} / {password} looks after {} patients; their hubs stream vitals \
          now and the first alerts appear within a minute (episante-tui, or `episante alerts watch`)",
         PATIENTS.len()
+    );
+    println!(
+        "  demo: critical and high alerts page the clinician (mail and the portal's bell); a \
+         critical one left unacknowledged escalates to the care team, then pages the on-call \
+         admin {on_call_email} / {password}"
     );
     // Round 1: ten times real time, anomalies 20–40 s in; then real time, forever. Each round
     // starts where the simulator's default puts it: back-dated so that it ends at the clock.

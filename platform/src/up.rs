@@ -236,6 +236,13 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
     // Alerts.
     let mut alerts = episante_alerts::config::Settings::from_source(&source)?;
     alerts.tokens = with_jwks(alerts.tokens);
+    // The demo shows escalation within minutes rather than the 5 and 10 of a real ward.
+    if args.demo && !source.is_set("alerts.escalate_after_secs") {
+        alerts.alerts.escalate_after_secs = crate::demo::ESCALATE_AFTER_SECS;
+    }
+    if args.demo && !source.is_set("alerts.escalate_to_on_call_after_secs") {
+        alerts.alerts.escalate_to_on_call_after_secs = crate::demo::ESCALATE_TO_ON_CALL_AFTER_SECS;
+    }
     bind_default("alerts.bind", &mut alerts.alerts.bind);
     let alerts_listener =
         listen("alerts", &alerts.alerts.bind, source.is_set("alerts.bind")).await?;
@@ -417,6 +424,7 @@ pub async fn run(service_args: &ServiceArgs, args: UpArgs) -> anyhow::Result<()>
             records: records_url.clone(),
             registry: registry_url.clone(),
             auth: auth_url.clone(),
+            notify: notify_url.clone(),
             mqtt_port,
             auth_state,
         };

@@ -21,5 +21,5 @@ pub use reading::{
     READING_BATCH_VERSION,
 };
 pub use records::{CareTeamEvent, DeviceAssignmentEvent};
-pub use sessions::SessionRevoked;
+pub use sessions::{SecurityNotice, SecurityNoticeKind, SessionRevoked};
 pub use stream::{StreamPosition, StreamRefusal};

@@ -26,6 +26,9 @@ pub const KAFKA_BOOKING_EVENTS: &str = "bookings.events.v1";
 /// Kafka topic carrying session revocations (`SessionRevoked`) from the auth service, keyed by
 /// user id; every service consumes it to refuse revoked access tokens.
 pub const KAFKA_SESSIONS: &str = "auth.sessions.v1";
+/// Kafka topic carrying security notices (`SecurityNotice`: a password changed, a sign-in from a
+/// new address) from the auth service, keyed by user id; notify tells the person.
+pub const KAFKA_SECURITY: &str = "auth.security.v1";
 
 /// Topic a device publishes its reading batches to.
 pub fn device_readings(device_id: &str) -> String {

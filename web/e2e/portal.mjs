@@ -329,6 +329,19 @@ try {
   await page.locator('form').getByRole('button', { name: 'Resolve' }).click();
   await page.locator('form').waitFor({ state: 'detached' });
   summary.resolved = `one of ${open} resolved with a note`;
+  // The demo's critical and high alerts paged the clinician: the bell counts them live; the
+  // notifications page lists them and reads them all.
+  const bellCount = page.getByTestId('bell-count');
+  await bellCount.waitFor({ timeout: 60_000 });
+  const paged = await bellCount.innerText();
+  await page.getByTestId('bell').click();
+  await page.getByRole('heading', { name: 'Notifications', exact: true }).waitFor();
+  await page.getByTestId('inbox-item').first().waitFor();
+  await axe(page, 'notifications');
+  await page.getByRole('button', { name: 'Mark all as read' }).click();
+  await bellCount.waitFor({ state: 'detached', timeout: 15_000 });
+  summary.bell = `${paged} alert pages in the bell, all read`;
+  await page.getByRole('link', { name: 'Alerts board' }).click();
   // Their patients and a chart with vitals and the alert timeline.
   await page.getByRole('link', { name: 'My patients' }).click();
   await page.getByRole('heading', { name: 'Today’s appointments' }).waitFor();

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bookings;
 pub mod devices;
 pub mod mfa;
+pub mod notify;
 pub mod password;
 pub mod patients;
 pub mod secrets;

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::platform::Platform;
 
-const SERVICES: [&str; 5] = ["auth", "records", "bookings", "alerts", "devices"];
+const SERVICES: [&str; 6] = ["auth", "records", "bookings", "alerts", "devices", "notify"];
 
 pub fn web() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web")

@@ -148,6 +148,69 @@ async fn an_admin_session_from_users_to_alerts() {
     let users = cli.json(&["users", "list"]);
     assert_eq!(users["users"].as_array().unwrap().len(), 3);
 
+    // Notification preferences: an admin puts the clinician on call with a phone for pages;
+    // a patient cannot be on call, a phone must be E.164 — refused with the field, nothing kept.
+    let prefs = cli.json(&[
+        "notify",
+        "prefs",
+        "set",
+        "--user",
+        &clinician_id,
+        "--on-call",
+        "true",
+        "--phone",
+        "+33612345678",
+        "--channel",
+        "alert_page=sms,email",
+    ]);
+    assert_eq!(prefs["on_call"], true);
+    assert_eq!(
+        prefs["channels"]["alert_page"],
+        serde_json::json!(["email", "sms"])
+    );
+    let out = cli.run(&[
+        "notify",
+        "prefs",
+        "set",
+        "--user",
+        &patient_user_id,
+        "--on-call",
+        "true",
+    ]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("on_call:"), "{}", stderr(&out));
+    let out = cli.run(&[
+        "notify",
+        "prefs",
+        "set",
+        "--user",
+        &clinician_id,
+        "--phone",
+        "06 12 34 56 78",
+    ]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("phone:"), "{}", stderr(&out));
+    let out = cli.run(&[
+        "notify",
+        "prefs",
+        "set",
+        "--user",
+        &clinician_id,
+        "--channel",
+        "alert_page=none",
+    ]);
+    assert!(
+        stderr(&out).contains("cannot be turned off while on call"),
+        "{}",
+        stderr(&out)
+    );
+    let kept = cli.json(&["notify", "prefs", "show", "--user", &clinician_id]);
+    assert_eq!(kept, prefs);
+    let out = cli.run(&["notify", "prefs", "set"]);
+    assert_eq!(code(&out), 2, "nothing to change is a usage error");
+    let log = cli.json(&["notify", "deliveries", "--status", "failed"]);
+    assert!(log["items"].is_array(), "{log}");
+
     // Patients: create, bad input, import with a per-row report.
     let patient = cli.json(&[
         "patients",

@@ -1,5 +1,6 @@
 //! Events in, messages out: one consumer group reads `bookings.events.v1` (patients' messages),
-//! `alerts.events.v1` (clinicians' pages) and `records.care-teams.v1` (who cares for whom), and
+//! `alerts.events.v1` (clinicians' pages), `auth.security.v1` (security notices) and
+//! `records.care-teams.v1` (who cares for whom), and
 //! writes each event's messages to `deliveries` before its offset is committed. A redelivered
 //! event finds its messages there already and adds nothing; a crash before the commit replays it
 //! the same way. When auth or bookings cannot be asked, the consumer restarts from its last
@@ -14,16 +15,24 @@ use episante_kit::Shutdown;
 use episante_protocol::alerts::AlertNotice;
 use episante_protocol::bookings::BookingEvent;
 use episante_protocol::records::CareTeamEvent;
-use episante_protocol::topics::{KAFKA_ALERT_EVENTS, KAFKA_BOOKING_EVENTS, KAFKA_CARE_TEAMS};
+use episante_protocol::topics::{
+    KAFKA_ALERT_EVENTS, KAFKA_BOOKING_EVENTS, KAFKA_CARE_TEAMS, KAFKA_SECURITY,
+};
+use episante_protocol::SecurityNotice;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::compose::{Composer, Stop};
 use crate::domain::message::MessageKind;
-use crate::{alert_pages, booking_messages, db};
+use crate::{alert_pages, booking_messages, db, security_notices};
 
-const TOPICS: [&str; 3] = [KAFKA_BOOKING_EVENTS, KAFKA_ALERT_EVENTS, KAFKA_CARE_TEAMS];
+const TOPICS: [&str; 4] = [
+    KAFKA_BOOKING_EVENTS,
+    KAFKA_ALERT_EVENTS,
+    KAFKA_CARE_TEAMS,
+    KAFKA_SECURITY,
+];
 
 pub struct EventConsumer {
     pub composer: Arc<Composer>,
@@ -92,6 +101,17 @@ impl EventConsumer {
                     .await?
                     .then(|| crate::domain::page::page_for(&notice).map(|(kind, _)| kind))
                     .flatten(),
+                None => None,
+            },
+            KAFKA_SECURITY => match self.parse::<SecurityNotice>(record) {
+                Some(notice) => security_notices::handle(composer, &notice)
+                    .await?
+                    .then_some(match notice.kind {
+                        episante_protocol::SecurityNoticeKind::PasswordChanged => {
+                            MessageKind::PasswordChanged
+                        }
+                        episante_protocol::SecurityNoticeKind::NewSignIn => MessageKind::NewSignIn,
+                    }),
                 None => None,
             },
             KAFKA_CARE_TEAMS => {

@@ -25,6 +25,7 @@ pub mod domain;
 pub mod http;
 pub mod inbox;
 pub mod metrics;
+pub mod security_notices;
 
 use std::sync::Arc;
 use std::time::Duration;

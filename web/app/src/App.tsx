@@ -5,6 +5,8 @@ import { Navigate, Route, Routes } from 'react-router';
 import { Layout } from './components/Layout';
 import { Loading } from './components/Status';
 import { AlertsBoard } from './pages/AlertsBoard';
+import { Deliveries } from './pages/Deliveries';
+import { Notifications } from './pages/Notifications';
 import { AuditVerify } from './pages/AuditVerify';
 import { CareTeams } from './pages/CareTeams';
 import { Chart } from './pages/Chart';
@@ -55,6 +57,8 @@ export function App() {
         {me.role === 'admin' && <Route path="/teams" element={<CareTeams />} />}
         {me.role === 'admin' && <Route path="/practitioners" element={<Practitioners />} />}
         {me.role === 'admin' && <Route path="/audit" element={<AuditVerify />} />}
+        {me.role === 'admin' && <Route path="/deliveries" element={<Deliveries />} />}
+        {me.user && <Route path="/notifications" element={<Notifications />} />}
         <Route path="*" element={<Navigate to={HOME[me.role]} replace />} />
       </Route>
     </Routes>

@@ -8,12 +8,14 @@ import type { paths as AlertsPaths } from '../../src/api/alerts.js';
 import type { paths as AuthPaths } from '../../src/api/auth.js';
 import type { paths as BookingsPaths } from '../../src/api/bookings.js';
 import type { paths as DevicesPaths } from '../../src/api/devices.js';
+import type { paths as NotifyPaths } from '../../src/api/notify.js';
 import type { paths as RecordsPaths } from '../../src/api/records.js';
 
 export type { components as Bookings } from '../../src/api/bookings.js';
 export type { components as Alerts } from '../../src/api/alerts.js';
 export type { components as Devices } from '../../src/api/devices.js';
 export type { components as Records } from '../../src/api/records.js';
+export type { components as Notify } from '../../src/api/notify.js';
 
 let csrfToken: string | undefined;
 
@@ -43,6 +45,7 @@ export const api = {
   bookings: client<BookingsPaths>(),
   alerts: client<AlertsPaths>(),
   devices: client<DevicesPaths>(),
+  notify: client<NotifyPaths>(),
 };
 
 /** An API refusal, shown to the user as its problem `title` and `detail`. */

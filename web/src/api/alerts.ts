@@ -156,8 +156,16 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             device_id: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was first escalated.
+             */
             escalated_at?: string | null;
+            /**
+             * Format: int32
+             * @description How far it was escalated (see `domain::alert::LAST_ESCALATION_LEVEL`): 0 when never.
+             */
+            escalation_level?: number;
             /** Format: double */
             first_value?: number | null;
             /** Format: uuid */

@@ -430,7 +430,10 @@ export interface components {
             /** @description A current 6-digit code from the authenticator app. */
             code: string;
         };
-        /** @description What it takes to write to a user: no role, no security settings. */
+        /**
+         * @description What it takes to write to a user (and whether they may be paged: the role), no security
+         *     settings.
+         */
         Contact: {
             active: boolean;
             display_name: string;
@@ -438,6 +441,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             language: components["schemas"]["Language"];
+            role: components["schemas"]["Role"];
         };
         CreateServiceClient: {
             /** @description e.g. `records`; lowercase letters, digits and '-'. */

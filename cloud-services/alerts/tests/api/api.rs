@@ -42,7 +42,10 @@ async fn lifecycle_and_rbac() {
     let notice: episante_protocol::alerts::AlertNotice =
         serde_json::from_slice(&record.payload).expect("alert events read as AlertNotice");
     assert_eq!(notice.kind, episante_protocol::alerts::AlertChange::Created);
-    assert_eq!(notice.snapshot.severity, episante_protocol::alerts::AlertSeverity::High);
+    assert_eq!(
+        notice.snapshot.severity,
+        episante_protocol::alerts::AlertSeverity::High
+    );
     assert_eq!(notice.snapshot.escalation_level, 0);
     assert!(
         [p.to_string(), q.to_string()].contains(&String::from_utf8(record.key.unwrap()).unwrap())

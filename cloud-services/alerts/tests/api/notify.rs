@@ -77,7 +77,10 @@ async fn critical_alerts_escalate_and_webhooks_retry_until_delivered() {
         .map(|e| e["note"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(notes.len(), 2, "{notes:?}");
-    assert!(notes[0].ends_with("level 1") && notes[1].ends_with("level 2"), "{notes:?}");
+    assert!(
+        notes[0].ends_with("level 1") && notes[1].ends_with("level 2"),
+        "{notes:?}"
+    );
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let (_, later) = app.get(&format!("/v1/alerts/{id}"), &clinician.token).await;
     assert_eq!(later["escalation_level"], 2, "level 2 is the last");

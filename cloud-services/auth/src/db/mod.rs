@@ -6,6 +6,7 @@ pub mod password_resets;
 pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod service_clients;
+pub mod sign_in_addresses;
 pub mod users;
 
 /// Migrations embedded in the binary, run at start by `episante_kit::db::provision`.

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use episante_protocol::SecurityNoticeKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -42,6 +43,8 @@ pub struct ChangePassword {
         (status = 422, description = "New password too weak", body = Problem)))]
 pub async fn change(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     caller: AuthUser,
     Json(body): Json<ChangePassword>,
 ) -> ApiResult<StatusCode> {
@@ -74,8 +77,17 @@ pub async fn change(
     let mut tx = state.pool.begin().await?;
     db::users::set_password(&mut *tx, id, &hash).await?;
     let events = crate::sessions::revoke_others(&mut tx, id, session).await?;
+    let address = state.client_ip(peer, &headers).to_string();
+    crate::events::security_notice(
+        &mut tx,
+        id,
+        SecurityNoticeKind::PasswordChanged,
+        Some(&address),
+    )
+    .await?;
     tx.commit().await?;
     state.revoked(&events);
+    state.outbox.wake();
     tracing::info!(user = %id, sessions_ended = events.len(), "password changed");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -166,6 +178,13 @@ pub async fn reset(
     let hash = state.hasher.hash(new.expose()).await?;
     db::users::set_password(&mut *tx, user, &hash).await?;
     let event = crate::sessions::revoke_all(&mut tx, user).await?;
+    crate::events::security_notice(
+        &mut tx,
+        user,
+        SecurityNoticeKind::PasswordChanged,
+        Some(&ip.to_string()),
+    )
+    .await?;
     tx.commit().await?;
     state.revoked(&[event]);
     tracing::info!(user = %user, "password reset");

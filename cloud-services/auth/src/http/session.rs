@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use chrono::{DateTime, Duration, Utc};
 use episante_kit::{ApiError, ApiResult, AuthUser, Problem, Role};
+use episante_protocol::SecurityNoticeKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -272,6 +273,19 @@ pub async fn login(
     }
     db::users::record_successful_login(&state.pool, user.id).await?;
     db::login_failures::clear(&state.pool, user.id, &address).await?;
+    // A sign-in from an address this account never used: the person hears of it (notify).
+    let mut tx = state.pool.begin().await?;
+    if db::sign_in_addresses::record(&mut tx, user.id, &address).await? {
+        crate::events::security_notice(
+            &mut tx,
+            user.id,
+            SecurityNoticeKind::NewSignIn,
+            Some(&address),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    state.outbox.wake();
     if user.mfa_secret.is_none() && state.config.require_mfa_roles.contains(&user.role()) {
         let (token, expires_in) = state.enrolment_token(&user.id.to_string(), user.role())?;
         state.count_login("mfa_enrolment_required");

@@ -41,8 +41,18 @@ async fn a_users_language_is_theirs_to_set_and_notify_reads_it_with_its_scope() 
     assert_eq!(contact["language"], "en", "English until chosen: {contact}");
     assert_eq!(contact["email"], email.as_str());
     assert_eq!(contact["active"], true);
-    assert!(
-        contact.get("role").is_none(),
+    // The role says who may be put on call (paged); nothing of the account's security.
+    assert_eq!(contact["role"], "patient");
+    let mut fields: Vec<&str> = contact
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["active", "display_name", "email", "id", "language", "role"],
         "no more than needed: {contact}"
     );
 

@@ -12,6 +12,7 @@ mod password;
 mod problems;
 mod registration;
 mod revocation;
+mod security_notices;
 mod service_scopes;
 mod session;
 mod tokens;

@@ -10,6 +10,8 @@
 //! | alert `created` / `assigned` (`alerts.events.v1`, see `page.rs`) | `alert_page` | — | only while nobody acknowledged the alert |
 //! | alert `escalated`                       | `alert_escalated`      | —                    | only while nobody acknowledged the alert |
 //! | more pages to one person in a minute than `page_burst` | `alert_digest` (one, at the minute's end, counting them) | — | at once |
+//! | `password_changed` (`auth.security.v1`) | `password_changed`     | —                    | at once          |
+//! | `new_sign_in`                           | `new_sign_in`          | —                    | at once          |
 //!
 //! A reminder, an offer or a page is checked again when it is about to be sent ([`still_due`]):
 //! an appointment cancelled or moved since the event, a hold that expired, an alert somebody
@@ -30,10 +32,12 @@ pub enum MessageKind {
     AlertPage,
     AlertEscalated,
     AlertDigest,
+    PasswordChanged,
+    NewSignIn,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 9] = [
+    pub const ALL: [MessageKind; 11] = [
         MessageKind::AppointmentBooked,
         MessageKind::AppointmentRescheduled,
         MessageKind::AppointmentCancelled,
@@ -43,6 +47,8 @@ impl MessageKind {
         MessageKind::AlertPage,
         MessageKind::AlertEscalated,
         MessageKind::AlertDigest,
+        MessageKind::PasswordChanged,
+        MessageKind::NewSignIn,
     ];
 
     /// As stored and as the templates' section names.
@@ -57,6 +63,8 @@ impl MessageKind {
             MessageKind::AlertPage => "alert_page",
             MessageKind::AlertEscalated => "alert_escalated",
             MessageKind::AlertDigest => "alert_digest",
+            MessageKind::PasswordChanged => "password_changed",
+            MessageKind::NewSignIn => "new_sign_in",
         }
     }
 
@@ -65,9 +73,14 @@ impl MessageKind {
         matches!(self, MessageKind::AlertPage | MessageKind::AlertEscalated)
     }
 
-    /// Sent whatever the hour: never held by quiet hours.
+    /// Sent whatever the hour: never held by quiet hours (pages; security notices, which matter
+    /// most when the person did not do it).
     pub fn is_urgent(self) -> bool {
-        self.is_page() || self == MessageKind::AlertDigest
+        self.is_page()
+            || matches!(
+                self,
+                MessageKind::AlertDigest | MessageKind::PasswordChanged | MessageKind::NewSignIn
+            )
     }
 
     /// The kind whose channel choice applies (a digest goes where pages go).

@@ -38,7 +38,7 @@ pub struct DeliveryPage {
 }
 
 /// Messages and their states, newest first.
-#[utoipa::path(get, path = "/v1/notifications/deliveries", tag = "notifications",
+#[utoipa::path(get, path = "/v1/notifications/deliveries", operation_id = "deliveries", tag = "notifications",
     security(("bearer" = [])), params(LogQuery),
     responses((status = 200, body = DeliveryPage), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 422, body = Problem)))]

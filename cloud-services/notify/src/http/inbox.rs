@@ -46,7 +46,7 @@ pub struct Unread {
 }
 
 /// The caller's portal messages.
-#[utoipa::path(get, path = "/v1/notifications/inbox", tag = "notifications",
+#[utoipa::path(get, path = "/v1/notifications/inbox", operation_id = "inbox", tag = "notifications",
     security(("bearer" = [])), params(InboxQuery),
     responses((status = 200, body = Inbox), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -74,7 +74,7 @@ pub async fn list(
 }
 
 /// Marks one of the caller's portal messages read (another person's id changes nothing).
-#[utoipa::path(post, path = "/v1/notifications/inbox/{id}/read", tag = "notifications",
+#[utoipa::path(post, path = "/v1/notifications/inbox/{id}/read", operation_id = "inbox_read", tag = "notifications",
     security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = Unread), (status = 401, body = Problem),
         (status = 403, body = Problem)))]
@@ -87,7 +87,7 @@ pub async fn read_one(
 }
 
 /// Marks all the caller's portal messages read.
-#[utoipa::path(post, path = "/v1/notifications/inbox/read-all", tag = "notifications",
+#[utoipa::path(post, path = "/v1/notifications/inbox/read-all", operation_id = "inbox_read_all", tag = "notifications",
     security(("bearer" = [])),
     responses((status = 200, body = Unread), (status = 401, body = Problem),
         (status = 403, body = Problem)))]
@@ -108,7 +108,7 @@ async fn mark(state: &AppState, caller: &AuthUser, id: Option<i64>) -> ApiResult
 }
 
 /// The unread count, live (`event: unread`).
-#[utoipa::path(get, path = "/v1/notifications/inbox/stream", tag = "notifications",
+#[utoipa::path(get, path = "/v1/notifications/inbox/stream", operation_id = "inbox_stream", tag = "notifications",
     security(("bearer" = [])),
     responses((status = 200, description = "text/event-stream of unread counts", content_type = "text/event-stream"),
         (status = 401, body = Problem), (status = 403, body = Problem)))]

@@ -4,4 +4,5 @@
 mod helpers;
 mod mail;
 mod pages;
+mod security;
 mod sms_provider;

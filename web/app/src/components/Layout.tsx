@@ -3,7 +3,9 @@
 import { useTranslation } from 'react-i18next';
 import { NavLink, Outlet } from 'react-router';
 
+import { api } from '../api';
 import { useSession, type Role } from '../session';
+import { Bell } from './Bell';
 
 const LINKS: Record<Role, { to: string; label: string }[]> = {
   patient: [
@@ -21,6 +23,7 @@ const LINKS: Record<Role, { to: string; label: string }[]> = {
     { to: '/teams', label: 'nav.teams' },
     { to: '/practitioners', label: 'nav.practitioners' },
     { to: '/audit', label: 'nav.audit' },
+    { to: '/deliveries', label: 'nav.deliveries' },
     { to: '/board', label: 'nav.board' },
   ],
   service: [],
@@ -30,6 +33,11 @@ const LINKS: Record<Role, { to: string; label: string }[]> = {
 export function Layout() {
   const { t, i18n } = useTranslation();
   const { me, logout } = useSession();
+  /** Switches the portal's language and, signed in, saves it: messages by email and SMS follow. */
+  function chooseLanguage(language: string) {
+    void i18n.changeLanguage(language);
+    if (me?.user) void api.auth.PUT('/v1/auth/me/language', { body: { language } });
+  }
   return (
     <>
       <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:p-2">
@@ -54,12 +62,13 @@ export function Layout() {
             <select
               className="rounded bg-white px-1 text-slate-900"
               value={i18n.resolvedLanguage}
-              onChange={(e) => void i18n.changeLanguage(e.target.value)}
+              onChange={(e) => chooseLanguage(e.target.value)}
             >
               <option value="en">English</option>
               <option value="fr">Français</option>
             </select>
           </label>
+          {me?.user && <Bell />}
           {me && (
             <>
               <span className="text-sm">{me.user?.display_name ?? me.sub}</span>
