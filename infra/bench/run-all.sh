@@ -48,6 +48,7 @@ benches=(
   "records|DURATION=10s|DURATION=4s|./infra/bench/records.sh"
   "alerts|DURATION=120|DURATION=40 DEVICES=32 NORMAL_DEVICES=64|./infra/bench/alerts.sh"
   "bookings|DURATION=15|DURATION=5 CONTENTION_SLOTS=100|./infra/bench/bookings.sh"
+  "notify|REMINDERS=10000 PAGES=50|REMINDERS=10000 PAGES=20|./infra/bench/notify.sh"
   "tui|FRAMES=500|FRAMES=1000|./infra/bench/tui.sh"
   "portal|-|-|./infra/bench/portal.sh"
 )

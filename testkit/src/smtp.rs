@@ -42,8 +42,14 @@ impl TestSmtp {
         smtp
     }
 
-    fn new_dir(&self) -> PathBuf {
+    /// Where delivered messages land, one file each (`maildir/new`).
+    pub fn new_dir(&self) -> PathBuf {
         self.dir.path().join("maildir/new")
+    }
+
+    /// How many messages were delivered so far (without reading them).
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(self.new_dir()).map_or(0, |d| d.count())
     }
 
     /// Every message delivered so far (raw RFC 5322 text), oldest first.

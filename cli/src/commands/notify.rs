@@ -13,7 +13,10 @@ use crate::context::{rows, CliError, CliResult, Ctx};
 #[derive(Subcommand, Debug)]
 pub enum NotifyCmd {
     /// Show or change notification preferences.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  episante notify prefs show\n  episante notify prefs set --quiet-hours 22:00-07:00 --zone Europe/Paris"
+    )]
     Prefs(PrefsCmd),
     /// The delivery log: every message and its state (admins: everyone's; others: their own).
     #[command(
@@ -47,7 +50,7 @@ pub enum PrefsCmd {
     /// Change some preferences; the others stay as they are.
     #[command(
         after_help = "Examples:\n  episante notify prefs set --phone +33612345678 --channel reminder_24h=sms,email\n  \
-        episante notify prefs set --channel appointment_booked=none --quiet 22:00-07:00 --zone Europe/Paris\n  \
+        episante notify prefs set --channel appointment_booked=none --quiet-hours 22:00-07:00 --zone Europe/Paris\n  \
         episante notify prefs set --user <clinician-id> --on-call true\n\n\
         Kinds: appointment_booked, appointment_rescheduled, appointment_cancelled, reminder_24h,\n\
         reminder_1h, slot_offered, alert_page, alert_escalated. Channels: email, sms, portal, none;\n\
@@ -64,8 +67,8 @@ pub enum PrefsCmd {
         channels: Vec<String>,
         /// `HH:MM-HH:MM` local time during which non-urgent email and SMS wait; `none` clears.
         #[arg(long)]
-        quiet: Option<String>,
-        /// The quiet hours' zone (IANA), e.g. Europe/Paris; default UTC.
+        quiet_hours: Option<String>,
+        /// The quiet hours' zone (IANA), e.g. Europe/Paris; default UTC (or the one set).
         #[arg(long)]
         zone: Option<String>,
         /// On call: paged when a critical alert is escalated to level 2 (clinicians and admins).
@@ -133,7 +136,7 @@ fn apply(
         Some("none") => form["quiet_hours"] = Value::Null,
         Some(span) => {
             let (start, end) = span.split_once('-').ok_or_else(|| {
-                CliError::usage(format!("--quiet {span:?}: expected HH:MM-HH:MM"))
+                CliError::usage(format!("--quiet-hours {span:?}: expected HH:MM-HH:MM"))
             })?;
             let zone = zone
                 .or_else(|| {
@@ -161,23 +164,23 @@ pub async fn run(ctx: &mut Ctx, cmd: NotifyCmd) -> CliResult {
             user,
             phone,
             channels,
-            quiet,
+            quiet_hours,
             zone,
             on_call,
         }) => {
             if phone.is_none()
                 && channels.is_empty()
-                && quiet.is_none()
+                && quiet_hours.is_none()
                 && zone.is_none()
                 && on_call.is_none()
             {
                 return Err(CliError::usage(
-                    "nothing to change: give --phone, --channel, --quiet, --zone or --on-call",
+                    "nothing to change: give --phone, --channel, --quiet-hours, --zone or --on-call",
                 ));
             }
             let path = prefs_path(&user);
             let current = ctx.client.get(&path).await?;
-            let wanted = apply(current, phone, &channels, quiet, zone, on_call)?;
+            let wanted = apply(current, phone, &channels, quiet_hours, zone, on_call)?;
             let stored = ctx.client.call(Method::PUT, &path, Some(&wanted)).await?;
             ctx.one(&stored);
         }

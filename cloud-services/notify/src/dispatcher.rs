@@ -157,6 +157,7 @@ impl Dispatcher {
                 self.channels
                     .email
                     .send(&Email {
+                        delivery: due.id,
                         to: &to,
                         subject: &fill(&due.subject),
                         text: &fill(&due.body_text),

@@ -16,6 +16,10 @@ use crate::domain::address::EmailAddress;
 
 /// One email to send.
 pub struct Email<'a> {
+    /// The delivery row: the `Message-ID` is made of it, so a message sent twice (a crash between
+    /// the relay's acceptance and the row's update) is the same message, which mail clients
+    /// show once.
+    pub delivery: i64,
     pub to: &'a EmailAddress,
     pub subject: &'a str,
     pub text: &'a str,
@@ -113,6 +117,11 @@ impl EmailChannel {
             None => alternatives,
         };
         let message = Message::builder()
+            .message_id(Some(format!(
+                "<delivery-{}@{}>",
+                email.delivery,
+                self.from.email.domain()
+            )))
             .from(self.from.clone())
             .to(Mailbox::new(None, email.to.as_address().clone()))
             .subject(email.subject)

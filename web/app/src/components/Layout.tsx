@@ -56,7 +56,7 @@ export function Layout() {
             </NavLink>
           ))}
         </nav>
-        <span className="ml-auto flex items-center gap-3">
+        <span className="ml-auto flex flex-wrap items-center gap-3">
           <label className="flex items-center gap-1 text-sm">
             {t('app.language')}
             <select
