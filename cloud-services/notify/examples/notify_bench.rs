@@ -202,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
         });
         bus.publish(
             KAFKA_BOOKING_EVENTS,
-            &event["appointment_id"].as_str().unwrap().to_string(),
+            event["appointment_id"].as_str().unwrap(),
             serde_json::to_vec(&event)?,
         )
         .await?;
