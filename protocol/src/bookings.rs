@@ -33,6 +33,12 @@ pub struct BookingEvent {
     /// Slot offers: until when the slot is held for the patient.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub hold_expires_at: Option<DateTime<Utc>>,
+    /// Cancellations: `patient` or `practice`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cancelled_by: Option<String>,
+    /// Cancellations by the practice: the reason it gave.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cancellation_reason: Option<String>,
     pub occurred_at: DateTime<Utc>,
 }
 

@@ -131,9 +131,16 @@ pub enum AppointmentsCmd {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
-    /// Cancel an appointment.
-    #[command(after_help = "Example:\n  episante appointments cancel <id>")]
-    Cancel { id: String },
+    /// Cancel an appointment; the patient is told (by email, SMS or the portal), with the reason.
+    #[command(
+        after_help = "Examples:\n  episante appointments cancel <id>\n  episante appointments cancel <id> --reason \"Dr Martin is ill; please book again\""
+    )]
+    Cancel {
+        id: String,
+        /// Up to 500 characters, told to the patient.
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Move an appointment to another start time.
     #[command(
         after_help = "Example:\n  episante appointments reschedule <id> --at 2026-12-03T14:00:00Z"
@@ -378,12 +385,13 @@ pub async fn appointments(ctx: &mut Ctx, cmd: AppointmentsCmd) -> CliResult {
             ctx.one(&answer);
             Ok(())
         }
-        AppointmentsCmd::Cancel { id } => {
+        AppointmentsCmd::Cancel { id, reason } => {
+            let body = reason.map(|reason| serde_json::json!({ "reason": reason }));
             show(
                 ctx,
                 Method::POST,
                 &format!("/v1/appointments/{id}/cancel"),
-                None,
+                body,
             )
             .await
         }

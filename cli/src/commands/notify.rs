@@ -74,6 +74,10 @@ pub enum PrefsCmd {
         /// On call: paged when a critical alert is escalated to level 2 (clinicians and admins).
         #[arg(long)]
         on_call: Option<bool>,
+        /// Where you live (IANA, e.g. America/Martinique): appointment times are also given in
+        /// it; `none` clears.
+        #[arg(long)]
+        time_zone: Option<String>,
     },
 }
 
@@ -92,7 +96,15 @@ fn apply(
     quiet: Option<String>,
     zone: Option<String>,
     on_call: Option<bool>,
+    time_zone: Option<String>,
 ) -> CliResult<Value> {
+    if let Some(time_zone) = time_zone {
+        form["time_zone"] = if time_zone == "none" {
+            Value::Null
+        } else {
+            json!(time_zone)
+        };
+    }
     if let Some(phone) = phone {
         form["phone"] = if phone == "none" {
             Value::Null
@@ -167,20 +179,30 @@ pub async fn run(ctx: &mut Ctx, cmd: NotifyCmd) -> CliResult {
             quiet_hours,
             zone,
             on_call,
+            time_zone,
         }) => {
             if phone.is_none()
                 && channels.is_empty()
                 && quiet_hours.is_none()
                 && zone.is_none()
                 && on_call.is_none()
+                && time_zone.is_none()
             {
                 return Err(CliError::usage(
-                    "nothing to change: give --phone, --channel, --quiet-hours, --zone or --on-call",
+                    "nothing to change: give --phone, --channel, --quiet-hours, --zone, --on-call or --time-zone",
                 ));
             }
             let path = prefs_path(&user);
             let current = ctx.client.get(&path).await?;
-            let wanted = apply(current, phone, &channels, quiet_hours, zone, on_call)?;
+            let wanted = apply(
+                current,
+                phone,
+                &channels,
+                quiet_hours,
+                zone,
+                on_call,
+                time_zone,
+            )?;
             let stored = ctx.client.call(Method::PUT, &path, Some(&wanted)).await?;
             ctx.one(&stored);
         }
@@ -238,18 +260,21 @@ mod tests {
             None,
             None,
             Some(true),
+            Some("America/Martinique".into()),
         )
         .unwrap();
         assert_eq!(
             changed,
             json!({"phone": "+33612345678", "channels": {"reminder_24h": ["sms", "email"], "slot_offered": []},
-                "quiet_hours": {"start": "22:00", "end": "07:00", "time_zone": "Europe/Paris"}, "on_call": true})
+                "quiet_hours": {"start": "22:00", "end": "07:00", "time_zone": "Europe/Paris"}, "on_call": true,
+                "time_zone": "America/Martinique"})
         );
         let quiet = apply(
             current.clone(),
             Some("none".into()),
             &[],
             Some("12:00-14:00".into()),
+            None,
             None,
             None,
         )
@@ -265,9 +290,10 @@ mod tests {
             &["reminder_1h".into()],
             None,
             None,
+            None,
             None
         )
         .is_err());
-        assert!(apply(current, None, &[], Some("22h".into()), None, None).is_err());
+        assert!(apply(current, None, &[], Some("22h".into()), None, None, None).is_err());
     }
 }

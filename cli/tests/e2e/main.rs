@@ -3,6 +3,7 @@
 
 mod client;
 mod commands;
+mod notify;
 mod platform;
 mod portal;
 mod sessions;

@@ -35,6 +35,8 @@ fn about(kind: EventKind, a: &AppointmentRow, now: DateTime<Utc>) -> BookingEven
         reminder: None,
         previous_appointment_id: None,
         hold_expires_at: None,
+        cancelled_by: a.cancelled_by.clone(),
+        cancellation_reason: a.cancellation_reason.clone(),
         occurred_at: now,
     }
 }
@@ -111,6 +113,8 @@ pub fn slot_offered_row(hold: &db::waitlist::HoldRow) -> NewOutboxRow {
         reminder: None,
         previous_appointment_id: None,
         hold_expires_at: Some(hold.expires_at),
+        cancelled_by: None,
+        cancellation_reason: None,
         occurred_at: now,
     };
     into_row(event, "slot_offered", hold.id, now)

@@ -12,11 +12,21 @@ use crate::compose::{About, Composer, Stop};
 use crate::db;
 use crate::domain::page::{page_for, recipients, Audience};
 
-/// Handles one alert event; true when a page was written.
+/// Handles one alert event in one transaction; true when a page was written.
 pub async fn handle(composer: &Composer, notice: &AlertNotice) -> Result<bool, Stop> {
-    let pool = &composer.pool;
+    let mut tx = composer.pool.begin().await?;
+    let written = write(composer, &mut tx, notice).await?;
+    tx.commit().await?;
+    Ok(written)
+}
+
+async fn write(
+    composer: &Composer,
+    tx: &mut sqlx::PgConnection,
+    notice: &AlertNotice,
+) -> Result<bool, Stop> {
     db::alerts::set(
-        pool,
+        &mut *tx,
         notice.alert_id,
         notice.snapshot.state == AlertStatus::Active,
     )
@@ -24,8 +34,8 @@ pub async fn handle(composer: &Composer, notice: &AlertNotice) -> Result<bool, S
     let Some((kind, audience)) = page_for(notice) else {
         return Ok(false);
     };
-    let care_team = db::care_teams::clinicians(pool, notice.patient_id).await?;
-    let on_call = db::preferences::on_call(pool).await?;
+    let care_team = db::care_teams::clinicians(&mut *tx, notice.patient_id).await?;
+    let on_call = db::preferences::on_call(&mut *tx).await?;
     let mut people = recipients(audience, &care_team, &on_call);
     if people.is_empty() && audience != Audience::OnCall {
         tracing::warn!(alert = %notice.alert_id, "nobody to page in the care team: paging the on-call staff");
@@ -49,7 +59,7 @@ pub async fn handle(composer: &Composer, notice: &AlertNotice) -> Result<bool, S
     let mut written = false;
     for person in people {
         written |= composer
-            .write(event_id, person, kind, &about, |language| {
+            .write(&mut *tx, event_id, person, kind, &about, |language, _| {
                 vec![
                     ("severity", severity_word(severity, language).to_string()),
                     ("waiting", format!("{waited} min")),

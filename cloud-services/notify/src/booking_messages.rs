@@ -4,6 +4,7 @@
 //! invitation attached where the table says so.
 
 use chrono_tz::Tz;
+use episante_kit::Language;
 use episante_protocol::bookings::{BookingEvent, BookingEventKind};
 
 use crate::calendar::Invitation;
@@ -11,16 +12,27 @@ use crate::compose::{About, Composer, Stop};
 use crate::db;
 use crate::directory::LookupError;
 use crate::domain::message::MessageKind;
-use crate::domain::when::describe;
+use crate::domain::when::describe_for;
 
-/// Handles one booking event; true when a message was written.
+/// Handles one booking event in one transaction; true when a message was written.
 pub async fn handle(composer: &Composer, event: &BookingEvent) -> Result<bool, Stop> {
-    follow_appointment(composer, event).await?;
+    let mut tx = composer.pool.begin().await?;
+    let written = write(composer, &mut tx, event).await?;
+    tx.commit().await?;
+    Ok(written)
+}
+
+async fn write(
+    composer: &Composer,
+    tx: &mut sqlx::PgConnection,
+    event: &BookingEvent,
+) -> Result<bool, Stop> {
+    follow_appointment(&mut *tx, event).await?;
     let Some(kind) = MessageKind::of(event) else {
         return Ok(false);
     };
     // A redelivered event: its message exists, so bookings need not be asked again.
-    if db::deliveries::exists(&composer.pool, event.event_id, event.patient_id).await? {
+    if db::deliveries::exists(&mut *tx, event.event_id, event.patient_id).await? {
         return Ok(false);
     }
     let directory = &composer.directory;
@@ -72,44 +84,76 @@ pub async fn handle(composer: &Composer, event: &BookingEvent) -> Result<bool, S
         invitation,
     };
     composer
-        .write(event.event_id, event.patient_id, kind, &about, |language| {
-            vec![
-                ("practitioner", practitioner_name.clone()),
-                ("type", type_name.clone()),
-                ("when", describe(event.starts_at, zone, language)),
-                ("location", location.clone()),
-                (
-                    "expires",
-                    event
-                        .hold_expires_at
-                        .map(|at| describe(at, zone, language))
-                        .unwrap_or_default(),
-                ),
-                ("link", link.clone()),
-            ]
-        })
+        .write(
+            tx,
+            event.event_id,
+            event.patient_id,
+            kind,
+            &about,
+            |language, theirs| {
+                vec![
+                    ("practitioner", practitioner_name.clone()),
+                    ("type", type_name.clone()),
+                    (
+                        "when",
+                        describe_for(event.starts_at, zone, theirs, language),
+                    ),
+                    ("location", location.clone()),
+                    (
+                        "expires",
+                        event
+                            .hold_expires_at
+                            .map(|at| describe_for(at, zone, theirs, language))
+                            .unwrap_or_default(),
+                    ),
+                    ("link", link.clone()),
+                    ("why", why(event, language)),
+                ]
+            },
+        )
         .await
 }
 
+/// Who cancelled, and the practice's reason: a line of its own (empty for other messages).
+fn why(event: &BookingEvent, language: Language) -> String {
+    let reason = event.cancellation_reason.as_deref();
+    let line = match (event.cancelled_by.as_deref(), reason, language) {
+        (Some("practice"), Some(r), Language::En) => format!("Cancelled by the practice: {r}"),
+        (Some("practice"), Some(r), Language::Fr) => format!("Annulé par le cabinet : {r}"),
+        (Some("practice"), None, Language::En) => "Cancelled by the practice.".into(),
+        (Some("practice"), None, Language::Fr) => "Annulé par le cabinet.".into(),
+        (Some("patient"), _, Language::En) => "You cancelled it.".into(),
+        (Some("patient"), _, Language::Fr) => "Vous l’avez annulé.".into(),
+        _ => return String::new(),
+    };
+    format!("\n{line}\n")
+}
+
 /// Keeps `appointments` in step with the events (what reminders are checked against).
-async fn follow_appointment(composer: &Composer, event: &BookingEvent) -> Result<(), sqlx::Error> {
-    let pool = &composer.pool;
+async fn follow_appointment(
+    tx: &mut sqlx::PgConnection,
+    event: &BookingEvent,
+) -> Result<(), sqlx::Error> {
     let Some(id) = event.appointment_id else {
         return Ok(());
     };
     match event.kind {
-        BookingEventKind::Booked => db::appointments::set(pool, id, true, event.starts_at).await,
+        BookingEventKind::Booked => {
+            db::appointments::set(&mut *tx, id, true, event.starts_at).await
+        }
         BookingEventKind::Rescheduled => {
-            db::appointments::set(pool, id, true, event.starts_at).await?;
+            db::appointments::set(&mut *tx, id, true, event.starts_at).await?;
             match event.previous_appointment_id {
-                Some(previous) => db::appointments::withdraw(pool, previous).await,
+                Some(previous) => db::appointments::withdraw(&mut *tx, previous).await,
                 None => Ok(()),
             }
         }
         BookingEventKind::Cancelled => {
-            db::appointments::set(pool, id, false, event.starts_at).await
+            db::appointments::set(&mut *tx, id, false, event.starts_at).await
         }
-        BookingEventKind::Reminder => db::appointments::remember(pool, id, event.starts_at).await,
+        BookingEventKind::Reminder => {
+            db::appointments::remember(&mut *tx, id, event.starts_at).await
+        }
         BookingEventKind::SlotOffered => Ok(()),
     }
 }

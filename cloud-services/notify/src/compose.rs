@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, Utc};
+use chrono_tz::Tz;
 use episante_kit::Language;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -74,18 +75,22 @@ impl Composer {
         format!("{}{path}", self.portal_url.trim_end_matches('/'))
     }
 
-    /// Writes `kind` of event `event_id` for `recipient`, its text from `vars` (given the
-    /// recipient's language; `{name}` is added here). Returns whether anything new was written.
+    /// Writes `kind` of event `event_id` for `recipient` in the caller's transaction `tx` (with
+    /// whatever else the event changes: one commit per event), its text from `vars` (given the
+    /// recipient's language and, if they gave it, time zone; `{name}` is added here). Returns
+    /// whether anything new was written.
+    #[allow(clippy::too_many_arguments)]
     pub async fn write(
         &self,
+        tx: &mut sqlx::PgConnection,
         event_id: Uuid,
         recipient: Uuid,
         kind: MessageKind,
         about: &About,
-        vars: impl Fn(Language) -> Vec<(&'static str, String)>,
+        vars: impl Fn(Language, Option<Tz>) -> Vec<(&'static str, String)>,
     ) -> Result<bool, Stop> {
         // A redelivered event: its messages exist, so auth need not be asked again.
-        if db::deliveries::exists(&self.pool, event_id, recipient).await? {
+        if db::deliveries::exists(&mut *tx, event_id, recipient).await? {
             return Ok(false);
         }
         let contact = match self.directory.contact(recipient).await {
@@ -93,12 +98,12 @@ impl Composer {
             Err(LookupError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        let preferences = db::preferences::get(&self.pool, recipient).await?;
+        let preferences = db::preferences::get(&mut *tx, recipient).await?;
         let language = contact.as_ref().map_or(Language::default(), |c| c.language);
         let name = contact
             .as_ref()
             .map_or(String::new(), |c| c.display_name.clone());
-        let mut values = vars(language);
+        let mut values = vars(language, preferences.time_zone);
         values.push(("name", name));
         let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let rendered = self.templates.render(kind, language, &pairs);
@@ -108,7 +113,6 @@ impl Composer {
             _ => None,
         };
         let now = Utc::now();
-        let mut tx = self.pool.begin().await?;
         let mut written = false;
         if let Some(why) = unreachable {
             self.metrics.unreachable.inc();
@@ -122,7 +126,6 @@ impl Composer {
                 },
             )
             .await?;
-            tx.commit().await?;
             return Ok(written);
         }
         let contact = contact.expect("reachable means known");
@@ -158,7 +161,7 @@ impl Composer {
                     >= self.page_burst
             {
                 self.add_to_digest(
-                    &mut tx,
+                    &mut *tx,
                     recipient,
                     channel,
                     language,
@@ -188,7 +191,6 @@ impl Composer {
             }
             written |= added;
         }
-        tx.commit().await?;
         Ok(written)
     }
 

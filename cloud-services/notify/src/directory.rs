@@ -1,8 +1,10 @@
 //! Who a message goes to and what it names, asked of the services that own it, with notify's
 //! own service token: a user's contact (auth, scope `contacts:read`: email, name, language) and a
 //! practitioner or appointment type (bookings, scope `schedule:read`). Notify keeps none of it
-//! beyond the message it wrote (minimum necessary); practitioners and appointment types, which
-//! are not personal health data, are cached for a minute.
+//! beyond the message it wrote (minimum necessary): contacts are held in memory for
+//! [`CONTACT_FOR`] only (a burst of reminders to one person asks auth once; a changed address or
+//! a deactivation is seen within seconds), bounded; practitioners and appointment types, which are
+//! not personal health data, are cached for a minute.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,6 +58,10 @@ struct AppointmentTypePage {
 }
 
 const CACHE_FOR: Duration = Duration::from_secs(60);
+/// How long a contact read from auth is reused.
+pub const CONTACT_FOR: Duration = Duration::from_secs(15);
+/// Contacts held at most (the cache is emptied when full).
+const CONTACTS_HELD: usize = 10_000;
 
 pub struct Directory {
     http: reqwest::Client,
@@ -63,6 +69,7 @@ pub struct Directory {
     auth_url: String,
     bookings_url: String,
     practitioners: Mutex<HashMap<Uuid, (Practitioner, Instant)>>,
+    contacts: Mutex<HashMap<Uuid, (Contact, Instant)>>,
     types: Mutex<(HashMap<Uuid, String>, Option<Instant>)>,
 }
 
@@ -80,6 +87,7 @@ impl Directory {
             auth_url: auth_url.trim_end_matches('/').to_string(),
             bookings_url: bookings_url.trim_end_matches('/').to_string(),
             practitioners: Mutex::new(HashMap::new()),
+            contacts: Mutex::new(HashMap::new()),
             types: Mutex::new((HashMap::new(), None)),
         })
     }
@@ -115,11 +123,23 @@ impl Directory {
     }
 
     pub async fn contact(&self, user: Uuid) -> Result<Contact, LookupError> {
-        self.get(
-            &format!("{}/v1/auth/users/{user}/contact", self.auth_url),
-            &format!("user {user}"),
-        )
-        .await
+        if let Some((c, at)) = self.contacts.lock().await.get(&user) {
+            if at.elapsed() < CONTACT_FOR {
+                return Ok(c.clone());
+            }
+        }
+        let contact: Contact = self
+            .get(
+                &format!("{}/v1/auth/users/{user}/contact", self.auth_url),
+                &format!("user {user}"),
+            )
+            .await?;
+        let mut held = self.contacts.lock().await;
+        if held.len() >= CONTACTS_HELD {
+            held.clear();
+        }
+        held.insert(user, (contact.clone(), Instant::now()));
+        Ok(contact)
     }
 
     pub async fn practitioner(&self, id: Uuid) -> Result<Practitioner, LookupError> {

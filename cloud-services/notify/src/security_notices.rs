@@ -17,20 +17,27 @@ pub async fn handle(composer: &Composer, notice: &SecurityNotice) -> Result<bool
     };
     let link = composer.link("/");
     let address = notice.address.clone().unwrap_or_else(|| "?".into());
-    composer
+    let mut tx = composer.pool.begin().await?;
+    let written = composer
         .write(
+            &mut tx,
             notice.event_id,
             notice.user_id,
             kind,
             &About::default(),
-            |language| {
+            |language, theirs| {
                 vec![
-                    // The person's zone is not known here: UTC, said as such.
-                    ("when", describe(notice.at, Tz::UTC, language)),
+                    // In the person's zone if they gave it, else UTC; named either way.
+                    (
+                        "when",
+                        describe(notice.at, theirs.unwrap_or(Tz::UTC), language),
+                    ),
                     ("address", address.clone()),
                     ("link", link.clone()),
                 ]
             },
         )
-        .await
+        .await?;
+    tx.commit().await?;
+    Ok(written)
 }

@@ -89,8 +89,8 @@ export interface paths {
         put?: never;
         /**
          * Cancels an appointment. Patients may cancel their own until the cancellation window closes
-         *     (`cancellation_window_hours` before the start); admins any time. Withdraws its reminders and
-         *     offers the slot to the waitlist.
+         *     (`cancellation_window_hours` before the start); admins any time, with a reason the patient is
+         *     told. Withdraws its reminders and offers the slot to the waitlist.
          */
         post: operations["cancel"];
         delete?: never;
@@ -392,8 +392,12 @@ export interface components {
         Appointment: {
             /** Format: uuid */
             appointment_type_id: string;
+            /** @description The practice's reason, told to the patient. */
+            cancellation_reason?: string | null;
             /** Format: date-time */
             cancelled_at?: string | null;
+            /** @description `patient` or `practice`. */
+            cancelled_by?: string | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -466,6 +470,11 @@ export interface components {
              * @description Must be the start of a free slot (see `GET /v1/slots`).
              */
             starts_at: string;
+        };
+        /** @description Why an appointment is cancelled (optional; the practice's reason is told to the patient). */
+        CancelAppointment: {
+            /** @description Up to 500 characters. */
+            reason?: string | null;
         };
         CreateAppointmentType: {
             /**
@@ -1176,7 +1185,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description Optional: the reason */
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["CancelAppointment"];
+            };
+        };
         responses: {
             200: {
                 headers: {
@@ -1229,7 +1243,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Well-formed but invalid input */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Reason too long */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -211,6 +211,8 @@ export interface components {
             /** @description E.164, e.g. `+33612345678`; null for none. */
             phone?: string | null;
             quiet_hours?: null | components["schemas"]["QuietHoursForm"];
+            /** @description IANA zone the person lives in, e.g. `America/Martinique`; null: the practice's. */
+            time_zone?: string | null;
         };
         /** @description The JSON body of every error response. */
         Problem: {

@@ -24,6 +24,9 @@ pub struct AppointmentRow {
     pub rescheduled_from: Option<Uuid>,
     pub rescheduled_to: Option<Uuid>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// `patient` or `practice`.
+    pub cancelled_by: Option<String>,
+    pub cancellation_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -37,8 +40,10 @@ impl AppointmentRow {
     }
 }
 
-const COLUMNS: &str = "id, practitioner_id, patient_id, appointment_type_id, specialty, starts_at, \
-    ends_at, status, booked_by, rescheduled_from, rescheduled_to, cancelled_at, created_at, updated_at";
+const COLUMNS: &str =
+    "id, practitioner_id, patient_id, appointment_type_id, specialty, starts_at, \
+    ends_at, status, booked_by, rescheduled_from, rescheduled_to, cancelled_at, cancelled_by, \
+    cancellation_reason, created_at, updated_at";
 
 pub struct NewAppointment<'a> {
     pub id: Uuid,
@@ -167,6 +172,26 @@ pub async fn transition(
     .bind(id)
     .bind(to.as_str())
     .bind(&from)
+    .fetch_optional(db)
+    .await
+}
+
+/// Cancels a booked appointment, saying who (`patient` or `practice`) and why; `None` when it is
+/// no longer booked.
+pub async fn cancel(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<Option<AppointmentRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE appointments SET status = 'cancelled', updated_at = now(), cancelled_at = now(),
+            cancelled_by = $2, cancellation_reason = $3
+         WHERE id = $1 AND status = 'booked' RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(by)
+    .bind(reason)
     .fetch_optional(db)
     .await
 }

@@ -48,6 +48,12 @@ pub struct Appointment {
     pub rescheduled_from: Option<Uuid>,
     pub rescheduled_to: Option<Uuid>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// `patient` or `practice`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
+    /// The practice's reason, told to the patient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation_reason: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -65,6 +71,8 @@ impl From<AppointmentRow> for Appointment {
             rescheduled_from: r.rescheduled_from,
             rescheduled_to: r.rescheduled_to,
             cancelled_at: r.cancelled_at,
+            cancelled_by: r.cancelled_by,
+            cancellation_reason: r.cancellation_reason,
             created_at: r.created_at,
         }
     }
@@ -290,6 +298,8 @@ async fn place(
         rescheduled_from: new.rescheduled_from,
         rescheduled_to: None,
         cancelled_at: None,
+        cancelled_by: None,
+        cancellation_reason: None,
         created_at: now,
         updated_at: now,
     };
@@ -383,20 +393,45 @@ async fn load_for_update(
     Ok(row)
 }
 
+/// Why an appointment is cancelled (optional; the practice's reason is told to the patient).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelAppointment {
+    /// Up to 500 characters.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
 /// Cancels an appointment. Patients may cancel their own until the cancellation window closes
-/// (`cancellation_window_hours` before the start); admins any time. Withdraws its reminders and
-/// offers the slot to the waitlist.
+/// (`cancellation_window_hours` before the start); admins any time, with a reason the patient is
+/// told. Withdraws its reminders and offers the slot to the waitlist.
 #[utoipa::path(post, path = "/v1/appointments/{id}/cancel", tag = "appointments",
     security(("bearer" = [])), params(("id" = Uuid, Path, description = "Appointment id")),
+    request_body(content = Option<CancelAppointment>, description = "Optional: the reason"),
     responses((status = 200, body = Appointment), (status = 403, body = Problem),
         (status = 404, body = Problem),
-        (status = 409, description = "Not booked, or the cancellation window has closed", body = Problem)))]
+        (status = 409, description = "Not booked, or the cancellation window has closed", body = Problem),
+        (status = 422, description = "Reason too long", body = Problem)))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: AuthUser,
     purpose: Purpose,
     Path(id): Path<Uuid>,
+    body: Option<Json<CancelAppointment>>,
 ) -> ApiResult<Json<Appointment>> {
+    let reason = body
+        .and_then(|Json(b)| b.reason)
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(ApiError::Invalid("reason: at most 500 characters".into()));
+    }
+    let by = if caller.role() == Role::Patient {
+        "patient"
+    } else {
+        "practice"
+    };
     let mut tx = state.pool.begin().await?;
     let row = load_for_update(&mut tx, &caller, id).await?;
     if caller.role() == Role::Patient {
@@ -404,10 +439,9 @@ pub async fn cancel(
             .rules
             .check_patient_may_cancel(row.starts_at, Utc::now())?;
     }
-    let cancelled =
-        db::appointments::transition(&mut *tx, id, Status::Cancelled, &[Status::Booked])
-            .await?
-            .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
+    let cancelled = db::appointments::cancel(&mut *tx, id, by, reason.as_deref())
+        .await?
+        .ok_or_else(|| ApiError::Conflict("the appointment changed meanwhile".into()))?;
     db::outbox::withdraw_reminders(&mut *tx, id).await?;
     db::outbox::insert(&mut *tx, &[events::cancelled_row(&cancelled)]).await?;
     crate::waitlist::offer_freed_slot(

@@ -39,6 +39,8 @@ pub struct KafkaBus {
     dead_letter_retention: (String, String),
     /// `fetch.wait.max.ms` of readings consumers, of the others (see the module docs).
     fetch_waits: (u32, u32),
+    /// `session.timeout.ms` of group members.
+    session_timeout_ms: u32,
     producer: FutureProducer,
 }
 
@@ -70,6 +72,13 @@ impl KafkaBus {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
+            // A member killed without leaving holds its partitions until this expires: librdkafka's
+            // 45 s would hold an alert page that long after a crash.
+            .set("session.timeout.ms", self.session_timeout_ms.to_string())
+            .set(
+                "heartbeat.interval.ms",
+                (self.session_timeout_ms / 4).max(1_000).to_string(),
+            )
             .set(
                 "fetch.wait.max.ms",
                 self.fetch_wait_ms(topics.into_iter()).to_string(),
@@ -95,6 +104,7 @@ impl KafkaBus {
             brokers,
             partitions: config.partitions,
             fetch_waits: (config.readings_fetch_wait_ms, config.fetch_wait_ms),
+            session_timeout_ms: config.session_timeout_ms.max(6_000),
             dead_letter_retention: (
                 config.dead_letter_retention_ms.to_string(),
                 config.dead_letter_max_bytes.to_string(),

@@ -130,6 +130,10 @@ pub struct EventBusConfig {
     /// `fetch.wait.max.ms` of every other consumer (revocations, audit events), ms: each fetch
     /// costs the broker work even when nothing is new.
     pub fetch_wait_ms: u32,
+    /// How long a consumer-group member may go silent before its partitions go to the others,
+    /// ms (`session.timeout.ms`; at least 6,000, the broker's usual minimum): how long a killed
+    /// instance's share of a topic waits.
+    pub session_timeout_ms: u32,
     /// In-memory bus: bytes of events one topic keeps at most (payload, key and topic name); over
     /// it the oldest go, like Kafka's `retention.bytes`.
     pub memory_topic_max_bytes: u64,
@@ -149,6 +153,7 @@ impl Default for EventBusConfig {
             message_timeout_ms: 300_000,
             readings_fetch_wait_ms: 10,
             fetch_wait_ms: 200,
+            session_timeout_ms: 10_000,
             memory_topic_max_bytes: 256 << 20,
             dead_letter_max_bytes: 16 << 20,
             dead_letter_retention_ms: 7 * 24 * 3_600_000,

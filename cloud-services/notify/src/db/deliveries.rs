@@ -6,7 +6,8 @@
 //! Portal messages are `sent` when written (the bell reads them); a page folded into its
 //! recipient's digest is `digested`. Senders claim due rows by
 //! pushing their `next_attempt_at` forward ([`claim_due`]): two instances never send one message
-//! at once, and a claim of a sender that died expires by itself.
+//! at once, and a claim of a sender that died is taken over as soon as its heartbeat stops
+//! ([`heartbeat`], `senders`), else when its lease runs out.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -174,61 +175,101 @@ pub struct Due {
     pub attempts: i32,
 }
 
-/// Claims up to `limit` due messages for `lease_secs` (see the module docs).
+/// How long a sender may miss its heartbeat before its claims are taken over.
+pub const SENDER_SILENCE_SECS: f64 = 6.0;
+
+/// Claims up to `limit` messages for `lease_secs` on behalf of `sender` (see the module docs):
+/// those due, and those claimed by a sender that stopped beating (killed mid-send).
 pub async fn claim_due(
     db: impl PgExecutor<'_>,
     limit: i64,
     lease_secs: i64,
+    sender: Uuid,
 ) -> Result<Vec<Due>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $2) \
-         WHERE id IN (SELECT id FROM deliveries WHERE status = 'queued' AND next_attempt_at <= now() \
+        "UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $2), claimed_by = $3 \
+         WHERE id IN (SELECT id FROM deliveries d WHERE d.status = 'queued' \
+                        AND (d.next_attempt_at <= now() \
+                             OR (d.claimed_by IS NOT NULL AND d.claimed_by <> $3 \
+                                 AND NOT EXISTS (SELECT 1 FROM senders s WHERE s.id = d.claimed_by \
+                                     AND s.seen_at > now() - make_interval(secs => $4)))) \
                       ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
          RETURNING id, channel, address, kind, subject, body_text, body_html, body_sms, invitation, \
                    appointment_id, alert_id, digest_count, starts_at, hold_expires_at, attempts",
     )
     .bind(limit)
     .bind(lease_secs as f64)
+    .bind(sender)
+    .bind(SENDER_SILENCE_SECS)
     .fetch_all(db)
     .await
 }
 
+/// `sender` is alive (and senders silent for a day are forgotten).
+pub async fn heartbeat(db: &sqlx::PgPool, sender: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO senders (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+    )
+    .bind(sender)
+    .execute(db)
+    .await?;
+    sqlx::query("DELETE FROM senders WHERE seen_at < now() - interval '1 day'")
+        .execute(db)
+        .await
+        .map(|_| ())
+}
+
 /// What happened to one attempt.
-pub enum Outcome<'a> {
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
     Sent,
     /// Try again at `at`.
     Retry {
         at: DateTime<Utc>,
-        error: &'a str,
+        error: String,
     },
-    Failed(&'a str),
-    Withdrawn(&'a str),
+    Failed(String),
+    Withdrawn(String),
 }
 
-pub async fn record(
+/// Records the outcomes of several attempts in one statement (rows no longer `queued` are left
+/// alone).
+pub async fn record_all(
     db: impl PgExecutor<'_>,
-    id: i64,
-    outcome: Outcome<'_>,
+    outcomes: &[(i64, Outcome)],
 ) -> Result<(), sqlx::Error> {
-    let (status, error, at): (&str, Option<&str>, Option<DateTime<Utc>>) = match outcome {
-        Outcome::Sent => ("sent", None, None),
-        Outcome::Retry { at, error } => ("queued", Some(error), Some(at)),
-        Outcome::Failed(error) => ("failed", Some(error), None),
-        Outcome::Withdrawn(why) => ("withdrawn", Some(why), None),
-    };
-    let counts = status != "withdrawn";
+    let mut ids = Vec::with_capacity(outcomes.len());
+    let mut statuses = Vec::with_capacity(outcomes.len());
+    let mut errors: Vec<Option<String>> = Vec::with_capacity(outcomes.len());
+    let mut ats: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(outcomes.len());
+    let mut counts = Vec::with_capacity(outcomes.len());
+    for (id, outcome) in outcomes {
+        let (status, error, at) = match outcome {
+            Outcome::Sent => ("sent", None, None),
+            Outcome::Retry { at, error } => ("queued", Some(error.clone()), Some(*at)),
+            Outcome::Failed(error) => ("failed", Some(error.clone()), None),
+            Outcome::Withdrawn(why) => ("withdrawn", Some(why.clone()), None),
+        };
+        ids.push(*id);
+        statuses.push(status);
+        errors.push(error);
+        ats.push(at);
+        counts.push(status != "withdrawn");
+    }
     sqlx::query(
-        "UPDATE deliveries SET status = $2, last_error = $3, \
-             attempts = attempts + CASE WHEN $5 THEN 1 ELSE 0 END, \
-             next_attempt_at = coalesce($4, next_attempt_at), \
-             sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END \
-         WHERE id = $1 AND status = 'queued'",
+        "UPDATE deliveries d SET status = u.status, last_error = u.error, \
+             attempts = d.attempts + CASE WHEN u.counts THEN 1 ELSE 0 END, \
+             next_attempt_at = coalesce(u.at, d.next_attempt_at), claimed_by = NULL, \
+             sent_at = CASE WHEN u.status = 'sent' THEN now() ELSE d.sent_at END \
+         FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::bool[]) \
+             AS u(id, status, error, at, counts) \
+         WHERE d.id = u.id AND d.status = 'queued'",
     )
-    .bind(id)
-    .bind(status)
-    .bind(error)
-    .bind(at)
-    .bind(counts)
+    .bind(&ids)
+    .bind(&statuses)
+    .bind(&errors)
+    .bind(&ats)
+    .bind(&counts)
     .execute(db)
     .await
     .map(|_| ())

@@ -17,6 +17,7 @@ struct Row {
     quiet_end: Option<NaiveTime>,
     quiet_zone: Option<String>,
     on_call: bool,
+    time_zone: Option<String>,
 }
 
 impl Row {
@@ -35,6 +36,7 @@ impl Row {
                 _ => None,
             },
             on_call: self.on_call,
+            time_zone: self.time_zone,
         };
         Preferences::parse(&form, true).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "stored preferences no longer valid; using the defaults");
@@ -45,7 +47,7 @@ impl Row {
 
 pub async fn get(db: impl PgExecutor<'_>, user: Uuid) -> Result<Preferences, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(
-        "SELECT phone, channels, quiet_start, quiet_end, quiet_zone, on_call \
+        "SELECT phone, channels, quiet_start, quiet_end, quiet_zone, on_call, time_zone \
          FROM preferences WHERE user_id = $1",
     )
     .bind(user)
@@ -57,11 +59,13 @@ pub async fn get(db: impl PgExecutor<'_>, user: Uuid) -> Result<Preferences, sql
 pub async fn put(db: impl PgExecutor<'_>, user: Uuid, p: &Preferences) -> Result<(), sqlx::Error> {
     let form = p.to_form();
     sqlx::query(
-        "INSERT INTO preferences (user_id, phone, channels, quiet_start, quiet_end, quiet_zone, on_call) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+        "INSERT INTO preferences (user_id, phone, channels, quiet_start, quiet_end, quiet_zone, on_call, \
+             time_zone) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (user_id) DO UPDATE SET phone = EXCLUDED.phone, channels = EXCLUDED.channels, \
              quiet_start = EXCLUDED.quiet_start, quiet_end = EXCLUDED.quiet_end, \
-             quiet_zone = EXCLUDED.quiet_zone, on_call = EXCLUDED.on_call, updated_at = now()",
+             quiet_zone = EXCLUDED.quiet_zone, on_call = EXCLUDED.on_call, \
+             time_zone = EXCLUDED.time_zone, updated_at = now()",
     )
     .bind(user)
     .bind(form.phone)
@@ -70,6 +74,7 @@ pub async fn put(db: impl PgExecutor<'_>, user: Uuid, p: &Preferences) -> Result
     .bind(p.quiet_hours.map(|q| q.end))
     .bind(p.quiet_hours.map(|q| q.zone.name().to_string()))
     .bind(p.on_call)
+    .bind(form.time_zone)
     .execute(db)
     .await
     .map(|_| ())

@@ -103,6 +103,8 @@ pub struct Preferences {
     pub channels: BTreeMap<MessageKind, Vec<Channel>>,
     pub quiet_hours: Option<QuietHours>,
     pub on_call: bool,
+    /// Where the person lives: times are written in it too when it differs from the practice's.
+    pub time_zone: Option<Tz>,
 }
 
 /// Preferences as written by a person (the HTTP body, the CLI), before they are checked.
@@ -119,6 +121,9 @@ pub struct PreferencesForm {
     pub quiet_hours: Option<QuietHoursForm>,
     #[serde(default)]
     pub on_call: bool,
+    /// IANA zone the person lives in, e.g. `America/Martinique`; null: the practice's.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -212,11 +217,19 @@ impl Preferences {
                 }
             }
         }
+        let time_zone = match form.time_zone.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(z) => Some(
+                z.parse::<Tz>()
+                    .map_err(|_| refuse("time_zone", "not an IANA time zone"))?,
+            ),
+        };
         Ok(Preferences {
             phone,
             channels,
             quiet_hours,
             on_call: form.on_call,
+            time_zone,
         })
     }
 
@@ -240,6 +253,7 @@ impl Preferences {
                 time_zone: q.zone.name().to_string(),
             }),
             on_call: self.on_call,
+            time_zone: self.time_zone.map(|z| z.name().to_string()),
         }
     }
 
@@ -315,6 +329,11 @@ mod tests {
             ),
             (serde_json::json!({"on_call": true}), false, "on_call"),
             (
+                serde_json::json!({"time_zone": "Europe/Lutece"}),
+                false,
+                "time_zone",
+            ),
+            (
                 serde_json::json!({"on_call": true, "channels": {"alert_page": []}}),
                 true,
                 "channels.alert_page",
@@ -346,7 +365,8 @@ mod tests {
             "phone": "+33612345678",
             "channels": {"reminder_24h": ["sms", "email", "sms"], "appointment_booked": []},
             "quiet_hours": {"start": "22:00", "end": "07:00", "time_zone": "Europe/Paris"},
-            "on_call": true
+            "on_call": true,
+            "time_zone": "America/Martinique"
         });
         let prefs = Preferences::parse(&form(json), true).unwrap();
         assert_eq!(

@@ -1,7 +1,8 @@
 //! How a time reads in a message: in the practitioner's zone (where the appointment happens),
 //! named, in the recipient's language — "Tuesday 8 December 2026, 09:30 (Europe/Paris)", "mardi
 //! 8 décembre 2026, 09:30 (Europe/Paris)". Names are spelled here rather than through chrono's
-//! locale feature: two languages, and the wording is ours to review.
+//! locale feature: two languages, and the wording is ours to review. When the recipient's own zone
+//! (their preferences) reads differently, it is written beside it ([`describe_for`]).
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
@@ -69,6 +70,31 @@ pub fn describe(at: DateTime<Utc>, zone: Tz, language: Language) -> String {
     )
 }
 
+/// `at` in the practitioner's `zone` and, when the recipient lives in another zone where the
+/// clock reads differently, in theirs beside it — as the portal shows appointments.
+pub fn describe_for(
+    at: DateTime<Utc>,
+    zone: Tz,
+    recipient_zone: Option<Tz>,
+    language: Language,
+) -> String {
+    let here = describe(at, zone, language);
+    match recipient_zone {
+        Some(theirs)
+            if theirs != zone
+                && at.with_timezone(&theirs).naive_local()
+                    != at.with_timezone(&zone).naive_local() =>
+        {
+            let yours = describe(at, theirs, language);
+            match language {
+                Language::En => format!("{here}; for you: {yours}"),
+                Language::Fr => format!("{here} ; chez vous : {yours}"),
+            }
+        }
+        _ => here,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +125,20 @@ mod tests {
         for (zone, language, expected) in table {
             assert_eq!(describe(at, zone, language), expected);
         }
+        // The recipient's own zone beside it, only when their clock reads differently.
+        let paris = chrono_tz::Europe::Paris;
+        assert_eq!(
+            describe_for(at, paris, None, Language::En),
+            describe(at, paris, Language::En)
+        );
+        assert_eq!(
+            describe_for(at, paris, Some(chrono_tz::Europe::Berlin), Language::En),
+            describe(at, paris, Language::En)
+        );
+        assert_eq!(
+            describe_for(at, paris, Some(chrono_tz::America::Martinique), Language::Fr),
+            "mardi 8 décembre 2026, 09:30 (Europe/Paris) ; chez vous : mardi 8 décembre 2026, 04:30 (America/Martinique)"
+        );
         let summer = Utc.with_ymd_and_hms(2026, 7, 1, 8, 30, 0).unwrap();
         assert_eq!(
             describe(summer, chrono_tz::Europe::Paris, Language::Fr),

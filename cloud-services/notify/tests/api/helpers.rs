@@ -51,6 +51,14 @@ pub async fn spawn_app(smtp_port: u16) -> TestApp {
 
 /// Same, with notify's settings changed by `configure` first.
 pub async fn spawn_app_with(smtp_port: u16, configure: impl FnOnce(&mut NotifyConfig)) -> TestApp {
+    spawn_app_with_settings(smtp_port, |s| configure(&mut s.notify)).await
+}
+
+/// Same, with all of notify's settings (`[vault]` too) changed by `configure` first.
+pub async fn spawn_app_with_settings(
+    smtp_port: u16,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let auth = TestAuth::start().await;
     let (client_id, secret) = auth
         .create_service_client_with_scopes(
@@ -112,7 +120,7 @@ pub async fn spawn_app_with(smtp_port: u16, configure: impl FnOnce(&mut NotifyCo
         kafka: Default::default(),
         log: LogConfig::default(),
     };
-    configure(&mut settings.notify);
+    configure(&mut settings);
     let service = episante_notify::NotifyService::build(settings, shared, shutdown.clone())
         .await
         .expect("notify builds");
@@ -223,16 +231,20 @@ impl TestApp {
         patient
     }
 
-    /// Books the first half-hour slot at least `after` from now; returns (appointment, start).
+    /// Books the first 10:00 UTC slot at least `after` from now; returns (appointment, start).
     pub async fn book(
         &self,
         practice: &Practice,
         patient: &TestUser,
         after: chrono::Duration,
     ) -> (Uuid, DateTime<Utc>) {
+        // 10:00 UTC (11:00 or 12:00 in Paris): inside the practice's hours whatever the time of
+        // day the test runs at.
         let t = Utc::now() + after;
-        let secs = t.timestamp();
-        let starts_at = DateTime::from_timestamp(secs + (1800 - secs.rem_euclid(1800)), 0).unwrap();
+        let mut starts_at = t.date_naive().and_hms_opt(10, 0, 0).unwrap().and_utc();
+        if starts_at < t {
+            starts_at += chrono::Duration::days(1);
+        }
         let (status, body) = self
             .call(
                 reqwest::Method::POST,

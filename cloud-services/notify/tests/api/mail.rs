@@ -315,3 +315,52 @@ async fn an_address_the_relay_cannot_take_fails_at_once_with_the_reason() {
     );
     assert!(smtp.messages().is_empty());
 }
+
+#[tokio::test]
+async fn a_cancellation_by_the_practice_tells_the_patient_why() {
+    let (app, smtp) = with_mail().await;
+    let practice = app.open_practice().await;
+    let patient = app.patient("Paul Verlaine", "fr").await;
+    let (appointment, _) = app
+        .book(&practice, &patient, chrono::Duration::days(2))
+        .await;
+    app.wait_for_status(appointment, "appointment_booked", "sent")
+        .await;
+    let cancel = format!("{}/v1/appointments/{appointment}/cancel", app.bookings);
+    let (status, problem) = app
+        .call(
+            reqwest::Method::POST,
+            &cancel,
+            &app.auth.admin_token,
+            Some(json!({"reason": "x".repeat(501)})),
+        )
+        .await;
+    assert_eq!(status, 422, "a reason too long: {problem}");
+    let (status, cancelled) = app
+        .call(
+            reqwest::Method::POST,
+            &cancel,
+            &app.auth.admin_token,
+            Some(json!({"reason": "le docteur est malade"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["cancelled_by"], "practice");
+    assert_eq!(cancelled["cancellation_reason"], "le docteur est malade");
+    app.wait_for_status(appointment, "appointment_cancelled", "sent")
+        .await;
+    let cancellation = smtp
+        .messages()
+        .into_iter()
+        .map(|m| read(&m))
+        .find(|(subject, _, _)| subject == "Votre rendez-vous a été annulé")
+        .expect("the cancellation");
+    assert!(
+        cancellation
+            .1
+            .contains("Annulé par le cabinet : le docteur est malade"),
+        "{}",
+        cancellation.1
+    );
+    assert!(cancellation.2.unwrap().contains("METHOD:CANCEL"));
+}

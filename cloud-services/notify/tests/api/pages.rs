@@ -89,7 +89,14 @@ async fn a_critical_alert_pages_the_care_team_in_their_language_and_names_nothin
             mail.contains("https://portal.test/board"),
             "a link to the portal: {mail}"
         );
-        for clinical in ["SpO2", "84", "spo2", "hub-0042", &patient.to_string()] {
+        for clinical in [
+            "SpO2",
+            "84 %",
+            "below 90",
+            "spo2",
+            "hub-0042",
+            &patient.to_string(),
+        ] {
             assert!(
                 !mail.contains(clinical),
                 "a page names {clinical:?}: {mail}"
@@ -317,7 +324,7 @@ async fn preferences_refuse_bad_values_naming_the_field() {
     assert_eq!(status, 200);
     assert_eq!(
         mine,
-        json!({"phone": null, "channels": {}, "quiet_hours": null, "on_call": false})
+        json!({"phone": null, "channels": {}, "quiet_hours": null, "on_call": false, "time_zone": null})
     );
 }
 
@@ -464,4 +471,40 @@ async fn the_bell_counts_unread_messages_live_and_each_person_marks_only_their_o
         .call(reqwest::Method::GET, &inbox_url, &other.token, None)
         .await;
     assert_eq!(others["unread"], 2);
+}
+
+#[tokio::test]
+async fn sms_credentials_come_from_vault_when_the_configuration_has_none() {
+    let vault = episante_testkit::TestVault::start().await.expect("OpenBao");
+    vault
+        .write(
+            "secret/data/episante/notify/sms",
+            json!({"data": {"account_sid": SID, "auth_token": TOKEN}}),
+        )
+        .await
+        .unwrap();
+    let smtp = TestSmtp::start().await;
+    let twilio = FakeTwilio::start().await;
+    let url = twilio.url.clone();
+    let app = crate::helpers::spawn_app_with_settings(smtp.port, |s| {
+        s.notify.sms.url = Some(url);
+        s.notify.sms.from = FROM.into();
+        s.vault.addr = Some(vault.addr.clone());
+        s.vault.token = Some(episante_kit::Secret::new(vault.token.clone()));
+    })
+    .await;
+    let doctor = app.person(Role::Clinician, "Dr Vault", "en").await;
+    let (status, _) = app
+        .preferences(
+            &doctor.token,
+            "me",
+            json!({"phone": "+33611112222", "channels": {"alert_page": ["sms"]}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let patient = Uuid::new_v4();
+    app.care_team(patient, &[&doctor]).await;
+    raise(&app, 300, Uuid::new_v4(), patient, "created", "active", 0).await;
+    // The endpoint accepts only the SID and token stored in Vault.
+    assert_eq!(twilio.wait_for(1).await[0].to, "+33611112222");
 }

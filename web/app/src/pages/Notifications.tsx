@@ -120,6 +120,7 @@ function PreferencesEditor({ initial }: { initial: PreferencesForm }) {
   const staff = me?.role === 'clinician' || me?.role === 'admin';
   const kinds = staff ? [...PAGE_KINDS, ...SECURITY_KINDS] : [...PATIENT_KINDS, ...SECURITY_KINDS];
   const quiet = form.quiet_hours;
+  const deviceZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const input = 'rounded border border-slate-400 p-2';
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -144,6 +145,20 @@ function PreferencesEditor({ initial }: { initial: PreferencesForm }) {
           />
           <span className="text-sm text-slate-600">{t('notifications.phoneHint')}</span>
         </label>
+        <div className="flex flex-wrap items-end gap-2">
+          <label className="flex flex-col">
+            {t('notifications.timeZone')}
+            <input
+              value={form.time_zone ?? ''}
+              placeholder="Europe/Paris"
+              onChange={(e) => setForm({ ...form, time_zone: e.target.value || null })}
+              className={`${input} max-w-xs`}
+            />
+          </label>
+          <button type="button" className="rounded border border-blue-800 px-2 py-2" onClick={() => setForm({ ...form, time_zone: deviceZone })}>
+            {t('notifications.useDeviceZone', { zone: deviceZone })}
+          </button>
+        </div>
         <div className="relative overflow-x-auto">
           <table className="w-full border-collapse text-left">
             <caption className="text-left font-semibold">{t('notifications.channels')}</caption>
@@ -192,7 +207,7 @@ function PreferencesEditor({ initial }: { initial: PreferencesForm }) {
                 setForm({
                   ...form,
                   quiet_hours: e.target.checked
-                    ? { start: '22:00', end: '07:00', time_zone: Intl.DateTimeFormat().resolvedOptions().timeZone }
+                    ? { start: '22:00', end: '07:00', time_zone: form.time_zone ?? deviceZone }
                     : null,
                 })
               }
