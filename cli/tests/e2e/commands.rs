@@ -168,42 +168,23 @@ async fn an_admin_session_from_users_to_alerts() {
         prefs["channels"]["alert_page"],
         serde_json::json!(["email", "sms"])
     );
-    let out = cli.run(&[
-        "notify",
-        "prefs",
-        "set",
-        "--user",
-        &patient_user_id,
-        "--on-call",
-        "true",
-    ]);
-    assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("on_call:"), "{}", stderr(&out));
-    let out = cli.run(&[
-        "notify",
-        "prefs",
-        "set",
-        "--user",
-        &clinician_id,
-        "--phone",
-        "06 12 34 56 78",
-    ]);
-    assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("phone:"), "{}", stderr(&out));
-    let out = cli.run(&[
-        "notify",
-        "prefs",
-        "set",
-        "--user",
-        &clinician_id,
-        "--channel",
-        "alert_page=none",
-    ]);
-    assert!(
-        stderr(&out).contains("cannot be turned off while on call"),
-        "{}",
-        stderr(&out)
-    );
+    // (user, flags, what the refusal names)
+    let refusals = [
+        (&patient_user_id, ["--on-call", "true"], "on_call:"),
+        (&clinician_id, ["--phone", "06 12 34 56 78"], "phone:"),
+        (
+            &clinician_id,
+            ["--channel", "alert_page=none"],
+            "cannot be turned off while on call",
+        ),
+    ];
+    for (user, flags, named) in refusals {
+        let mut args = vec!["notify", "prefs", "set", "--user", user.as_str()];
+        args.extend(flags);
+        let out = cli.run(&args);
+        assert_ne!(code(&out), 0, "{args:?}");
+        assert!(stderr(&out).contains(named), "{args:?}: {}", stderr(&out));
+    }
     let kept = cli.json(&["notify", "prefs", "show", "--user", &clinician_id]);
     assert_eq!(kept, prefs);
     let out = cli.run(&["notify", "prefs", "set"]);

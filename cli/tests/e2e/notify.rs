@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use episante_testkit::http::send;
 use episante_testkit::TestSmtp;
 use serde_json::{json, Value};
 
@@ -17,23 +18,13 @@ async fn call(
     token: &str,
     body: Value,
 ) -> Value {
-    let r = http
-        .request(method, url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let (status, body) = send(http.request(method, url).bearer_auth(token).json(&body)).await;
     assert!(status.is_success(), "{url}: {status} {body}");
     body
 }
 
 async fn get(http: &reqwest::Client, url: &str, token: &str) -> Value {
-    let r = http.get(url).bearer_auth(token).send().await.unwrap();
-    let status = r.status();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let (status, body) = send(http.get(url).bearer_auth(token)).await;
     assert!(status.is_success(), "{url}: {status} {body}");
     body
 }

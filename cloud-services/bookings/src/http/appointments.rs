@@ -418,10 +418,18 @@ pub async fn cancel(
     caller: AuthUser,
     purpose: Purpose,
     Path(id): Path<Uuid>,
-    body: Option<Json<CancelAppointment>>,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<Appointment>> {
+    // The body is optional: none (or an empty one, whatever its content type) cancels without
+    // a reason, as before reasons existed.
+    let body: CancelAppointment = if body.iter().all(u8::is_ascii_whitespace) {
+        CancelAppointment::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::Invalid(format!("the body must be {{\"reason\": …}}: {e}")))?
+    };
     let reason = body
-        .and_then(|Json(b)| b.reason)
+        .reason
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {

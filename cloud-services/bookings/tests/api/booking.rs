@@ -243,18 +243,33 @@ async fn cancellation_closes_n_hours_before_for_patients_and_withdraws_reminders
         .as_str()
         .unwrap()
         .contains("cancellation closed"));
-    // Admins may still cancel (the practitioner is ill).
+    // Admins may still cancel (the practitioner is ill), saying why; a body that is not the
+    // documented one is refused, an empty one (with a JSON content type, as clients send it)
+    // cancels without a reason.
+    let cancel = app.url(&format!("/v1/appointments/{soon_id}/cancel"));
+    let refused = app
+        .http
+        .post(&cancel)
+        .bearer_auth(app.admin())
+        .header("content-type", "application/json")
+        .body("{\"why\": 1}")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
     let cancelled = expect_status(
         app.post(
             &format!("/v1/appointments/{soon_id}/cancel"),
             app.admin(),
-            &json!({}),
+            &json!({"reason": "Dr Martin is ill"}),
         )
         .await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["cancelled_by"], "practice");
+    assert_eq!(cancelled["cancellation_reason"], "Dr Martin is ill");
 
     let later = practice.slot_after(Duration::hours(30));
     let later_id = id_of(
