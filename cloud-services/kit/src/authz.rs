@@ -61,6 +61,16 @@ impl Role {
     }
 }
 
+/// For rows that store the role as text (`#[sqlx(try_from = "String")]`): a name that is not a
+/// role fails the read — a corrupt row never grants a role.
+impl TryFrom<String> for Role {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl FromStr for Role {
     type Err = String;
 

@@ -109,16 +109,3 @@ pub async fn revoke_other_families(
     families.dedup();
     Ok(families)
 }
-
-pub async fn revoke_all_for_user(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(user_id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected())
-}

@@ -12,7 +12,9 @@ pub struct UserRow {
     pub id: Uuid,
     pub email: String,
     pub display_name: String,
-    pub role: String,
+    /// Decoded when read: a name that is not a role fails the query, loudly.
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub password_hash: String,
     pub active: bool,
     pub locked_until: Option<DateTime<Utc>>,
@@ -35,8 +37,7 @@ impl UserRow {
     }
 
     pub fn role(&self) -> Role {
-        // The CHECK constraint on `role` admits exactly the names Role parses.
-        self.role.parse().unwrap_or(Role::Patient)
+        self.role
     }
 
     pub fn to_user(&self) -> User {

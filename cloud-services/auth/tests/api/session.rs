@@ -293,3 +293,27 @@ async fn service_clients_get_service_tokens() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_stored_role_that_is_not_a_role_fails_loudly_and_grants_nothing() {
+    let app = spawn_app().await;
+    let (email, _) = app.create_user(Role::Clinician).await;
+    // Someone altered the table (the CHECK constraint is what normally stops this).
+    let db = sqlx::PgPool::connect(&app.db.admin_url()).await.unwrap();
+    sqlx::query("ALTER TABLE users DROP CONSTRAINT users_role_check")
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET role = 'root' WHERE email = $1")
+        .bind(&email)
+        .execute(&db)
+        .await
+        .unwrap();
+    let response = app.login(&email, USER_PASSWORD).await;
+    assert_eq!(
+        response.status(),
+        reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+        "no session, and not a patient's: {:?}",
+        response.text().await
+    );
+}
