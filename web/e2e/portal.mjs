@@ -233,6 +233,9 @@ try {
   await page.locator('button[data-slot]').nth(3).click();
   await page.getByText('Appointment moved.').waitFor();
   await page.getByText('Waiting for a freed slot').waitFor();
+  // The list has been read again: the moved-from appointment is cancelled, so the one button
+  // left is the new appointment's (clicking before that raced the refresh: a 409).
+  await page.getByText('Cancelled', { exact: true }).first().waitFor();
   await page.getByRole('button', { name: 'Cancel appointment' }).click();
   await page.getByText('Appointment cancelled.').waitFor();
   summary.booking = 'booked by keyboard, waitlisted, rescheduled, cancelled';
