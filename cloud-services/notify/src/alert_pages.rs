@@ -10,21 +10,16 @@ use episante_protocol::alerts::{AlertNotice, AlertSeverity, AlertStatus};
 
 use crate::compose::{About, Composer, Stop};
 use crate::db;
+use crate::domain::message::MessageKind;
 use crate::domain::page::{page_for, recipients, Audience};
 
-/// Handles one alert event in one transaction; true when a page was written.
-pub async fn handle(composer: &Composer, notice: &AlertNotice) -> Result<bool, Stop> {
-    let mut tx = composer.pool.begin().await?;
-    let written = write(composer, &mut tx, notice).await?;
-    tx.commit().await?;
-    Ok(written)
-}
-
-async fn write(
+/// Handles one alert event in the consumer's transaction `tx`; the kind of page written, if one
+/// was.
+pub async fn write(
     composer: &Composer,
     tx: &mut sqlx::PgConnection,
     notice: &AlertNotice,
-) -> Result<bool, Stop> {
+) -> Result<Option<MessageKind>, Stop> {
     db::alerts::set(
         &mut *tx,
         notice.alert_id,
@@ -32,19 +27,25 @@ async fn write(
     )
     .await?;
     let Some((kind, audience)) = page_for(notice) else {
-        return Ok(false);
+        return Ok(None);
     };
-    let care_team = db::care_teams::clinicians(&mut *tx, notice.patient_id).await?;
-    let on_call = db::preferences::on_call(&mut *tx).await?;
-    let mut people = recipients(audience, &care_team, &on_call);
-    if people.is_empty() && audience != Audience::OnCall {
-        tracing::warn!(alert = %notice.alert_id, "nobody to page in the care team: paging the on-call staff");
-        people = recipients(Audience::OnCall, &care_team, &on_call);
+    // Who is on call is read only when they are the audience (or the fallback).
+    let care_team = match audience {
+        Audience::CareTeam => db::care_teams::clinicians(&mut *tx, notice.patient_id).await?,
+        _ => Vec::new(),
+    };
+    let mut people = recipients(audience, &care_team, &[]);
+    if people.is_empty() {
+        if audience != Audience::OnCall {
+            tracing::warn!(alert = %notice.alert_id, "nobody to page in the care team: paging the on-call staff");
+        }
+        let on_call = db::preferences::on_call(&mut *tx).await?;
+        people = recipients(Audience::OnCall, &[], &on_call);
     }
     if people.is_empty() {
         composer.metrics.unpaged.inc();
         tracing::error!(alert = %notice.alert_id, patient = %notice.patient_id, "alert page reaches nobody: empty care team and nobody on call");
-        return Ok(false);
+        return Ok(None);
     }
     let about = About {
         alert_id: Some(notice.alert_id),
@@ -68,7 +69,7 @@ async fn write(
             })
             .await?;
     }
-    Ok(written)
+    Ok(written.then_some(kind))
 }
 
 fn severity_word(severity: AlertSeverity, language: Language) -> &'static str {

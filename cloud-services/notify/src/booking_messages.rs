@@ -14,26 +14,20 @@ use crate::directory::LookupError;
 use crate::domain::message::MessageKind;
 use crate::domain::when::describe_for;
 
-/// Handles one booking event in one transaction; true when a message was written.
-pub async fn handle(composer: &Composer, event: &BookingEvent) -> Result<bool, Stop> {
-    let mut tx = composer.pool.begin().await?;
-    let written = write(composer, &mut tx, event).await?;
-    tx.commit().await?;
-    Ok(written)
-}
-
-async fn write(
+/// Handles one booking event in the consumer's transaction `tx`; the kind of message written,
+/// if one was.
+pub async fn write(
     composer: &Composer,
     tx: &mut sqlx::PgConnection,
     event: &BookingEvent,
-) -> Result<bool, Stop> {
+) -> Result<Option<MessageKind>, Stop> {
     follow_appointment(&mut *tx, event).await?;
     let Some(kind) = MessageKind::of(event) else {
-        return Ok(false);
+        return Ok(None);
     };
     // A redelivered event: its message exists, so bookings need not be asked again.
     if db::deliveries::exists(&mut *tx, event.event_id, event.patient_id).await? {
-        return Ok(false);
+        return Ok(None);
     }
     let directory = &composer.directory;
     let practitioner = match directory.practitioner(event.practitioner_id).await {
@@ -112,6 +106,7 @@ async fn write(
             },
         )
         .await
+        .map(|written| written.then_some(kind))
 }
 
 /// Who cancelled, and the practice's reason: a line of its own (empty for other messages).

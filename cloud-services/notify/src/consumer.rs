@@ -24,7 +24,6 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::compose::{Composer, Stop};
-use crate::domain::message::MessageKind;
 use crate::{alert_pages, booking_messages, db, security_notices};
 
 const TOPICS: [&str; 4] = [
@@ -86,42 +85,32 @@ impl EventConsumer {
         }
     }
 
+    /// Applies one event in one transaction (its state changes and its messages commit together).
     async fn handle(&self, record: &EventRecord) -> Result<(), Stop> {
         let composer = &self.composer;
+        let mut tx = composer.pool.begin().await?;
         let queued = match record.topic.as_str() {
             KAFKA_BOOKING_EVENTS => match self.parse::<BookingEvent>(record) {
-                Some(event) => booking_messages::handle(composer, &event)
-                    .await?
-                    .then(|| MessageKind::of(&event))
-                    .flatten(),
+                Some(event) => booking_messages::write(composer, &mut tx, &event).await?,
                 None => None,
             },
             KAFKA_ALERT_EVENTS => match self.parse::<AlertNotice>(record) {
-                Some(notice) => alert_pages::handle(composer, &notice)
-                    .await?
-                    .then(|| crate::domain::page::page_for(&notice).map(|(kind, _)| kind))
-                    .flatten(),
+                Some(notice) => alert_pages::write(composer, &mut tx, &notice).await?,
                 None => None,
             },
             KAFKA_SECURITY => match self.parse::<SecurityNotice>(record) {
-                Some(notice) => security_notices::handle(composer, &notice)
-                    .await?
-                    .then_some(match notice.kind {
-                        episante_protocol::SecurityNoticeKind::PasswordChanged => {
-                            MessageKind::PasswordChanged
-                        }
-                        episante_protocol::SecurityNoticeKind::NewSignIn => MessageKind::NewSignIn,
-                    }),
+                Some(notice) => security_notices::write(composer, &mut tx, &notice).await?,
                 None => None,
             },
             KAFKA_CARE_TEAMS => {
                 if let Some(event) = self.parse::<CareTeamEvent>(record) {
-                    self.follow_care_team(&event).await?;
+                    self.follow_care_team(&mut tx, &event).await?;
                 }
                 None
             }
             _ => None,
         };
+        tx.commit().await?;
         if let Some(kind) = queued {
             composer.metrics.queued.get_or_create(&kind.into()).inc();
             self.queued.notify_one();
@@ -129,7 +118,11 @@ impl EventConsumer {
         Ok(())
     }
 
-    async fn follow_care_team(&self, event: &CareTeamEvent) -> Result<(), Stop> {
+    async fn follow_care_team(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        event: &CareTeamEvent,
+    ) -> Result<(), Stop> {
         let Ok(patient) = event.patient_id.parse::<Uuid>() else {
             self.composer.metrics.malformed_events.inc();
             return Ok(());
@@ -139,7 +132,7 @@ impl EventConsumer {
             .iter()
             .filter_map(|c| c.parse().ok())
             .collect();
-        db::care_teams::set(&self.composer.pool, patient, &clinicians).await?;
+        db::care_teams::set(&mut *tx, patient, &clinicians).await?;
         Ok(())
     }
 }

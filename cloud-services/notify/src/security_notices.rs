@@ -9,18 +9,22 @@ use crate::compose::{About, Composer, Stop};
 use crate::domain::message::MessageKind;
 use crate::domain::when::describe;
 
-/// Handles one notice; true when a message was written.
-pub async fn handle(composer: &Composer, notice: &SecurityNotice) -> Result<bool, Stop> {
+/// Handles one notice in the consumer's transaction `tx`; the kind of message written, if one
+/// was.
+pub async fn write(
+    composer: &Composer,
+    tx: &mut sqlx::PgConnection,
+    notice: &SecurityNotice,
+) -> Result<Option<MessageKind>, Stop> {
     let kind = match notice.kind {
         SecurityNoticeKind::PasswordChanged => MessageKind::PasswordChanged,
         SecurityNoticeKind::NewSignIn => MessageKind::NewSignIn,
     };
     let link = composer.link("/");
     let address = notice.address.clone().unwrap_or_else(|| "?".into());
-    let mut tx = composer.pool.begin().await?;
     let written = composer
         .write(
-            &mut tx,
+            tx,
             notice.event_id,
             notice.user_id,
             kind,
@@ -38,6 +42,5 @@ pub async fn handle(composer: &Composer, notice: &SecurityNotice) -> Result<bool
             },
         )
         .await?;
-    tx.commit().await?;
-    Ok(written)
+    Ok(written.then_some(kind))
 }
