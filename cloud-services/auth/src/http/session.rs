@@ -275,7 +275,8 @@ pub async fn login(
     db::login_failures::clear(&state.pool, user.id, &address).await?;
     // A sign-in from an address this account never used: the person hears of it (notify).
     let mut tx = state.pool.begin().await?;
-    if db::sign_in_addresses::record(&mut tx, user.id, &address).await? {
+    let new_address = db::sign_in_addresses::record(&mut tx, user.id, &address).await?;
+    if new_address {
         crate::events::security_notice(
             &mut tx,
             user.id,
@@ -285,7 +286,9 @@ pub async fn login(
         .await?;
     }
     tx.commit().await?;
-    state.outbox.wake();
+    if new_address {
+        state.outbox.wake();
+    }
     if user.mfa_secret.is_none() && state.config.require_mfa_roles.contains(&user.role()) {
         let (token, expires_in) = state.enrolment_token(&user.id.to_string(), user.role())?;
         state.count_login("mfa_enrolment_required");
