@@ -343,6 +343,17 @@ try {
   await axe(page, 'notifications');
   await page.getByRole('button', { name: 'Mark all as read' }).click();
   await bellCount.waitFor({ state: 'detached', timeout: 15_000 });
+  await shot(page, 'clinician-notifications');
+  // In French and at a phone's width the page reads and fits too; then back to English.
+  await page.getByLabel('Language').selectOption('fr');
+  await page.getByRole('heading', { name: 'Comment vous êtes prévenu' }).waitFor();
+  await page.setViewportSize({ width: 375, height: 800 });
+  const notificationsWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  await shot(page, 'clinician-notifications-fr-375');
+  if (notificationsWidth > 375) throw new Error(`notifications is ${notificationsWidth} px wide at 375 px`);
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.getByLabel('Langue').selectOption('en');
+  await page.getByRole('heading', { name: 'How you are notified' }).waitFor();
   summary.bell = `${paged} alert pages in the bell, all read`;
   await page.getByRole('link', { name: 'Alerts board' }).click();
   // Their patients and a chart with vitals and the alert timeline.

@@ -30,7 +30,9 @@ export function Bell() {
       aria-label={t('bell.label', { count })}
       data-testid="bell"
     >
-      <span aria-hidden="true">🔔</span>
+      <svg aria-hidden="true" viewBox="0 0 24 24" className="inline h-5 w-5 fill-current">
+        <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1Z" />
+      </svg>
       {count > 0 && (
         <span aria-hidden="true" className="ml-1 rounded-full bg-red-600 px-2 text-sm font-bold" data-testid="bell-count">
           {count}

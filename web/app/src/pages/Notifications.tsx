@@ -269,7 +269,7 @@ export function DeliveryTable({ filter }: { filter: { status?: string; channel?:
           <td className="border-b p-2">{when(d.created_at)}</td>
           <td className="border-b p-2">{t(`notifications.kinds.${d.kind}`, { defaultValue: d.kind })}</td>
           <td className="border-b p-2">{t(`notifications.channel.${d.channel}`, { defaultValue: d.channel })}</td>
-          <td className="border-b p-2 break-all">{d.address}</td>
+          <td className="border-b p-2">{d.channel === 'portal' ? '—' : d.address}</td>
           <td className="border-b p-2">
             {t(`notifications.statuses.${d.status}`, { defaultValue: d.status })}
             {d.attempts > 1 ? ` (${d.attempts})` : ''}
